@@ -1,0 +1,47 @@
+package returnn.onnx;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What to convert and how.
+ *
+ * @param graph graph file ({@code .pb}, {@code .pbtxt}, {@code .meta}, {@code .metatxt}) or SavedModel directory
+ * @param checkpoint V2 checkpoint prefix, or null (a SavedModel brings its own)
+ * @param outputs TF tensor names to output; empty means RETURNN's default {@code output/output_batch_major}
+ * @param opset target ai.onnx opset, 13 to 23
+ * @param inputShapes placeholder shape overrides by TF name (-1 = dynamic)
+ * @param fuse run fusion rules (false: plain conversion, for comparison and debugging)
+ */
+public record ConvertOptions(
+    Path graph, Path checkpoint, List<String> outputs, int opset, Map<String, long[]> inputShapes, boolean fuse) {
+  public static final int DEFAULT_OPSET = 17;
+  public static final int MIN_OPSET = 13;
+  public static final int MAX_OPSET = 23;
+  public static final String DEFAULT_OUTPUT = "output/output_batch_major";
+
+  public ConvertOptions {
+    outputs = outputs == null ? List.of() : List.copyOf(outputs);
+    inputShapes = inputShapes == null ? Map.of() : Map.copyOf(inputShapes);
+    if (opset < MIN_OPSET || opset > MAX_OPSET) {
+      throw new ConversionException("opset " + opset + " is not supported (choose " + MIN_OPSET + " to " + MAX_OPSET + ")");
+    }
+  }
+
+  public static ConvertOptions of(Path graph, Path checkpoint, List<String> outputs) {
+    return new ConvertOptions(graph, checkpoint, outputs, DEFAULT_OPSET, Map.of(), true);
+  }
+
+  public ConvertOptions withOpset(int o) {
+    return new ConvertOptions(graph, checkpoint, outputs, o, inputShapes, fuse);
+  }
+
+  public ConvertOptions withFuse(boolean f) {
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, f);
+  }
+
+  public ConvertOptions withInputShapes(Map<String, long[]> s) {
+    return new ConvertOptions(graph, checkpoint, outputs, opset, s, fuse);
+  }
+}

@@ -1,0 +1,149 @@
+package returnn.onnx;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import returnn.onnx.convert.HandlerRegistry;
+import returnn.onnx.convert.Legalizer;
+import returnn.onnx.ir.Graph;
+import returnn.onnx.ir.Node;
+import returnn.onnx.ir.Value;
+import returnn.onnx.onnx.OnnxWriter;
+import returnn.onnx.onnx.Version;
+import returnn.onnx.rewrite.Pipeline;
+import returnn.onnx.tf.CheckpointVariables;
+import returnn.onnx.tf.GraphReader;
+import returnn.onnx.tf.TensorRef;
+import returnn.onnx.tf.TfImporter;
+import returnn.onnx.tf.TfModel;
+import returnn.onnx.tf.checkpoint.CheckpointReader;
+
+/**
+ * The conversion pipeline: read the graph and checkpoint, import (pruned to the outputs), TF-level rules,
+ * legalize every TF op into ONNX ops, ONNX-level rules and cleanups, then write.
+ *
+ * <pre>{@code
+ * Converter.Result r = Converter.convert(ConvertOptions.of(Path.of("graph.meta"), Path.of("net-model/network.030"), List.of()));
+ * r.write(Path.of("model.onnx"));
+ * System.out.print(r.report().format());
+ * }</pre>
+ */
+public final class Converter {
+  private Converter() {}
+
+  /** A converted model, not yet written. */
+  public record Result(Graph graph, ConversionReport report, Map<String, String> metadata, int opset) {
+    public void write(Path out) {
+      long t0 = System.nanoTime();
+      OnnxWriter.write(graph, opset, metadata, out);
+      report.millisWrite = (System.nanoTime() - t0) / 1_000_000;
+      try {
+        report.outputBytes = Files.size(out);
+      } catch (IOException e) {
+        report.outputBytes = -1;
+      }
+    }
+
+    public byte[] toBytes() {
+      return OnnxWriter.toModel(graph, opset, metadata).toByteArray();
+    }
+  }
+
+  public static Result convert(ConvertOptions o) {
+    ConversionReport report = new ConversionReport();
+    report.opset = o.opset();
+    long t0 = System.nanoTime();
+    TfModel model = GraphReader.read(o.graph());
+    Path ckptPath = o.checkpoint() != null ? o.checkpoint() : model.variablesPrefix();
+    List<String> outputs = o.outputs().isEmpty() ? defaultOutputs(model) : o.outputs();
+    try (CheckpointReader ckpt = ckptPath == null ? null : CheckpointReader.open(ckptPath)) {
+      TfImporter.Imported imported = TfImporter.importGraph(model, ckpt == null ? null : new CheckpointVariables(ckpt),
+          outputs, o.inputShapes());
+      report.millisRead = (System.nanoTime() - t0) / 1_000_000;
+      long t1 = System.nanoTime();
+      Graph g = imported.graph();
+      report.tfOps.putAll(imported.tfHistogram());
+      Pipeline pipeline = Pipeline.standard(o.fuse());
+      pipeline.runTfLevel(g, o.opset(), report);
+      Legalizer legalizer = new Legalizer(HandlerRegistry.standard(), o.opset());
+      legalizer.run(g, model.source().toString());
+      report.handlersUsed.putAll(legalizer.handlerUse());
+      pipeline.runOnnxLevel(g, o.opset(), report);
+      nameOutputs(g, outputs, model);
+      g.removeDeadNodes();
+      report.onnxOps.putAll(g.opHistogram());
+      for (Value v : g.inputs()) report.inputs.add(v.toString());
+      for (Value v : g.outputs()) report.outputs.add(v.toString());
+      report.millisConvert = (System.nanoTime() - t1) / 1_000_000;
+      return new Result(g, report, provenance(o, model, ckptPath, outputs), o.opset());
+    }
+  }
+
+  static List<String> defaultOutputs(TfModel model) {
+    if (!model.signatureOutputs().isEmpty()) return new ArrayList<>(model.signatureOutputs().keySet());
+    boolean has = model.graph().getNodeList().stream().anyMatch(n -> n.getName().equals(ConvertOptions.DEFAULT_OUTPUT));
+    if (has) return List.of(ConvertOptions.DEFAULT_OUTPUT);
+    List<String> candidates = model.graph().getNodeList().stream().map(n -> n.getName())
+        .filter(n -> n.endsWith("/output_batch_major")).sorted().toList();
+    throw new ConversionException(model.source() + ": no '" + ConvertOptions.DEFAULT_OUTPUT + "' in the graph; name the outputs with --outputs"
+        + (candidates.isEmpty() ? "" : " (candidates: " + String.join(", ", candidates) + ")"));
+  }
+
+  /**
+   * Graph outputs carry exactly the TF tensor names (":0" dropped). Where the value is a graph input, a constant, or
+   * already another output, an Identity gives the output its own name.
+   */
+  static void nameOutputs(Graph g, List<String> outputs, TfModel model) {
+    for (int i = 0; i < g.outputs().size(); i++) {
+      String key = model.signatureOutputs().getOrDefault(outputs.get(i), outputs.get(i));
+      String name = TensorRef.parse(key).onnxName();
+      Value v = g.outputs().get(i);
+      boolean shared = g.outputs().subList(0, i).contains(v) || g.inputs().contains(v) || v.producer() == null;
+      if (shared || v.producer().graph() != g) {
+        Node id = g.addNode(Node.ONNX, "Identity", name + "/Identity", name, List.of(v), 1);
+        id.output(0).setDtype(v.dtype());
+        id.output(0).setShape(v.shape());
+        v = id.output(0);
+        g.setOutput(i, v);
+      }
+      v.setName(name);
+    }
+  }
+
+  static Map<String, String> provenance(ConvertOptions o, TfModel model, Path ckpt, List<String> outputs) {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("returnn_onnx.version", Version.VERSION);
+    Path src = model.format() == TfModel.Format.SAVED_MODEL ? model.source().resolve("saved_model.pb") : model.source();
+    m.put("returnn_onnx.source", o.graph().getFileName().toString());
+    m.put("returnn_onnx.source_sha256", sha256(src));
+    if (ckpt != null) {
+      // The index holds every tensor's CRC32C, so its hash identifies the weights without reading them all.
+      Path index = ckpt.resolveSibling(ckpt.getFileName() + ".index");
+      m.put("returnn_onnx.checkpoint", ckpt.getFileName().toString());
+      if (Files.exists(index)) m.put("returnn_onnx.checkpoint_index_sha256", sha256(index));
+    }
+    StringBuilder opts = new StringBuilder("opset=" + o.opset() + " fuse=" + o.fuse() + " outputs=" + String.join(",", outputs));
+    new java.util.TreeMap<>(o.inputShapes()).forEach((k, v) -> opts.append(" input=").append(k).append(java.util.Arrays.toString(v)));
+    m.put("returnn_onnx.options", opts.toString());
+    return m;
+  }
+
+  static String sha256(Path p) {
+    try (InputStream in = Files.newInputStream(p)) {
+      MessageDigest md = MessageDigest.getInstance("SHA-256");
+      byte[] buf = new byte[1 << 16];
+      int n;
+      while ((n = in.read(buf)) > 0) md.update(buf, 0, n);
+      return HexFormat.of().formatHex(md.digest());
+    } catch (IOException | java.security.NoSuchAlgorithmException e) {
+      throw ConversionException.atFile(p, "cannot hash: " + e.getMessage());
+    }
+  }
+}

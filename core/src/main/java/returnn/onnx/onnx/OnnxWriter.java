@@ -1,0 +1,300 @@
+package returnn.onnx.onnx;
+
+import ai.onnx.proto.OnnxMl;
+import com.google.protobuf.ByteString;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import returnn.onnx.ConversionException;
+import returnn.onnx.ir.Attr;
+import returnn.onnx.ir.DType;
+import returnn.onnx.ir.Dim;
+import returnn.onnx.ir.Graph;
+import returnn.onnx.ir.Node;
+import returnn.onnx.ir.Shape;
+import returnn.onnx.ir.Tensor;
+import returnn.onnx.ir.Value;
+
+/**
+ * Writes an IR graph of ONNX ops as a ModelProto. Deterministic: the same graph gives the same bytes (topological
+ * order with ties broken by insertion order, sorted metadata, no timestamps). Weights over 2 GiB in total go to an
+ * external data file beside the model. Files appear whole or not at all (written to temporaries, then moved).
+ */
+public final class OnnxWriter {
+  /** Protobuf cannot hold a message over 2 GiB; leave headroom for the graph itself. */
+  static final long EXTERNAL_DATA_THRESHOLD = (2L << 30) - (64L << 20);
+  /** Tensors smaller than this stay inline even when the rest goes external. */
+  static final long EXTERNAL_MIN_BYTES = 1024;
+
+  private final int opset;
+  private final Map<String, String> metadata;
+  private final Map<Value, String> names = new IdentityHashMap<>();
+  private final Set<String> used = new HashSet<>();
+  private final Set<String> domains = new TreeSet<>();
+  private boolean external;
+  private String externalLocation;
+  private final List<Tensor> externalTensors = new ArrayList<>();
+  private long externalOffset;
+
+  private OnnxWriter(int opset, Map<String, String> metadata) {
+    this.opset = opset;
+    this.metadata = metadata;
+  }
+
+  public static int irVersion(int opset) {
+    if (opset >= 23) return 11;
+    if (opset >= 21) return 10;
+    if (opset >= 19) return 9;
+    return 8;
+  }
+
+  /** Builds the ModelProto in memory (weights inline); for tests and small models. */
+  public static OnnxMl.ModelProto toModel(Graph g, int opset, Map<String, String> metadata) {
+    return new OnnxWriter(opset, metadata).model(g);
+  }
+
+  /** Writes the model, with external data automatically when the weights exceed what a protobuf can hold. */
+  public static void write(Graph g, int opset, Map<String, String> metadata, Path out) {
+    OnnxWriter w = new OnnxWriter(opset, metadata);
+    long weightBytes = 0;
+    for (Value c : allConstants(g)) weightBytes += c.constant().byteSize();
+    if (weightBytes > EXTERNAL_DATA_THRESHOLD) {
+      w.external = true;
+      w.externalLocation = out.getFileName() + ".data";
+    }
+    OnnxMl.ModelProto model = w.model(g);
+    Path dir = out.toAbsolutePath().getParent();
+    try {
+      Files.createDirectories(dir);
+      Path tmpModel = Files.createTempFile(dir, ".returnn-onnx-", ".tmp");
+      Path tmpData = null;
+      try {
+        if (w.external) {
+          tmpData = Files.createTempFile(dir, ".returnn-onnx-", ".data.tmp");
+          w.writeExternal(tmpData);
+        }
+        try (OutputStream os = Files.newOutputStream(tmpModel)) {
+          model.writeTo(os);
+        }
+        if (tmpData != null) {
+          Files.move(tmpData, dir.resolve(w.externalLocation), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
+        Files.move(tmpModel, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      } finally {
+        Files.deleteIfExists(tmpModel);
+        if (tmpData != null) Files.deleteIfExists(tmpData);
+      }
+    } catch (IOException e) {
+      throw ConversionException.atFile(out, "cannot write model: " + e.getMessage());
+    }
+  }
+
+  private static List<Value> allConstants(Graph g) {
+    List<Value> r = new ArrayList<>(g.constants());
+    for (Node n : g.nodes()) {
+      for (Attr a : n.attrs().values()) if (a instanceof Attr.GraphVal gv) r.addAll(allConstants(gv.value()));
+    }
+    return r;
+  }
+
+  private void writeExternal(Path file) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      for (Tensor t : externalTensors) {
+        ByteBuffer b = t.data();
+        while (b.hasRemaining()) ch.write(b);
+      }
+    }
+  }
+
+  private OnnxMl.ModelProto model(Graph g) {
+    assignNames(g);
+    OnnxMl.GraphProto gp = graph(g);
+    OnnxMl.ModelProto.Builder m = OnnxMl.ModelProto.newBuilder()
+        .setIrVersion(irVersion(opset))
+        .setProducerName("returnn-onnx")
+        .setProducerVersion(Version.VERSION)
+        .setGraph(gp);
+    m.addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset));
+    for (String d : domains) {
+      if (!d.isEmpty()) m.addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain(d).setVersion(1));
+    }
+    new java.util.TreeMap<>(metadata).forEach((k, v) ->
+        m.addMetadataProps(OnnxMl.StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
+    return m.build();
+  }
+
+  /** Unique value names: graph inputs and outputs keep theirs, everything else is de-duplicated in order. */
+  private void assignNames(Graph g) {
+    for (Value v : g.inputs()) claim(v, true);
+    for (Value v : g.outputs()) {
+      if (!names.containsKey(v)) claim(v, true);
+    }
+    claimRest(g);
+  }
+
+  private void claimRest(Graph g) {
+    for (Value v : g.inputs()) if (!names.containsKey(v)) claim(v, false);
+    for (Value v : g.constants()) if (!names.containsKey(v)) claim(v, false);
+    for (Node n : g.topologicalOrder()) {
+      for (Value v : n.outputs()) if (!names.containsKey(v)) claim(v, false);
+      for (Attr a : n.attrs().values()) if (a instanceof Attr.GraphVal gv) claimRest(gv.value());
+    }
+    for (Value v : g.outputs()) if (!names.containsKey(v)) claim(v, false);
+  }
+
+  private void claim(Value v, boolean exact) {
+    String n = v.name();
+    if (!used.add(n)) {
+      if (exact) throw new ConversionException("two graph inputs/outputs are both named '" + n + "'");
+      int k = 1;
+      while (!used.add(n + "_" + k)) k++;
+      n = n + "_" + k;
+    }
+    names.put(v, n);
+  }
+
+  private String nameOf(Value v) {
+    if (v == null) return "";
+    String n = names.get(v);
+    if (n == null) throw new IllegalStateException("value " + v + " is used but defined in no graph being written");
+    return n;
+  }
+
+  private OnnxMl.GraphProto graph(Graph g) {
+    OnnxMl.GraphProto.Builder b = OnnxMl.GraphProto.newBuilder().setName(g.name());
+    for (Value v : g.inputs()) b.addInput(valueInfo(v));
+    for (Value c : g.constants()) b.addInitializer(tensor(c.constant(), nameOf(c)));
+    for (Node n : g.topologicalOrder()) b.addNode(node(n));
+    for (Value v : g.outputs()) b.addOutput(valueInfo(v));
+    return b.build();
+  }
+
+  private OnnxMl.NodeProto node(Node n) {
+    if (n.domain().equals(Node.TF)) {
+      throw ConversionException.atNode(n.tfName(), n.op(), "TF op left unconverted in the ONNX graph");
+    }
+    domains.add(n.domain());
+    OnnxMl.NodeProto.Builder b = OnnxMl.NodeProto.newBuilder().setOpType(n.op()).setName(n.name());
+    if (!n.domain().isEmpty()) b.setDomain(n.domain());
+    for (Value v : n.inputs()) b.addInput(nameOf(v));
+    // Trailing empty optional inputs are dropped; inner ones stay as "".
+    while (b.getInputCount() > 0 && b.getInput(b.getInputCount() - 1).isEmpty()) {
+      List<String> l = new ArrayList<>(b.getInputList());
+      l.remove(l.size() - 1);
+      b.clearInput().addAllInput(l);
+    }
+    for (Value v : n.outputs()) b.addOutput(v.useCount() > 0 || n.outputs().indexOf(v) == 0 ? nameOf(v) : "");
+    while (b.getOutputCount() > 1 && b.getOutput(b.getOutputCount() - 1).isEmpty()) {
+      List<String> l = new ArrayList<>(b.getOutputList());
+      l.remove(l.size() - 1);
+      b.clearOutput().addAllOutput(l);
+    }
+    for (Map.Entry<String, Attr> e : n.attrs().entrySet()) b.addAttribute(attribute(e.getKey(), e.getValue(), n));
+    return b.build();
+  }
+
+  private OnnxMl.AttributeProto attribute(String key, Attr a, Node n) {
+    OnnxMl.AttributeProto.Builder b = OnnxMl.AttributeProto.newBuilder().setName(key);
+    if (a instanceof Attr.Int i) b.setType(OnnxMl.AttributeProto.AttributeType.INT).setI(i.value());
+    else if (a instanceof Attr.Bool x) b.setType(OnnxMl.AttributeProto.AttributeType.INT).setI(x.value() ? 1 : 0);
+    else if (a instanceof Attr.Float f) b.setType(OnnxMl.AttributeProto.AttributeType.FLOAT).setF(f.value());
+    else if (a instanceof Attr.Str s) {
+      b.setType(OnnxMl.AttributeProto.AttributeType.STRING).setS(ByteString.copyFromUtf8(s.value()));
+    } else if (a instanceof Attr.Ints l) {
+      b.setType(OnnxMl.AttributeProto.AttributeType.INTS);
+      for (long x : l.values()) b.addInts(x);
+    } else if (a instanceof Attr.Floats l) {
+      b.setType(OnnxMl.AttributeProto.AttributeType.FLOATS);
+      for (float x : l.values()) b.addFloats(x);
+    } else if (a instanceof Attr.Strs l) {
+      b.setType(OnnxMl.AttributeProto.AttributeType.STRINGS);
+      for (String x : l.values()) b.addStrings(ByteString.copyFromUtf8(x));
+    } else if (a instanceof Attr.TensorVal t) {
+      b.setType(OnnxMl.AttributeProto.AttributeType.TENSOR).setT(tensorInline(t.value(), ""));
+    } else if (a instanceof Attr.GraphVal g) {
+      b.setType(OnnxMl.AttributeProto.AttributeType.GRAPH).setG(graph(g.value()));
+    } else if (a instanceof Attr.Type t) {
+      b.setType(OnnxMl.AttributeProto.AttributeType.INT).setI(t.value().onnxCode);
+    } else {
+      throw ConversionException.atNode(n.tfName(), n.op(), "attribute " + key + " has no ONNX form: " + a);
+    }
+    return b.build();
+  }
+
+  private OnnxMl.TensorProto tensor(Tensor t, String name) {
+    if (external && t.dtype() != DType.STRING && t.byteSize() >= EXTERNAL_MIN_BYTES) {
+      OnnxMl.TensorProto.Builder b = header(t, name);
+      b.setDataLocation(OnnxMl.TensorProto.DataLocation.EXTERNAL);
+      b.addExternalData(kv("location", externalLocation));
+      b.addExternalData(kv("offset", Long.toString(externalOffset)));
+      b.addExternalData(kv("length", Long.toString(t.byteSize())));
+      externalTensors.add(t);
+      externalOffset += t.byteSize();
+      return b.build();
+    }
+    return tensorInline(t, name);
+  }
+
+  private static OnnxMl.StringStringEntryProto kv(String k, String v) {
+    return OnnxMl.StringStringEntryProto.newBuilder().setKey(k).setValue(v).build();
+  }
+
+  private static OnnxMl.TensorProto.Builder header(Tensor t, String name) {
+    OnnxMl.TensorProto.Builder b = OnnxMl.TensorProto.newBuilder().setDataType(onnxType(t.dtype()));
+    if (!name.isEmpty()) b.setName(name);
+    for (long d : t.shape()) b.addDims(d);
+    return b;
+  }
+
+  static OnnxMl.TensorProto tensorInline(Tensor t, String name) {
+    OnnxMl.TensorProto.Builder b = header(t, name);
+    if (t.dtype() == DType.STRING) {
+      for (byte[] s : t.strings()) b.addStringData(ByteString.copyFrom(s));
+    } else {
+      b.setRawData(ByteString.copyFrom(t.data()));
+    }
+    return b.build();
+  }
+
+  static int onnxType(DType t) {
+    if (t.onnxCode < 0) throw new ConversionException("type " + t + " cannot appear in an ONNX model");
+    return t.onnxCode;
+  }
+
+  private OnnxMl.ValueInfoProto valueInfo(Value v) {
+    OnnxMl.TypeProto.Tensor.Builder tt = OnnxMl.TypeProto.Tensor.newBuilder();
+    if (v.dtype() == null) throw new ConversionException("value '" + v.name() + "' has no known type");
+    tt.setElemType(onnxType(v.dtype()));
+    Shape s = v.shape();
+    if (s.hasRank()) {
+      OnnxMl.TensorShapeProto.Builder sp = OnnxMl.TensorShapeProto.newBuilder();
+      for (Dim d : s.dims()) {
+        OnnxMl.TensorShapeProto.Dimension.Builder db = OnnxMl.TensorShapeProto.Dimension.newBuilder();
+        if (d.isFixed()) db.setDimValue(d.value());
+        else if (d.isSymbolic()) db.setDimParam(d.symbol());
+        sp.addDim(db);
+      }
+      tt.setShape(sp);
+    }
+    return OnnxMl.ValueInfoProto.newBuilder().setName(nameOf(v))
+        .setType(OnnxMl.TypeProto.newBuilder().setTensorType(tt)).build();
+  }
+
+  /** Metadata as a map, for callers that add provenance. */
+  public static Map<String, String> metadata() {
+    return new LinkedHashMap<>();
+  }
+}

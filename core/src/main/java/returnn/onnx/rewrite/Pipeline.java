@@ -1,0 +1,50 @@
+package returnn.onnx.rewrite;
+
+import java.util.ArrayList;
+import java.util.List;
+import returnn.onnx.ConversionReport;
+import returnn.onnx.ir.Graph;
+
+/**
+ * Rules in two phases: TF-level (before legalization, where patterns like NativeLstm2 with its projection are
+ * clearest) and ONNX-level (fusions and cleanups after). Each phase runs its rules to a fixed point and reports
+ * per-rule counts.
+ */
+public final class Pipeline {
+  private final List<Rule> tfRules;
+  private final List<Rule> onnxRules;
+
+  public Pipeline(List<Rule> tfRules, List<Rule> onnxRules) {
+    this.tfRules = tfRules;
+    this.onnxRules = onnxRules;
+  }
+
+  /** The standard rule set; {@code fuse=false} keeps only the cleanups needed for a valid graph. */
+  public static Pipeline standard(boolean fuse) {
+    List<Rule> tf = new ArrayList<>();
+    List<Rule> onnx = new ArrayList<>(Cleanups.all());
+    return new Pipeline(tf, onnx);
+  }
+
+  public void runTfLevel(Graph g, int opset, ConversionReport report) {
+    run(tfRules, g, opset, report);
+  }
+
+  public void runOnnxLevel(Graph g, int opset, ConversionReport report) {
+    run(onnxRules, g, opset, report);
+  }
+
+  private static void run(List<Rule> rules, Graph g, int opset, ConversionReport report) {
+    RuleContext ctx = new RuleContext(opset);
+    for (int round = 0; round < 10; round++) {
+      int fired = 0;
+      for (Rule r : rules) {
+        int n = r.apply(g, ctx);
+        if (n > 0) report.rulesFired.merge(r.name(), n, Integer::sum);
+        fired += n;
+      }
+      if (fired == 0) break;
+    }
+    report.ruleNotes.addAll(ctx.declined());
+  }
+}

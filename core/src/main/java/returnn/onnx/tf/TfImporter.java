@@ -1,0 +1,301 @@
+package returnn.onnx.tf;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import returnn.onnx.ConversionException;
+import returnn.onnx.ir.Attr;
+import returnn.onnx.ir.DType;
+import returnn.onnx.ir.Dim;
+import returnn.onnx.ir.Graph;
+import returnn.onnx.ir.Node;
+import returnn.onnx.ir.Shape;
+import returnn.onnx.ir.Tensor;
+import returnn.onnx.ir.Value;
+import org.tensorflow.proto.AttrValue;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.NodeDef;
+
+/**
+ * Imports a TF GraphDef into the IR as "tf" dialect nodes, pruned to what the requested outputs need. Placeholders
+ * become graph inputs, {@code Const} nodes and variables (both kinds) become constants; variable values come lazily
+ * from the checkpoint, so nothing is read until written.
+ */
+public final class TfImporter {
+  /** Op types whose output is a variable: TF2 resource variables and TF1 reference variables. */
+  private static final Set<String> VARIABLE_OPS = Set.of("VarHandleOp", "VariableV2", "Variable");
+
+  private final TfModel model;
+  private final VariableStore variables;
+  private final Map<String, long[]> inputShapes;
+  private final Map<String, NodeDef> byName = new LinkedHashMap<>();
+  private final Graph graph;
+  private final Map<String, Node> imported = new HashMap<>();
+  private final Map<String, Value> replaced = new HashMap<>();
+  private final List<String> variableProblems = new ArrayList<>();
+
+  private TfImporter(TfModel model, VariableStore variables, Map<String, long[]> inputShapes) {
+    this.model = model;
+    this.variables = variables;
+    this.inputShapes = inputShapes;
+    this.graph = new Graph("main");
+  }
+
+  /**
+   * @param outputs TF tensor names to keep as graph outputs ({@code name}, {@code name:0}, {@code name:1})
+   * @param inputShapes optional overrides of placeholder shapes by TF node name (-1 = dynamic)
+   */
+  public static Imported importGraph(TfModel model, VariableStore variables, List<String> outputs, Map<String, long[]> inputShapes) {
+    TfImporter imp = new TfImporter(model, variables, inputShapes);
+    Graph g = imp.run(outputs);
+    return new Imported(g, imp.histogram);
+  }
+
+  /** The imported graph and the op histogram of the TF nodes the outputs need. */
+  public record Imported(Graph graph, Map<String, Integer> tfHistogram) {}
+
+  private final Map<String, Integer> histogram = new java.util.TreeMap<>();
+
+  private Graph run(List<String> outputs) {
+    GraphDef gd = model.graph();
+    for (NodeDef n : gd.getNodeList()) {
+      if (byName.put(n.getName(), n) != null) {
+        throw ConversionException.atFile(model.source(), "duplicate node name '" + n.getName() + "'");
+      }
+    }
+    List<TensorRef> outs = new ArrayList<>();
+    for (String o : outputs) outs.add(resolveOutput(o));
+    Set<String> keep = prune(outs);
+    for (String name : byName.keySet()) graph.reserveName(name);
+    for (NodeDef n : gd.getNodeList()) {
+      if (keep.contains(n.getName())) {
+        histogram.merge(n.getOp(), 1, Integer::sum);
+        create(n);
+      }
+    }
+    for (NodeDef n : gd.getNodeList()) if (imported.containsKey(n.getName())) wire(n);
+    if (!variableProblems.isEmpty()) {
+      throw new ConversionException(variableProblems.size() == 1 ? variableProblems.get(0)
+          : variableProblems.size() + " variable problems:\n  " + String.join("\n  ", variableProblems));
+    }
+    for (TensorRef r : outs) graph.addOutput(valueOf(r, null));
+    return graph;
+  }
+
+  private TensorRef resolveOutput(String name) {
+    String key = model.signatureOutputs().getOrDefault(name, name);
+    TensorRef r = TensorRef.parse(key);
+    if (!byName.containsKey(r.node())) {
+      throw new ConversionException(model.source() + ": unknown output '" + name + "'" + suggest(r.node()));
+    }
+    return r;
+  }
+
+  /** " (did you mean: a, b?)" with the closest node names by edit distance. */
+  String suggest(String missing) {
+    List<String> names = new ArrayList<>(byName.keySet());
+    names.sort(Comparator.comparingInt((String s) -> Similarity.distance(missing, s)).thenComparing(s -> s));
+    List<String> best = names.subList(0, Math.min(3, names.size()));
+    return best.isEmpty() ? "" : " (did you mean: " + String.join(", ", best) + "?)";
+  }
+
+  /** Nodes the outputs depend on through data edges (control dependencies carry no data at inference). */
+  private Set<String> prune(List<TensorRef> outs) {
+    Set<String> keep = new LinkedHashSet<>();
+    Deque<String> todo = new ArrayDeque<>();
+    for (TensorRef r : outs) todo.add(r.node());
+    while (!todo.isEmpty()) {
+      String name = todo.poll();
+      if (!keep.add(name)) continue;
+      NodeDef n = byName.get(name);
+      for (String in : n.getInputList()) {
+        if (in.startsWith("^")) continue;
+        TensorRef r = TensorRef.parse(in);
+        if (!byName.containsKey(r.node())) {
+          throw ConversionException.atNode(name, n.getOp(), "input '" + in + "' names no node of " + model.source());
+        }
+        todo.add(r.node());
+      }
+    }
+    return keep;
+  }
+
+  private void create(NodeDef n) {
+    String op = n.getOp();
+    switch (op) {
+      case "Placeholder" -> replaced.put(n.getName(), placeholder(n));
+      case "Const" -> replaced.put(n.getName(), graph.addConstant(n.getName(), TfTensors.fromProto(
+          n.getAttrOrThrow("value").getTensor(), "node '" + n.getName() + "' (Const)")));
+      default -> {
+        if (VARIABLE_OPS.contains(op)) {
+          Value v = variable(n);
+          if (v != null) replaced.put(n.getName(), v);
+          return;
+        }
+        Node node = graph.addNode(Node.TF, op, n.getName(), n.getName(), List.of(), 0);
+        for (Map.Entry<String, AttrValue> a : n.getAttrMap().entrySet()) {
+          if (a.getKey().equals("_output_shapes") || a.getKey().equals("_class")) continue;
+          node.set(a.getKey(), convertAttr(a.getValue(), n));
+        }
+        if (n.containsAttr("_output_shapes")) node.set("_output_shapes", convertAttr(n.getAttrOrThrow("_output_shapes"), n));
+        imported.put(n.getName(), node);
+      }
+    }
+  }
+
+  private Value placeholder(NodeDef n) {
+    DType dt = TfTensors.dtype(n.getAttrOrThrow("dtype").getType().getNumber(), "node '" + n.getName() + "' (Placeholder)");
+    Shape shape = n.containsAttr("shape") ? TfTensors.shape(n.getAttrOrThrow("shape").getShape()) : Shape.UNKNOWN;
+    long[] override = inputShapes.get(n.getName());
+    if (override != null) shape = Shape.of(override);
+    return graph.addInput(TensorRef.parse(n.getName()).onnxName(), dt, InputDims.name(n.getName(), shape, byName.keySet()));
+  }
+
+  private Value variable(NodeDef n) {
+    String where = "node '" + n.getName() + "' (" + n.getOp() + ")";
+    String key = n.getName();
+    if (variables == null) {
+      variableProblems.add(where + ": the graph reads variable '" + key + "' but no checkpoint was given (--checkpoint)");
+      return null;
+    }
+    Tensor t = variables.variable(key);
+    if (t == null && n.containsAttr("shared_name") && !n.getAttrOrThrow("shared_name").getS().isEmpty()) {
+      key = n.getAttrOrThrow("shared_name").getS().toStringUtf8();
+      t = variables.variable(key);
+    }
+    if (t == null) {
+      variableProblems.add(where + ": variable '" + key + "' is missing from checkpoint " + variables.describe() + suggestVariable(key));
+      return null;
+    }
+    DType want = n.containsAttr("dtype") ? TfTensors.dtype(n.getAttrOrThrow("dtype").getType().getNumber(), where) : t.dtype();
+    if (want != t.dtype()) {
+      variableProblems.add(where + ": variable '" + key + "' is " + want.lower() + " in the graph but " + t.dtype().lower()
+          + " in checkpoint " + variables.describe());
+      return null;
+    }
+    if (n.containsAttr("shape")) {
+      Shape s = TfTensors.shape(n.getAttrOrThrow("shape").getShape());
+      if (s.hasRank() && !compatible(s, t.shape())) {
+        variableProblems.add(where + ": variable '" + key + "' has shape " + s + " in the graph but "
+            + java.util.Arrays.toString(t.shape()) + " in checkpoint " + variables.describe());
+        return null;
+      }
+    }
+    return graph.addConstant(n.getName(), t);
+  }
+
+  private String suggestVariable(String key) {
+    List<String> names = new ArrayList<>(variables.names());
+    if (names.isEmpty()) return " (the checkpoint is empty)";
+    names.sort(Comparator.comparingInt((String s) -> Similarity.distance(key, s)).thenComparing(s -> s));
+    return " (closest: " + String.join(", ", names.subList(0, Math.min(3, names.size()))) + ")";
+  }
+
+  private static boolean compatible(Shape s, long[] actual) {
+    if (s.rank() != actual.length) return false;
+    for (int i = 0; i < actual.length; i++) if (s.dim(i).isFixed() && s.dim(i).value() != actual[i]) return false;
+    return true;
+  }
+
+  private void wire(NodeDef n) {
+    Node node = imported.get(n.getName());
+    for (String in : n.getInputList()) {
+      if (in.startsWith("^")) continue;
+      graph.addInputTo(node, valueOf(TensorRef.parse(in), n));
+    }
+  }
+
+  /** The IR value of a TF tensor; TF nodes grow outputs as consumers reference them. */
+  private Value valueOf(TensorRef r, NodeDef consumer) {
+    Value v = replaced.get(r.node());
+    if (v != null) {
+      if (r.index() != 0) {
+        NodeDef src = byName.get(r.node());
+        throw ConversionException.atNode(src.getName(), src.getOp(), "has no output " + r.index());
+      }
+      return v;
+    }
+    Node src = imported.get(r.node());
+    if (src == null) {
+      NodeDef d = byName.get(r.node());
+      throw ConversionException.atNode(r.node(), d == null ? "?" : d.getOp(), "could not be imported"
+          + (consumer == null ? "" : " (needed by '" + consumer.getName() + "')"));
+    }
+    while (src.outputs().size() <= r.index()) {
+      int k = src.outputs().size();
+      Value out = graph.addNodeOutput(src, k == 0 ? src.name() : src.name() + ":" + k);
+      Shape hint = outputShapeHint(src, k);
+      if (hint != null) out.setShape(hint);
+    }
+    return src.output(r.index());
+  }
+
+  private static Shape outputShapeHint(Node n, int k) {
+    if (n.attr("_output_shapes") instanceof Attr.Shapes s && k < s.values().size()) return s.values().get(k);
+    return null;
+  }
+
+  private Attr convertAttr(AttrValue a, NodeDef n) {
+    String where = "node '" + n.getName() + "' (" + n.getOp() + ")";
+    return switch (a.getValueCase()) {
+      case I -> new Attr.Int(a.getI());
+      case F -> new Attr.Float(a.getF());
+      case B -> new Attr.Bool(a.getB());
+      case S -> new Attr.Str(a.getS().toStringUtf8());
+      case TYPE -> new Attr.Type(TfTensors.dtype(a.getTypeValue(), where));
+      case SHAPE -> new Attr.ShapeVal(TfTensors.shape(a.getShape()));
+      case TENSOR -> new Attr.TensorVal(TfTensors.fromProto(a.getTensor(), where));
+      case FUNC -> new Attr.Func(a.getFunc().getName());
+      case PLACEHOLDER -> new Attr.Str(a.getPlaceholder());
+      case LIST -> {
+        AttrValue.ListValue l = a.getList();
+        if (l.getIList().size() > 0) yield new Attr.Ints(l.getIList().stream().mapToLong(Long::longValue).toArray());
+        if (l.getFCount() > 0) {
+          float[] f = new float[l.getFCount()];
+          for (int i = 0; i < f.length; i++) f[i] = l.getF(i);
+          yield new Attr.Floats(f);
+        }
+        if (l.getSCount() > 0) yield new Attr.Strs(l.getSList().stream().map(s -> s.toStringUtf8()).toList());
+        if (l.getTypeCount() > 0) {
+          List<DType> ts = new ArrayList<>();
+          for (int t : l.getTypeValueList()) ts.add(TfTensors.dtype(t, where));
+          yield new Attr.Types(ts);
+        }
+        if (l.getShapeCount() > 0) yield new Attr.Shapes(l.getShapeList().stream().map(TfTensors::shape).toList());
+        if (l.getBCount() > 0) {
+          long[] b = new long[l.getBCount()];
+          for (int i = 0; i < b.length; i++) b[i] = l.getB(i) ? 1 : 0;
+          yield new Attr.Ints(b);
+        }
+        yield new Attr.Ints(new long[0]);
+      }
+      case VALUE_NOT_SET -> new Attr.Str("");
+    };
+  }
+
+  /** Dimension names for graph inputs: "batch", and time named after RETURNN's length placeholder. */
+  static final class InputDims {
+    private InputDims() {}
+
+    static Shape name(String placeholder, Shape shape, Set<String> allNodes) {
+      if (!shape.hasRank() || shape.rank() == 0) return shape;
+      List<Dim> dims = new ArrayList<>(shape.dims());
+      if (!dims.get(0).isFixed()) dims.set(0, Dim.sym("batch"));
+      // extern_data/placeholders/K/K has its dynamic axis i described by extern_data/placeholders/K/K_dim{i}_size.
+      for (int i = 1; i < dims.size(); i++) {
+        String sizeName = placeholder + "_dim" + (i - 1) + "_size";
+        if (!dims.get(i).isFixed() && allNodes.contains(sizeName)) {
+          dims.set(i, Dim.sym(sizeName.substring(sizeName.lastIndexOf('/') + 1)));
+        }
+      }
+      return Shape.of(dims);
+    }
+  }
+}

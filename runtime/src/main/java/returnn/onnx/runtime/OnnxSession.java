@@ -1,0 +1,204 @@
+package returnn.onnx.runtime;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import returnn.onnx.ir.DType;
+import returnn.onnx.ir.Tensor;
+
+/**
+ * An ONNX Runtime session over IR tensors. Names are checked before the native call; every native object is closed.
+ *
+ * <pre>{@code
+ * try (OnnxSession s = OnnxSession.open(Path.of("model.onnx"), OnnxSession.Options.defaults())) {
+ *   Map<String, Tensor> out = s.run(Map.of("extern_data/placeholders/data/data", feats));
+ * }
+ * }</pre>
+ */
+public final class OnnxSession implements AutoCloseable {
+  /** Session settings. {@code threads} 0 lets ONNX Runtime choose. */
+  public record Options(int threads, boolean optimize) {
+    public static Options defaults() {
+      return new Options(0, true);
+    }
+
+    public static Options singleThread() {
+      return new Options(1, true);
+    }
+  }
+
+  private final OrtEnvironment env;
+  private final OrtSession session;
+  private boolean closed;
+
+  private OnnxSession(OrtSession session) {
+    this.env = OrtEnvironment.getEnvironment();
+    this.session = session;
+  }
+
+  public static OnnxSession open(Path model, Options o) {
+    try {
+      return new OnnxSession(OrtEnvironment.getEnvironment().createSession(model.toString(), sessionOptions(o)));
+    } catch (OrtException e) {
+      throw new IllegalStateException(model + ": ONNX Runtime cannot load the model: " + e.getMessage(), e);
+    }
+  }
+
+  public static OnnxSession open(byte[] model, Options o) {
+    try {
+      return new OnnxSession(OrtEnvironment.getEnvironment().createSession(model, sessionOptions(o)));
+    } catch (OrtException e) {
+      throw new IllegalStateException("ONNX Runtime cannot load the model: " + e.getMessage(), e);
+    }
+  }
+
+  private static OrtSession.SessionOptions sessionOptions(Options o) throws OrtException {
+    OrtSession.SessionOptions so = new OrtSession.SessionOptions();
+    if (o.threads() > 0) {
+      so.setIntraOpNumThreads(o.threads());
+      so.setInterOpNumThreads(1);
+    }
+    so.setOptimizationLevel(o.optimize() ? OrtSession.SessionOptions.OptLevel.ALL_OPT : OrtSession.SessionOptions.OptLevel.NO_OPT);
+    return so;
+  }
+
+  public List<String> inputNames() {
+    check();
+    return new ArrayList<>(session.getInputNames());
+  }
+
+  public List<String> outputNames() {
+    check();
+    return new ArrayList<>(session.getOutputNames());
+  }
+
+  public Map<String, NodeInfo> inputInfo() {
+    check();
+    try {
+      return session.getInputInfo();
+    } catch (OrtException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Model metadata (custom properties), e.g. provenance and the state mapping. */
+  public Map<String, String> metadata() {
+    check();
+    try {
+      return session.getMetadata().getCustomMetadata();
+    } catch (OrtException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Runs with all outputs. */
+  public Map<String, Tensor> run(Map<String, Tensor> feeds) {
+    return run(feeds, outputNames());
+  }
+
+  public Map<String, Tensor> run(Map<String, Tensor> feeds, List<String> fetches) {
+    check();
+    for (String k : feeds.keySet()) {
+      if (!session.getInputNames().contains(k)) {
+        throw new IllegalArgumentException("Unknown input name " + k + ", expected one of " + session.getInputNames());
+      }
+    }
+    for (String k : fetches) {
+      if (!session.getOutputNames().contains(k)) {
+        throw new IllegalArgumentException("Unknown output name " + k + ", expected one of " + session.getOutputNames());
+      }
+    }
+    Map<String, OnnxTensor> in = new LinkedHashMap<>();
+    try {
+      for (Map.Entry<String, Tensor> e : feeds.entrySet()) in.put(e.getKey(), toOrt(env, e.getValue()));
+      try (OrtSession.Result r = session.run(in, new java.util.LinkedHashSet<>(fetches))) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, OnnxValue> e : r) out.put(e.getKey(), fromOrt((OnnxTensor) e.getValue()));
+        return out;
+      }
+    } catch (OrtException e) {
+      throw new IllegalStateException("ONNX Runtime failed: " + e.getMessage(), e);
+    } finally {
+      for (OnnxTensor t : in.values()) t.close();
+    }
+  }
+
+  static OnnxTensor toOrt(OrtEnvironment env, Tensor t) throws OrtException {
+    if (t.dtype() == DType.STRING) {
+      String[] s = new String[(int) t.size()];
+      for (int i = 0; i < s.length; i++) s[i] = new String(t.strings().get(i), java.nio.charset.StandardCharsets.UTF_8);
+      return OnnxTensor.createTensor(env, s, t.shape());
+    }
+    ByteBuffer direct = ByteBuffer.allocateDirect((int) t.byteSize()).order(ByteOrder.nativeOrder());
+    direct.put(t.data()).flip();
+    return OnnxTensor.createTensor(env, direct, t.shape(), javaType(t.dtype()));
+  }
+
+  static Tensor fromOrt(OnnxTensor t) {
+    TensorInfo info = t.getInfo();
+    DType dt = dtype(info.type);
+    ByteBuffer b = t.getByteBuffer();
+    ByteBuffer copy = Tensor.alloc(b.remaining());
+    copy.put(b.order(ByteOrder.LITTLE_ENDIAN)).flip();
+    return Tensor.of(dt, info.getShape(), copy);
+  }
+
+  static OnnxJavaType javaType(DType t) {
+    return switch (t) {
+      case FLOAT -> OnnxJavaType.FLOAT;
+      case DOUBLE -> OnnxJavaType.DOUBLE;
+      case INT32 -> OnnxJavaType.INT32;
+      case INT64 -> OnnxJavaType.INT64;
+      case INT16 -> OnnxJavaType.INT16;
+      case INT8 -> OnnxJavaType.INT8;
+      case UINT8 -> OnnxJavaType.UINT8;
+      case BOOL -> OnnxJavaType.BOOL;
+      case FLOAT16 -> OnnxJavaType.FLOAT16;
+      case BFLOAT16 -> OnnxJavaType.BFLOAT16;
+      default -> throw new IllegalArgumentException("ONNX Runtime Java cannot feed " + t);
+    };
+  }
+
+  static DType dtype(OnnxJavaType t) {
+    return switch (t) {
+      case FLOAT -> DType.FLOAT;
+      case DOUBLE -> DType.DOUBLE;
+      case INT32 -> DType.INT32;
+      case INT64 -> DType.INT64;
+      case INT16 -> DType.INT16;
+      case INT8 -> DType.INT8;
+      case UINT8 -> DType.UINT8;
+      case BOOL -> DType.BOOL;
+      case FLOAT16 -> DType.FLOAT16;
+      case BFLOAT16 -> DType.BFLOAT16;
+      default -> throw new IllegalArgumentException("unsupported ONNX Runtime output type " + t);
+    };
+  }
+
+  private void check() {
+    if (closed) throw new IllegalStateException("session is closed");
+  }
+
+  @Override
+  public void close() {
+    if (closed) return;
+    closed = true;
+    try {
+      session.close();
+    } catch (OrtException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

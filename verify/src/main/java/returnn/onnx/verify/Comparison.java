@@ -1,0 +1,56 @@
+package returnn.onnx.verify;
+
+import java.util.Arrays;
+import returnn.onnx.ir.DType;
+import returnn.onnx.ir.Tensor;
+
+/**
+ * How far one output is from its reference: max absolute and relative error, NaN/inf agreement, shape and dtype.
+ * Integer and bool outputs must match exactly.
+ */
+public record Comparison(String name, boolean shapeMatches, boolean dtypeMatches, double maxAbs, double maxRel,
+    long mismatchedNonFinite, long count, String detail) {
+
+  public static Comparison of(String name, Tensor expected, Tensor actual) {
+    boolean shape = Arrays.equals(expected.shape(), actual.shape());
+    boolean dtype = expected.dtype() == actual.dtype();
+    if (!shape) {
+      return new Comparison(name, false, dtype, Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY, 0, expected.size(),
+          "shape " + Arrays.toString(actual.shape()) + ", expected " + Arrays.toString(expected.shape()));
+    }
+    double maxAbs = 0, maxRel = 0;
+    long badNonFinite = 0;
+    long worst = -1;
+    long n = expected.size();
+    for (long i = 0; i < n; i++) {
+      double e = expected.getDouble(i), a = actual.getDouble(i);
+      boolean ef = Double.isFinite(e), af = Double.isFinite(a);
+      if (!ef || !af) {
+        if (!(Double.isNaN(e) && Double.isNaN(a)) && e != a) badNonFinite++;
+        continue;
+      }
+      double d = Math.abs(e - a);
+      if (d > maxAbs) {
+        maxAbs = d;
+        worst = i;
+      }
+      maxRel = Math.max(maxRel, d / Math.max(Math.abs(e), 1e-6));
+    }
+    String detail = worst < 0 ? "" : "worst at flat index " + worst + ": expected " + expected.getDouble(worst)
+        + ", got " + actual.getDouble(worst);
+    return new Comparison(name, true, dtype, maxAbs, maxRel, badNonFinite, n, detail);
+  }
+
+  /** Within tolerance: exact for integer and bool outputs, {@code absTol} for floats, and non-finite values agreeing. */
+  public boolean ok(double absTol, DType dtype) {
+    if (!shapeMatches || !dtypeMatches || mismatchedNonFinite > 0) return false;
+    return dtype.isFloating() ? maxAbs <= absTol : maxAbs == 0;
+  }
+
+  @Override
+  public String toString() {
+    return String.format("%-50s max abs %.3g  max rel %.3g%s%s%s", name, maxAbs, maxRel,
+        mismatchedNonFinite > 0 ? "  non-finite mismatches " + mismatchedNonFinite : "",
+        dtypeMatches ? "" : "  DTYPE MISMATCH", detail.isEmpty() ? "" : "  (" + detail + ")");
+  }
+}

@@ -1,0 +1,33 @@
+package returnn.onnx.verify;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import returnn.onnx.fixtures.GraphDefBuilder;
+import returnn.onnx.ir.DType;
+import returnn.onnx.ir.Tensor;
+
+class GraphHandlersParityTest {
+  @Test
+  void identityChainOnAPlaceholderKeepsExactNames() {
+    GraphDefBuilder b = new GraphDefBuilder();
+    b.placeholder("extern_data/placeholders/data/data", DType.FLOAT, -1, -1, 3);
+    b.op("Identity", "a/b", "extern_data/placeholders/data/data").attr("T", DType.FLOAT);
+    b.op("StopGradient", "output/output_batch_major", "a/b").attr("T", DType.FLOAT);
+    OpParity.Result r = OpParity.check(b.build(),
+        Map.of("extern_data/placeholders/data/data", OpParity.normal(1, 2, 4, 3)), "output/output_batch_major");
+    assertEquals(1, r.count("Identity"), "one Identity names the output; the chain itself disappears");
+  }
+
+  @Test
+  void identityNPassesEachInput() {
+    GraphDefBuilder b = new GraphDefBuilder();
+    b.placeholder("x", DType.FLOAT, 2);
+    b.placeholder("y", DType.INT32, 3);
+    b.op("IdentityN", "n", "x", "y").attrTypes("T", java.util.List.of(DType.FLOAT, DType.INT32));
+    b.op("Neg", "nx", "n:0").attr("T", DType.FLOAT);
+    b.op("Neg", "ny", "n:1").attr("T", DType.INT32);
+    OpParity.check(b.build(), Map.of("x", OpParity.normal(2, 2), "y", Tensor.ofInts(new long[] {3}, 1, -2, 3)), "nx", "ny");
+  }
+}
