@@ -1,0 +1,43 @@
+package returnn.onnx.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import returnn.onnx.ConvertOptions;
+import returnn.onnx.Converter;
+
+@Command(name = "convert", mixinStandardHelpOptions = true,
+    description = "Convert a RETURNN graph (.pb, .pbtxt, .meta, .metatxt or SavedModel dir) and its checkpoint to ONNX.")
+final class ConvertCommand implements Callable<Integer> {
+  @Option(names = "--graph", required = true, description = "Graph file or SavedModel directory.")
+  Path graph;
+
+  @Option(names = "--checkpoint", description = "V2 checkpoint prefix, e.g. net-model/network.030.")
+  Path checkpoint;
+
+  @Option(names = "--outputs", description = "Comma-separated TF tensor names (default: output/output_batch_major).")
+  String outputs;
+
+  @Option(names = "--output", required = true, description = "The ONNX model to write.")
+  Path output;
+
+  @Option(names = "--opset", defaultValue = "17", description = "ai.onnx opset, 13 to 23 (default ${DEFAULT-VALUE}).")
+  int opset;
+
+  @Option(names = "--inputs", description = "Fix or override input shapes: NAME:d0xd1x...,... (-1 = dynamic).")
+  String inputs;
+
+  @Option(names = "--no-fuse", description = "Plain conversion without fusion rules (for comparison and debugging).")
+  boolean noFuse;
+
+  @Override
+  public Integer call() {
+    ConvertOptions o = new ConvertOptions(graph, checkpoint, Parsing.list(outputs), opset, Parsing.shapes(inputs), !noFuse);
+    Converter.Result r = Converter.convert(o);
+    r.write(output);
+    System.out.print(r.report().format());
+    System.out.println("wrote " + output);
+    return 0;
+  }
+}

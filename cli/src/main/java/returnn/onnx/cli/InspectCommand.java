@@ -1,0 +1,86 @@
+package returnn.onnx.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+import returnn.onnx.convert.HandlerRegistry;
+import returnn.onnx.ir.Shape;
+import returnn.onnx.tf.GraphReader;
+import returnn.onnx.tf.TfModel;
+import returnn.onnx.tf.TfTensors;
+import returnn.onnx.tf.checkpoint.CheckpointReader;
+import org.tensorflow.proto.NodeDef;
+
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+    description = "Show a graph's placeholders, candidate outputs, op histogram and unsupported ops, or a checkpoint's variables.")
+final class InspectCommand implements Callable<Integer> {
+  /** Ops the importer turns into graph inputs and constants; no handler needed. */
+  static final Set<String> IMPORTED = Set.of("Placeholder", "Const", "VarHandleOp", "VariableV2", "Variable");
+
+  @Parameters(paramLabel = "FILE", description = "A graph file, SavedModel directory, or checkpoint prefix.")
+  Path file;
+
+  @Override
+  public Integer call() {
+    String n = file.getFileName().toString();
+    boolean graph = Files.isDirectory(file) && Files.exists(file.resolve("saved_model.pb"))
+        || n.endsWith(".pb") || n.endsWith(".pbtxt") || n.endsWith(".meta") || n.endsWith(".metatxt");
+    if (graph) {
+      inspectGraph(GraphReader.read(file));
+    } else {
+      inspectCheckpoint();
+    }
+    return 0;
+  }
+
+  private void inspectGraph(TfModel m) {
+    System.out.println("graph: " + m.source() + " (" + m.format() + ", " + m.graph().getNodeCount() + " nodes)");
+    System.out.println("placeholders:");
+    Map<String, Integer> hist = new TreeMap<>();
+    for (NodeDef d : m.graph().getNodeList()) {
+      hist.merge(d.getOp(), 1, Integer::sum);
+      if (d.getOp().equals("Placeholder") || d.getOp().equals("PlaceholderWithDefault")) {
+        String dt = d.containsAttr("dtype") ? TfTensors.dtype(d.getAttrOrThrow("dtype").getTypeValue(), d.getName()).lower() : "?";
+        Shape s = d.containsAttr("shape") ? TfTensors.shape(d.getAttrOrThrow("shape").getShape()) : Shape.UNKNOWN;
+        System.out.println("  " + d.getName() + "  " + dt + s + (d.getOp().equals("Placeholder") ? "" : "  (with default)"));
+      }
+    }
+    System.out.println("candidate outputs:");
+    m.graph().getNodeList().stream().map(NodeDef::getName).filter(x -> x.endsWith("/output_batch_major")).sorted()
+        .forEach(x -> System.out.println("  " + x));
+    m.signatureOutputs().forEach((k, v) -> System.out.println("  " + k + " (signature output, tensor " + v + ")"));
+    System.out.println("op histogram:");
+    HandlerRegistry reg = HandlerRegistry.standard();
+    TreeMap<String, Integer> unsupported = new TreeMap<>();
+    hist.forEach((op, c) -> {
+      boolean ok = IMPORTED.contains(op) || reg.find(op, returnn.onnx.ConvertOptions.MAX_OPSET) != null;
+      if (!ok) unsupported.put(op, c);
+      System.out.printf("  %-32s %6d%s%n", op, c, ok ? "" : "  (unsupported)");
+    });
+    if (!m.strippedOps().getOpList().isEmpty()) {
+      List<String> custom = m.strippedOps().getOpList().stream().map(o -> o.getName())
+          .filter(o -> o.startsWith("NativeLstm") || o.startsWith("Lstm") || o.contains("Returnn")).toList();
+      if (!custom.isEmpty()) System.out.println("RETURNN custom ops (need RETURNN's compiled op library to run in TF): " + custom);
+    }
+    System.out.println(unsupported.isEmpty() ? "unsupported ops: none" : "unsupported ops: " + unsupported);
+  }
+
+  private void inspectCheckpoint() {
+    try (CheckpointReader r = CheckpointReader.open(file)) {
+      System.out.println("checkpoint: " + r.prefix() + " (" + r.entries().size() + " tensors)");
+      long total = 0;
+      for (CheckpointReader.Entry e : r.entries()) {
+        System.out.printf("  %-50s %-8s %s%n", e.name(), e.dtype().lower(), Arrays.toString(e.shape()));
+        total += e.size();
+      }
+      System.out.printf("total %,d bytes%n", total);
+    }
+  }
+}

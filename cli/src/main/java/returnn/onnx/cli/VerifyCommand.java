@@ -1,0 +1,44 @@
+package returnn.onnx.cli;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import returnn.onnx.verify.Verifier;
+
+@Command(name = "verify", mixinStandardHelpOptions = true,
+    description = "Run TensorFlow and ONNX Runtime on the same inputs and compare every output; exits 1 over tolerance.")
+final class VerifyCommand implements Callable<Integer> {
+  @Option(names = "--graph", required = true, description = "The original graph file or SavedModel directory.")
+  Path graph;
+
+  @Option(names = "--checkpoint", description = "V2 checkpoint prefix.")
+  Path checkpoint;
+
+  @Option(names = "--onnx", required = true, description = "The converted model.")
+  Path onnx;
+
+  @Option(names = "--outputs", description = "Comma-separated TF output names (default: all ONNX outputs).")
+  String outputs;
+
+  @Option(names = "--tolerance", defaultValue = "1e-5", description = "Max absolute error for float outputs (default ${DEFAULT-VALUE}).")
+  double tolerance;
+
+  @Option(names = "--seed", defaultValue = "42")
+  long seed;
+
+  @Option(names = "--batch", defaultValue = "3", description = "Batch size of generated inputs.")
+  int batch;
+
+  @Option(names = "--time", defaultValue = "11", description = "Padded time length of generated inputs.")
+  int time;
+
+  @Override
+  public Integer call() {
+    Verifier.Report r = Verifier.verify(new Verifier.Options(graph, checkpoint, onnx, Parsing.list(outputs), Map.of(),
+        seed, batch, time, tolerance));
+    System.out.print(r.format());
+    return r.ok() ? 0 : 1;
+  }
+}

@@ -1,0 +1,101 @@
+package returnn.onnx.verify;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import returnn.onnx.ConversionException;
+import returnn.onnx.ir.DType;
+import returnn.onnx.ir.Shape;
+import returnn.onnx.ir.Tensor;
+import returnn.onnx.reference.TfReference;
+import returnn.onnx.runtime.OnnxSession;
+import returnn.onnx.tf.GraphReader;
+import returnn.onnx.tf.TensorRef;
+import returnn.onnx.tf.TfModel;
+import returnn.onnx.tf.TfTensors;
+import org.tensorflow.proto.NodeDef;
+
+/**
+ * Runs the original graph in TensorFlow and the converted model in ONNX Runtime on the same inputs and compares
+ * every output.
+ */
+public final class Verifier {
+  /**
+   * @param outputs TF output names; empty: every output of the ONNX model
+   * @param feeds given inputs by TF placeholder name; missing inputs are generated
+   */
+  public record Options(Path graph, Path checkpoint, Path onnx, List<String> outputs, Map<String, Tensor> feeds,
+      long seed, int batch, int time, double tolerance) {
+    public static Options of(Path graph, Path checkpoint, Path onnx) {
+      return new Options(graph, checkpoint, onnx, List.of(), Map.of(), 42, 3, 11, 1e-5);
+    }
+  }
+
+  public record Report(List<Comparison> comparisons, Map<String, DType> dtypes, Map<String, String> inputs, double tolerance) {
+    public boolean ok() {
+      for (Comparison c : comparisons) if (!c.ok(tolerance, dtypes.get(c.name()))) return false;
+      return !comparisons.isEmpty();
+    }
+
+    public String format() {
+      StringBuilder sb = new StringBuilder("inputs:\n");
+      inputs.forEach((k, v) -> sb.append("  ").append(k).append(' ').append(v).append('\n'));
+      sb.append("outputs (TensorFlow vs ONNX Runtime, tolerance ").append(tolerance).append(" abs; integers exact):\n");
+      for (Comparison c : comparisons) {
+        sb.append(c.ok(tolerance, dtypes.get(c.name())) ? "  OK   " : "  FAIL ").append(c).append('\n');
+      }
+      sb.append(ok() ? "verify: PASS\n" : "verify: FAIL\n");
+      return sb.toString();
+    }
+  }
+
+  private Verifier() {}
+
+  public static Report verify(Options o) {
+    TfModel model = GraphReader.read(o.graph());
+    Path ckpt = o.checkpoint() != null ? o.checkpoint() : model.variablesPrefix();
+    try (OnnxSession ort = OnnxSession.open(o.onnx(), OnnxSession.Options.defaults())) {
+      List<String> onnxOutputs = o.outputs().isEmpty() ? ort.outputNames()
+          : o.outputs().stream().map(n -> TensorRef.parse(n).onnxName()).toList();
+      Map<String, NodeDef> nodes = new LinkedHashMap<>();
+      for (NodeDef n : model.graph().getNodeList()) nodes.put(n.getName(), n);
+      List<InputGenerator.Spec> specs = new ArrayList<>();
+      Map<String, Tensor> feeds = new LinkedHashMap<>();
+      for (String in : ort.inputNames()) {
+        Tensor given = o.feeds().get(in);
+        if (given != null) {
+          feeds.put(in, given);
+          continue;
+        }
+        NodeDef p = nodes.get(TensorRef.parse(in).node());
+        if (p == null) throw new ConversionException(o.onnx() + ": model input '" + in + "' is no node of " + o.graph());
+        DType dt = TfTensors.dtype(p.getAttrOrThrow("dtype").getType().getNumber(), in);
+        Shape shape = p.containsAttr("shape") ? TfTensors.shape(p.getAttrOrThrow("shape").getShape()) : Shape.UNKNOWN;
+        specs.add(new InputGenerator.Spec(in, dt, shape, Vocabulary.boundFor(model.graph(), p.getName())));
+      }
+      feeds.putAll(new InputGenerator(o.seed(), o.batch(), o.time()).generate(specs));
+      Map<String, Tensor> onnxOut = ort.run(feeds, onnxOutputs);
+      List<String> tfFetches = onnxOutputs.stream().map(n -> TensorRef.parse(n).toString()).toList();
+      Map<String, Tensor> tfOut = TfReference.run(model.graph(), ckpt, feeds, tfFetches);
+      List<Comparison> cmp = new ArrayList<>();
+      Map<String, DType> dtypes = new LinkedHashMap<>();
+      for (int i = 0; i < onnxOutputs.size(); i++) {
+        String name = onnxOutputs.get(i);
+        Tensor expected = tfOut.get(tfFetches.get(i));
+        cmp.add(Comparison.of(name, expected, onnxOut.get(name)));
+        dtypes.put(name, expected.dtype());
+      }
+      Map<String, String> desc = new LinkedHashMap<>();
+      feeds.forEach((k, v) -> desc.put(k, describe(v)));
+      return new Report(cmp, dtypes, desc, o.tolerance());
+    }
+  }
+
+  static String describe(Tensor t) {
+    String s = t.dtype().lower() + java.util.Arrays.toString(t.shape());
+    if (!t.dtype().isFloating() && t.size() <= 8) s += " = " + java.util.Arrays.toString(t.toLongs());
+    return s;
+  }
+}
