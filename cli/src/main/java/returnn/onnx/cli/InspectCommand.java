@@ -56,13 +56,17 @@ final class InspectCommand implements Callable<Integer> {
     m.graph().getNodeList().stream().map(NodeDef::getName).filter(x -> x.endsWith("/output_batch_major")).sorted()
         .forEach(x -> System.out.println("  " + x));
     m.signatureOutputs().forEach((k, v) -> System.out.println("  " + k + " (signature output, tensor " + v + ")"));
-    System.out.println("op histogram:");
+    System.out.println("op histogram (nodes the candidate outputs need / all nodes):");
+    Set<String> needed = neededByCandidates(m);
+    Map<String, Integer> neededHist = new TreeMap<>();
+    for (NodeDef d : m.graph().getNodeList()) if (needed.contains(d.getName())) neededHist.merge(d.getOp(), 1, Integer::sum);
     HandlerRegistry reg = HandlerRegistry.standard();
     TreeMap<String, Integer> unsupported = new TreeMap<>();
     hist.forEach((op, c) -> {
+      int n = neededHist.getOrDefault(op, 0);
       boolean ok = IMPORTED.contains(op) || reg.find(op, returnn.onnx.ConvertOptions.MAX_OPSET) != null;
-      if (!ok) unsupported.put(op, c);
-      System.out.printf("  %-32s %6d%s%n", op, c, ok ? "" : "  (unsupported)");
+      if (!ok && n > 0) unsupported.put(op, n);
+      System.out.printf("  %-32s %6d / %-6d%s%n", op, n, c, ok ? "" : n > 0 ? "  (unsupported)" : "  (unsupported, pruned)");
     });
     if (!m.strippedOps().getOpList().isEmpty()) {
       List<String> custom = m.strippedOps().getOpList().stream().map(o -> o.getName())
@@ -70,6 +74,23 @@ final class InspectCommand implements Callable<Integer> {
       if (!custom.isEmpty()) System.out.println("RETURNN custom ops (need RETURNN's compiled op library to run in TF): " + custom);
     }
     System.out.println(unsupported.isEmpty() ? "unsupported ops: none" : "unsupported ops: " + unsupported);
+  }
+
+  /** Nodes reachable through data edges from the candidate outputs (what a conversion would keep). */
+  static Set<String> neededByCandidates(TfModel m) {
+    Map<String, NodeDef> byName = new java.util.HashMap<>();
+    for (NodeDef d : m.graph().getNodeList()) byName.put(d.getName(), d);
+    java.util.Deque<String> todo = new java.util.ArrayDeque<>();
+    byName.keySet().stream().filter(x -> x.endsWith("/output_batch_major")).forEach(todo::add);
+    m.signatureOutputs().values().forEach(v -> todo.add(returnn.onnx.tf.TensorRef.parse(v).node()));
+    Set<String> seen = new java.util.HashSet<>();
+    while (!todo.isEmpty()) {
+      String n = todo.poll();
+      NodeDef d = byName.get(n);
+      if (d == null || !seen.add(n)) continue;
+      for (String in : d.getInputList()) if (!in.startsWith("^")) todo.add(returnn.onnx.tf.TensorRef.parse(in).node());
+    }
+    return seen;
   }
 
   private void inspectCheckpoint() {
