@@ -22,6 +22,11 @@ public final class ConversionReport {
 
   /** A human-readable report for the CLI. */
   public String format() {
+    return format(false);
+  }
+
+  /** The report; with {@code explain}, also why each fusion candidate was declined. */
+  public String format(boolean explain) {
     StringBuilder sb = new StringBuilder();
     sb.append("inputs:  ").append(String.join(", ", inputs)).append('\n');
     sb.append("outputs: ").append(String.join(", ", outputs)).append('\n');
@@ -38,7 +43,10 @@ public final class ConversionReport {
       sb.append("rules fired:\n");
       rulesFired.forEach((k, v) -> sb.append(String.format("  %-40s %d%n", k, v)));
     }
-    for (String n : ruleNotes) sb.append("  ").append(n).append('\n');
+    if (explain) {
+      sb.append(ruleNotes.isEmpty() ? "no fusion candidate was declined\n" : "declined fusion candidates:\n");
+      for (String n : ruleNotes) sb.append("  ").append(n).append('\n');
+    }
     return sb.toString();
   }
 

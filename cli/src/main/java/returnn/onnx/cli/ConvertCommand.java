@@ -31,12 +31,15 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--no-fuse", description = "Plain conversion without fusion rules (for comparison and debugging).")
   boolean noFuse;
 
+  @Option(names = "--explain-fusions", description = "Print why each fusion candidate was declined.")
+  boolean explainFusions;
+
   @Override
   public Integer call() {
     ConvertOptions o = new ConvertOptions(graph, checkpoint, Parsing.list(outputs), opset, Parsing.shapes(inputs), !noFuse);
     Converter.Result r = Converter.convert(o);
     r.write(output);
-    System.out.print(r.report().format());
+    System.out.print(r.report().format(explainFusions));
     System.out.println("wrote " + output);
     return 0;
   }

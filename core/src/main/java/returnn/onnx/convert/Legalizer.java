@@ -33,6 +33,15 @@ public final class Legalizer {
 
   public void run(Graph graph, String source) {
     checkSupported(graph, source);
+    legalize(graph, source);
+  }
+
+  /**
+   * Converts the TF nodes of {@code graph} in topological order. Nested graphs (bodies of Loop/If nodes that TF-level
+   * rules built from TF control flow) are legalized when their node is reached, so the outer values they use are
+   * already ONNX values; the node's output types are then inferred from the legalized body.
+   */
+  private void legalize(Graph graph, String source) {
     List<Node> order;
     try {
       order = graph.topologicalOrder();
@@ -41,8 +50,18 @@ public final class Legalizer {
           + e.getMessage());
     }
     for (Node n : order) {
-      if (!n.domain().equals(Node.TF)) continue;
-      convert(graph, n);
+      if (n.domain().equals(Node.TF)) {
+        convert(graph, n);
+        continue;
+      }
+      boolean nested = false;
+      for (returnn.onnx.ir.Attr a : n.attrs().values()) {
+        if (a instanceof returnn.onnx.ir.Attr.GraphVal g) {
+          legalize(g.value(), source);
+          nested = true;
+        }
+      }
+      if (nested) returnn.onnx.ops.TypeInference.infer(n, opset);
     }
   }
 
