@@ -80,11 +80,11 @@ public final class TfImporter {
         create(n);
       }
     }
-    for (NodeDef n : gd.getNodeList()) if (imported.containsKey(n.getName())) wire(n);
     if (!variableProblems.isEmpty()) {
       throw new ConversionException(variableProblems.size() == 1 ? variableProblems.get(0)
           : variableProblems.size() + " variable problems:\n  " + String.join("\n  ", variableProblems));
     }
+    for (NodeDef n : gd.getNodeList()) if (imported.containsKey(n.getName())) wire(n);
     for (TensorRef r : outs) graph.addOutput(valueOf(r, null));
     return graph;
   }
