@@ -2,9 +2,13 @@ package returnn.onnx.convert.handlers;
 
 import returnn.onnx.convert.HandlerRegistry;
 
-/** Math op handlers. */
+/** Math op handlers: elementwise arithmetic, unary math and activations, casts, comparisons and selection. */
 public final class MathHandlers {
   private MathHandlers() {}
 
-  public static void register(HandlerRegistry r) {}
+  public static void register(HandlerRegistry r) {
+    MathArithmetic.register(r);
+    MathUnary.register(r);
+    MathLogic.register(r);
+  }
 }
