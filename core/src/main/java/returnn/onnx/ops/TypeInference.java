@@ -24,7 +24,7 @@ public final class TypeInference {
       "Reciprocal", "Relu", "Elu", "Selu", "LeakyRelu", "Softplus", "Tanh", "Sigmoid", "Erf", "Softmax",
       "LogSoftmax", "Cast", "Not", "Floor", "Ceil", "Round", "Clip", "CumSum", "HardSigmoid", "Gelu", "IsNaN",
       "IsInf", "Dropout", "LayerNormalization", "BatchNormalization", "CastLike", "ReverseSequence", "Hardmax",
-      "Sin", "Cos", "Mish", "Swish", "QuickGelu", "FastGelu", "BiasGelu", "SkipLayerNormalization");
+      "Sin", "Cos", "Softsign", "Mish", "Swish", "QuickGelu", "FastGelu", "BiasGelu", "SkipLayerNormalization");
   private static final Set<String> BROADCAST = Set.of("Add", "Sub", "Mul", "Div", "Pow", "Mod", "Equal", "Less",
       "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor", "PRelu", "Max", "Min", "Sum", "Mean", "Where",
       "BitShift");
@@ -46,6 +46,54 @@ public final class TypeInference {
       // Shapes are an aid, not a requirement; a rule that needs one checks for it.
     }
     if (op.equals("Split") || op.equals("TopK")) splitShapes(n, opset);
+    if (n.domain().isEmpty() && (op.equals("Loop") || op.equals("If"))) controlFlowShapes(n);
+  }
+
+  /**
+   * Before a Loop body is legalized: loop-carried body inputs the rule could not type take the dtype of the Loop's
+   * initial value and its rank with every dim unknown (a carried value may change size between iterations).
+   */
+  public static void bindLoopBody(Node loop) {
+    Graph body = ((Attr.GraphVal) loop.attr("body")).value();
+    for (int i = 2; i < body.inputs().size() && i < loop.inputs().size(); i++) {
+      Value in = body.inputs().get(i);
+      Value init = loop.input(i);
+      if (init == null) continue;
+      if (in.dtype() == null) in.setDtype(init.dtype());
+      if (!in.shape().hasRank() && init.shape().hasRank()) in.setShape(unknownOfRank(init.shape().rank()));
+    }
+  }
+
+  /**
+   * Loop: carried outputs have the body input's (invariant) shape, scan outputs the body output's with the iterations
+   * in front. If: dims both branches agree on.
+   */
+  private static void controlFlowShapes(Node n) {
+    for (int i = 0; i < n.outputs().size(); i++) {
+      Value out = n.output(i);
+      if (out.shape().hasRank()) continue;
+      Shape s;
+      if (n.op().equals("Loop")) {
+        Graph body = ((Attr.GraphVal) n.attr("body")).value();
+        int carried = body.inputs().size() - 2;
+        if (i < carried) {
+          s = body.inputs().get(i + 2).shape();
+        } else {
+          Shape e = body.outputs().get(i + 1).shape();
+          List<Dim> d = new ArrayList<>(List.of(Dim.UNKNOWN));
+          if (e.hasRank()) d.addAll(e.dims());
+          s = e.hasRank() ? Shape.of(d) : Shape.UNKNOWN;
+        }
+      } else {
+        Shape a = ((Attr.GraphVal) n.attr("then_branch")).value().outputs().get(i).shape();
+        Shape b = ((Attr.GraphVal) n.attr("else_branch")).value().outputs().get(i).shape();
+        if (!a.hasRank() || !b.hasRank() || a.rank() != b.rank()) continue;
+        List<Dim> d = new ArrayList<>();
+        for (int k = 0; k < a.rank(); k++) d.add(a.dim(k).equals(b.dim(k)) ? a.dim(k) : Dim.UNKNOWN);
+        s = Shape.of(d);
+      }
+      out.setShape(s);
+    }
   }
 
   private static DType dtype(Node n, int i, DType d0) {
@@ -225,7 +273,11 @@ public final class TypeInference {
       }
       case "Expand": {
         Tensor t = in.get(1).constant();
-        if (t == null) return null;
+        if (t == null) {
+          Shape ts = in.get(1).shape();
+          if (!s0.hasRank() || !ts.hasRank() || !ts.dim(0).isFixed()) return null;
+          return unknownOfRank((int) Math.max(s0.rank(), ts.dim(0).value()));
+        }
         return Shapes.broadcast(s0, Shape.of(t.toLongs()));
       }
       case "ConstantOfShape": {
@@ -283,7 +335,22 @@ public final class TypeInference {
         d.add(pos, depth == null ? Dim.UNKNOWN : Dim.of(depth.getLong(0)));
         return Shape.of(d);
       }
-      case "Pad", "Conv", "MaxPool", "AveragePool", "ConvTranspose":
+      case "Conv", "MaxPool", "AveragePool":
+        return convShape(n, s0, in.size() > 1 && in.get(1) != null ? in.get(1).shape() : null);
+      case "Pad": {
+        if (!s0.hasRank()) return null;
+        Tensor pads = in.size() > 1 && in.get(1) != null ? in.get(1).constant() : null;
+        boolean axesGiven = in.size() > 3 && in.get(3) != null;
+        if (pads == null || axesGiven || pads.size() != 2L * s0.rank()) return unknownOfRank(s0.rank());
+        List<Dim> d = new ArrayList<>();
+        for (int i = 0; i < s0.rank(); i++) {
+          long add = pads.getLong(i) + pads.getLong(i + s0.rank());
+          Dim x = s0.dim(i);
+          d.add(add == 0 ? x : x.isFixed() ? Dim.of(x.value() + add) : Dim.UNKNOWN);
+        }
+        return Shape.of(d);
+      }
+      case "ConvTranspose":
         return s0.hasRank() ? unknownOfRank(s0.rank()) : null;
       case "Flatten": {
         if (!s0.hasRank()) return null;
@@ -296,13 +363,48 @@ public final class TypeInference {
         }
         return Shape.of(a, b);
       }
-      case "GatherND":
-        return null;
+      case "GatherND": {
+        // indices.shape[:-1] + data.shape[batch_dims + k:], k = indices.shape[-1]
+        Shape si = in.get(1).shape();
+        if (!s0.hasRank() || !si.hasRank() || si.rank() == 0 || !si.dim(-1).isFixed()) return null;
+        int from = (int) (n.intAttr("batch_dims", 0) + si.dim(-1).value());
+        List<Dim> d = new ArrayList<>(si.dims().subList(0, si.rank() - 1));
+        d.addAll(s0.dims().subList(from, s0.rank()));
+        return Shape.of(d);
+      }
       case "NonZero":
         return s0.hasRank() ? Shape.of(Dim.of(s0.rank()), Dim.UNKNOWN) : null;
       default:
         return null;
     }
+  }
+
+  /** Conv/pool output: batch kept, channels from the weight (Conv) or the input, spatial sizes from the pads. */
+  private static Shape convShape(Node n, Shape x, Shape w) {
+    if (!x.hasRank()) return null;
+    int sp = x.rank() - 2;
+    boolean conv = n.op().equals("Conv");
+    boolean wKnown = w != null && w.hasRank() && w.rank() == x.rank();
+    long[] k = n.intsAttr("kernel_shape"), s = n.intsAttr("strides"), d = n.intsAttr("dilations"), p = n.intsAttr("pads");
+    String auto = n.stringAttr("auto_pad", "NOTSET");
+    List<Dim> out = new ArrayList<>();
+    out.add(x.dim(0));
+    out.add(conv ? (wKnown ? w.dim(0) : Dim.UNKNOWN) : x.dim(1));
+    for (int i = 0; i < sp; i++) {
+      Dim in = x.dim(2 + i);
+      long ki = k != null ? k[i] : wKnown && w.dim(2 + i).isFixed() ? w.dim(2 + i).value() : -1;
+      long si = s == null ? 1 : s[i], di = d == null ? 1 : d[i];
+      if (!in.isFixed() || ki < 0 || n.intAttr("ceil_mode", 0) == 1) {
+        out.add(Dim.UNKNOWN);
+      } else if (auto.startsWith("SAME")) {
+        out.add(Dim.of((in.value() + si - 1) / si));
+      } else {
+        long pad = auto.equals("VALID") || p == null ? 0 : p[i] + p[i + sp];
+        long span = in.value() + pad - (ki - 1) * di - 1;
+        out.add(span < 0 ? Dim.UNKNOWN : Dim.of(span / si + 1));
+      }
+    }
+    return Shape.of(out);
   }
 
   private static Dim inferMinusOne(Shape in, List<Dim> out, int minus) {
@@ -373,7 +475,7 @@ public final class TypeInference {
     for (int i = 0; i < n.outputs().size(); i++) {
       Dim d = Dim.UNKNOWN;
       if (sizes != null) d = Dim.of(sizes.getLong(i));
-      else if (s0.dim(axis).isFixed()) d = Dim.of(s0.dim(axis).value() / n.outputs().size());
+      else if (n.input(1) == null && s0.dim(axis).isFixed()) d = Dim.of(s0.dim(axis).value() / n.outputs().size());
       n.output(i).setShape(s0.withDim(axis, d));
     }
   }
