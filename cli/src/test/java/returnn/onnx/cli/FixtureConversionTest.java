@@ -2,6 +2,7 @@ package returnn.onnx.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -24,6 +25,7 @@ import returnn.onnx.fixtures.VariableKind;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.tf.TensorRef;
 import returnn.onnx.verify.Comparison;
+import returnn.onnx.verify.OnnxChecker;
 import returnn.onnx.verify.Verifier;
 
 /**
@@ -60,6 +62,7 @@ class FixtureConversionTest {
     CliRunner.Run r = CliRunner.run(args.toArray(String[]::new));
     assertEquals(0, r.exit(), r.err());
     assertTrue(r.out().contains("ONNX op"), r.out());
+    assertNull(OnnxChecker.check(onnx), "the ONNX checker accepts the model");
     Verifier.Report rep = verify(f, w, onnx, 7, 4, 1);
     assertTrue(rep.ok(), rep.format());
   }
@@ -80,6 +83,7 @@ class FixtureConversionTest {
       CliRunner.Run r = CliRunner.run("convert", "--graph", w.graph().toString(), "--checkpoint",
           w.checkpointPrefix().toString(), "--output", onnx.toString(), "--opset", Integer.toString(opset));
       assertEquals(0, r.exit(), r.err());
+      if (opset <= OnnxChecker.MAX_OPSET) assertNull(OnnxChecker.check(onnx), "ONNX checker at opset " + opset);
       Verifier.Report rep = verify(f, w, onnx, 5, 3, 2);
       assertTrue(rep.ok(), "opset " + opset + "\n" + rep.format());
       if (opset == 17) {

@@ -11,7 +11,7 @@ public final class Cleanups {
   private Cleanups() {}
 
   public static List<Rule> all() {
-    return List.of(REMOVE_IDENTITY, CANCEL_TRANSPOSES, DEAD_CODE);
+    return List.of(REMOVE_IDENTITY, CANCEL_TRANSPOSES, COMMON_SUBEXPRESSIONS, DEAD_CODE);
   }
 
   /** Identity nodes whose output is not a graph output: consumers use the input directly. */
@@ -67,6 +67,8 @@ public final class Cleanups {
       return n;
     }
   };
+
+  public static final Rule COMMON_SUBEXPRESSIONS = new CommonSubexpressions();
 
   public static final Rule DEAD_CODE = new Rule() {
     public String name() {

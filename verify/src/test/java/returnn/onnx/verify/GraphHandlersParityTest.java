@@ -30,4 +30,17 @@ class GraphHandlersParityTest {
     b.op("Neg", "ny", "n:1").attr("T", DType.INT32);
     OpParity.check(b.build(), Map.of("x", OpParity.normal(2, 2), "y", Tensor.ofInts(new long[] {3}, 1, -2, 3)), "nx", "ny");
   }
+
+  @Test
+  void placeholderWithDefaultTakesItsDefaultWhenNotFed() {
+    GraphDefBuilder b = new GraphDefBuilder();
+    b.placeholder("x", DType.FLOAT, 2, 3);
+    b.constant("flag_default", Tensor.ofBools(new long[0], false));
+    b.op("PlaceholderWithDefault", "globals/train_flag", "flag_default").attr("dtype", DType.BOOL).attrShape("shape", new long[0]);
+    b.op("SelectV2", "y", "globals/train_flag", "x", "x_neg").attr("T", DType.FLOAT);
+    b.op("Neg", "x_neg", "x").attr("T", DType.FLOAT);
+    OpParity.Result r = OpParity.check(b.build(), Map.of("x", OpParity.normal(3, 2, 3)), "y");
+    assertEquals(0, r.converted().graph().inputs().stream().filter(v -> v.name().equals("globals/train_flag")).count(),
+        "the default becomes a constant, not an input");
+  }
 }
