@@ -54,14 +54,13 @@ public final class Legalizer {
         convert(graph, n);
         continue;
       }
-      boolean nested = false;
+      if (n.isOnnx("Loop")) returnn.onnx.ops.TypeInference.bindLoopBody(n);
       for (returnn.onnx.ir.Attr a : n.attrs().values()) {
-        if (a instanceof returnn.onnx.ir.Attr.GraphVal g) {
-          legalize(g.value(), source);
-          nested = true;
-        }
+        if (a instanceof returnn.onnx.ir.Attr.GraphVal g) legalize(g.value(), source);
       }
-      if (nested) returnn.onnx.ops.TypeInference.infer(n, opset);
+      // ONNX nodes a TF-level rule emitted on TF values (Loop/If, their outputs, TensorArray reads) get their types now
+      // that those values are converted; inference only fills what is still unknown.
+      returnn.onnx.ops.TypeInference.infer(n, opset);
     }
   }
 
@@ -88,7 +87,7 @@ public final class Legalizer {
   private void convert(Graph graph, Node n) {
     OnnxBuilder b = new OnnxBuilder(graph, opset, n.tfName(), n.tfName());
     ConversionContext ctx = new ConversionContext(n, b);
-    int before = graph.nodes().size();
+    long before = Node.nextSerial();
     try {
       registry.find(n.op(), opset).convert(ctx);
     } catch (ConversionException e) {
@@ -97,13 +96,13 @@ public final class Legalizer {
       throw new ConversionException("node '" + n.tfName() + "' (" + n.op() + "): " + e, e);
     }
     handlerUse.merge(n.op(), 1, Integer::sum);
-    List<Node> added = graph.nodes().subList(before, graph.nodes().size());
     for (int i = 0; i < n.outputs().size(); i++) {
       Value old = n.output(i);
       if (old.useCount() == 0) continue;
       Value v = ctx.output(i);
       if (v == null) throw ConversionException.atNode(n.tfName(), n.op(), "handler produced no value for output " + i);
-      if (v.producer() != null && added.contains(v.producer()) && !v.isGraphOutput()) v.setName(old.name());
+      boolean added = v.producer() != null && v.producer().serial() >= before && v.producer().graph() == graph;
+      if (added && !v.isGraphOutput()) v.setName(old.name());
       if (v.dtype() == null) throw ConversionException.atNode(n.tfName(), n.op(), "output " + i + " has no inferred type");
       if (!v.shape().hasRank() && old.shape().hasRank()) v.setShape(old.shape());
       graph.replaceAllUses(old, v);

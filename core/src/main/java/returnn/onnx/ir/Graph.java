@@ -19,8 +19,10 @@ import java.util.Set;
  */
 public final class Graph {
   private final String name;
-  private final Graph parent;
+  private Graph parent;
+  /** Insertion order; removed nodes stay until the next read compacts the list (removal is O(1), not O(n)). */
   private final List<Node> nodes = new ArrayList<>();
+  private int stale;
   private final List<Value> inputs = new ArrayList<>();
   private final List<Value> outputs = new ArrayList<>();
   private final List<Value> constants = new ArrayList<>();
@@ -47,12 +49,34 @@ public final class Graph {
     return name;
   }
 
+  /**
+   * Moves a node of this graph into {@code target} (a nested graph of this one, or the other way round), keeping all its
+   * edges; graphs the node holds (Loop/If bodies) are re-parented to {@code target}. Used to build loop bodies and
+   * branches out of TF control flow.
+   */
+  public void moveNode(Node n, Graph target) {
+    if (n.graph != this) throw new IllegalStateException(n + " is not in graph " + name);
+    target.live(); // a stale entry of n in target (moved out earlier) must go before n is added back
+    n.graph = target;
+    target.nodes.add(n);
+    stale++;
+    for (Attr a : n.attrs().values()) if (a instanceof Attr.GraphVal g) g.value().parent = target;
+  }
+
   public Graph parent() {
     return parent;
   }
 
   public List<Node> nodes() {
-    return Collections.unmodifiableList(nodes);
+    return Collections.unmodifiableList(live());
+  }
+
+  private List<Node> live() {
+    if (stale > 0) {
+      nodes.removeIf(x -> x.graph != this);
+      stale = 0;
+    }
+    return nodes;
   }
 
   public List<Value> inputs() {
@@ -136,7 +160,7 @@ public final class Graph {
       v.setProducer(n, i);
       n.outputs.add(v);
     }
-    nodes.add(n);
+    nodes.add(n); // no compaction here: appending keeps stale entries harmless (they are not in this graph)
     return n;
   }
 
@@ -191,8 +215,8 @@ public final class Graph {
       Value v = n.inputs.get(i);
       if (v != null) removeUse(v, n, i);
     }
-    nodes.remove(n);
     n.graph = null;
+    stale++;
   }
 
   /** Removes nodes and constants that do not contribute to the graph outputs (nor to nested graphs' outer uses). */
@@ -201,8 +225,10 @@ public final class Graph {
     boolean changed = true;
     while (changed) {
       changed = false;
-      for (int i = nodes.size() - 1; i >= 0; i--) {
-        Node n = nodes.get(i);
+      List<Node> snapshot = new ArrayList<>(live());
+      for (int i = snapshot.size() - 1; i >= 0; i--) {
+        Node n = snapshot.get(i);
+        if (n.graph != this) continue;
         boolean used = false;
         for (Value o : n.outputs) if (o.useCount() > 0) used = true;
         if (!used) {
@@ -213,7 +239,7 @@ public final class Graph {
       }
     }
     constants.removeIf(c -> c.useCount() == 0);
-    for (Node n : nodes) {
+    for (Node n : live()) {
       for (Attr a : n.attrs().values()) if (a instanceof Attr.GraphVal g) removed += g.value().removeDeadNodes();
     }
     return removed;
@@ -224,6 +250,7 @@ public final class Graph {
    * Values from enclosing graphs and nested-graph uses count as dependencies of the node holding the graph.
    */
   public List<Node> topologicalOrder() {
+    List<Node> nodes = live();
     Map<Node, Integer> index = new IdentityHashMap<>();
     for (int i = 0; i < nodes.size(); i++) index.put(nodes.get(i), i);
     Map<Node, Integer> pending = new IdentityHashMap<>();
@@ -261,7 +288,7 @@ public final class Graph {
     }
     for (Attr a : n.attrs().values()) {
       if (a instanceof Attr.GraphVal g) {
-        for (Node inner : g.value().nodes) collectDeps(inner, index, deps);
+        for (Node inner : g.value().live()) collectDeps(inner, index, deps);
       }
     }
   }
@@ -269,7 +296,7 @@ public final class Graph {
   /** Reorders the node list topologically (writers and passes that walk nodes rely on it). */
   public void sortTopologically() {
     List<Node> order = topologicalOrder();
-    nodes.clear();
+    live().clear();
     nodes.addAll(order);
   }
 
@@ -279,7 +306,7 @@ public final class Graph {
     Deque<Graph> todo = new ArrayDeque<>(List.of(this));
     while (!todo.isEmpty()) {
       Graph g = todo.poll();
-      for (Node n : g.nodes) {
+      for (Node n : g.live()) {
         all.add(n);
         for (Attr a : n.attrs().values()) if (a instanceof Attr.GraphVal gv) todo.add(gv.value());
       }
@@ -303,7 +330,7 @@ public final class Graph {
 
   @Override
   public String toString() {
-    return "Graph(" + name + ", " + nodes.size() + " nodes)";
+    return "Graph(" + name + ", " + live().size() + " nodes)";
   }
 
   /** Values reachable backwards from the outputs; helper for pruning. */

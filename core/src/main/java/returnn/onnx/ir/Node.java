@@ -12,6 +12,10 @@ public final class Node {
   public static final String ONNX = "";
   public static final String MS = "com.microsoft";
 
+  private static final java.util.concurrent.atomic.AtomicLong SERIALS = new java.util.concurrent.atomic.AtomicLong();
+
+  /** Creation order across all graphs: passes use it to tell nodes they added from older ones. */
+  private final long serial = SERIALS.getAndIncrement();
   private final String domain;
   private final String op;
   private String name;
@@ -26,6 +30,15 @@ public final class Node {
     this.op = op;
     this.name = name;
     this.tfName = tfName;
+  }
+
+  public long serial() {
+    return serial;
+  }
+
+  /** The serial the next node created will have. */
+  public static long nextSerial() {
+    return SERIALS.get();
   }
 
   public String domain() {

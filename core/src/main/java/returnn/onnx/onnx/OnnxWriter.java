@@ -49,6 +49,12 @@ public final class OnnxWriter {
   private final List<Tensor> externalTensors = new ArrayList<>();
   private long externalOffset;
 
+  private final Map<Graph, List<Node>> orders = new IdentityHashMap<>();
+
+  private List<Node> order(Graph g) {
+    return orders.computeIfAbsent(g, Graph::topologicalOrder);
+  }
+
   private OnnxWriter(int opset, Map<String, String> metadata) {
     this.opset = opset;
     this.metadata = metadata;
@@ -148,7 +154,7 @@ public final class OnnxWriter {
   private void claimRest(Graph g) {
     for (Value v : g.inputs()) if (!names.containsKey(v)) claim(v, false);
     for (Value v : g.constants()) if (!names.containsKey(v)) claim(v, false);
-    for (Node n : g.topologicalOrder()) {
+    for (Node n : order(g)) {
       for (Value v : n.outputs()) if (!names.containsKey(v)) claim(v, false);
       for (Attr a : n.attrs().values()) if (a instanceof Attr.GraphVal gv) claimRest(gv.value());
     }
@@ -177,7 +183,7 @@ public final class OnnxWriter {
     OnnxMl.GraphProto.Builder b = OnnxMl.GraphProto.newBuilder().setName(g.name());
     for (Value v : g.inputs()) b.addInput(valueInfo(v));
     for (Value c : g.constants()) b.addInitializer(tensor(c.constant(), nameOf(c)));
-    for (Node n : g.topologicalOrder()) b.addNode(node(n));
+    for (Node n : order(g)) b.addNode(node(n));
     for (Value v : g.outputs()) b.addOutput(valueInfo(v));
     return b.build();
   }
@@ -196,7 +202,10 @@ public final class OnnxWriter {
       l.remove(l.size() - 1);
       b.clearInput().addAllInput(l);
     }
-    for (Value v : n.outputs()) b.addOutput(v.useCount() > 0 || n.outputs().indexOf(v) == 0 ? nameOf(v) : "");
+    // Loop/If outputs are positional against their body's outputs (ONNX Runtime requires the counts to match), so an
+    // unused one keeps its name instead of becoming an empty optional output.
+    boolean positional = n.attrs().values().stream().anyMatch(a -> a instanceof Attr.GraphVal);
+    for (Value v : n.outputs()) b.addOutput(positional || v.useCount() > 0 || n.outputs().indexOf(v) == 0 ? nameOf(v) : "");
     while (b.getOutputCount() > 1 && b.getOutput(b.getOutputCount() - 1).isEmpty()) {
       List<String> l = new ArrayList<>(b.getOutputList());
       l.remove(l.size() - 1);

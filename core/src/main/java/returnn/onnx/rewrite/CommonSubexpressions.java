@@ -52,7 +52,7 @@ final class CommonSubexpressions implements Rule {
     for (Value c : new ArrayList<>(g.constants())) {
       Tensor t = c.constant();
       if (t.size() > MAX_CONSTANT_ELEMENTS || t.dtype().size < 0 || c.isGraphOutput()) continue;
-      String key = t.dtype() + Arrays.toString(t.shape()) + Arrays.toString(t.toDoubles());
+      String key = t.dtype() + Arrays.toString(t.shape()) + java.util.HexFormat.of().formatHex(bytes(t));
       Value first = seen.putIfAbsent(key, c);
       if (first != null && c.useCount() > 0) {
         g.replaceAllUses(c, first);
@@ -60,6 +60,13 @@ final class CommonSubexpressions implements Rule {
       }
     }
     return merged;
+  }
+
+  private static byte[] bytes(Tensor t) {
+    java.nio.ByteBuffer b = t.data();
+    byte[] a = new byte[b.remaining()];
+    b.get(a);
+    return a;
   }
 
   /** A key equal for nodes with the same op, inputs and attributes; null for nodes never merged. */
@@ -83,7 +90,7 @@ final class CommonSubexpressions implements Rule {
     if (a instanceof Attr.Floats f) return Arrays.toString(f.values());
     if (a instanceof Attr.TensorVal t) {
       Tensor x = t.value();
-      return x.dtype() + Arrays.toString(x.shape()) + (x.dtype().size > 0 ? Arrays.toString(x.toDoubles()) : x.strings().toString());
+      return x.dtype() + Arrays.toString(x.shape()) + (x.dtype().size > 0 ? java.util.HexFormat.of().formatHex(bytes(x)) : x.strings().toString());
     }
     return a.toString();
   }

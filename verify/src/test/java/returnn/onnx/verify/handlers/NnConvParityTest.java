@@ -40,7 +40,8 @@ class NnConvParityTest {
     }
     OpParity.Result r = OpParity.check(b.build(), Map.of("odd", OpParity.normal(1, 2, 5, 7, 3),
         "even", OpParity.normal(2, 2, 6, 8, 3)), outs, OpParity.TOL, 17);
-    assertEquals(outs.size(), r.count("Conv"));
+    // even_f2_SAME_s2 pads nothing, so it is the same Conv as even_f2_VALID_s2 and the cleanup merges the two.
+    assertEquals(outs.size() - 1, r.count("Conv"));
   }
 
   /** Dilated SAME: explicit pads on static sizes, a run-time Pad on dynamic ones (ORT rejects auto_pad there). */
