@@ -12,7 +12,7 @@ import org.tensorflow.proto.GraphDef;
 
 /**
  * Large RETURNN-shaped graphs for the conversion-speed benchmark: a stack of RETURNN {@code linear} layers, each
- * with the dynamic-shape Reshape/MatMul/Reshape/AddV2 pattern and resource variables, about 20 nodes a layer.
+ * with the dynamic-shape Reshape/MatMul/Reshape/AddV2 pattern and resource variables, 14 nodes a layer.
  */
 final class SyntheticModels {
   private SyntheticModels() {}
