@@ -12,6 +12,7 @@ public final class ConversionReport {
   public Map<String, Integer> handlersUsed = new TreeMap<>();
   public Map<String, Integer> rulesFired = new TreeMap<>();
   public List<String> ruleNotes = new ArrayList<>();
+  public List<String> fusions = new ArrayList<>();
   public List<String> inputs = new ArrayList<>();
   public List<String> outputs = new ArrayList<>();
   public long millisRead;
@@ -42,6 +43,10 @@ public final class ConversionReport {
     if (!rulesFired.isEmpty()) {
       sb.append("rules fired:\n");
       rulesFired.forEach((k, v) -> sb.append(String.format("  %-40s %d%n", k, v)));
+    }
+    if (!fusions.isEmpty()) {
+      sb.append("fused:\n");
+      for (String f : fusions) sb.append("  ").append(f).append('\n');
     }
     if (explain) {
       sb.append(ruleNotes.isEmpty() ? "no fusion candidate was declined\n" : "declined fusion candidates:\n");

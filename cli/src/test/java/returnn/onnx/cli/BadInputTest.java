@@ -108,14 +108,15 @@ class BadInputTest {
   void unsupportedOpsAreAllListedAtOnce() throws Exception {
     GraphDefBuilder b = new GraphDefBuilder();
     b.placeholder("x", DType.FLOAT, 2, 3);
-    b.op("NativeLstm2", "lstm0_fw/rec/NativeLstm2", "x");
-    b.op("NativeLstm2", "lstm0_bw/rec/NativeLstm2", "x");
-    b.op("FancyOp", "fancy", "lstm0_fw/rec/NativeLstm2", "lstm0_bw/rec/NativeLstm2");
+    // TwoDLSTM: a RETURNN custom op with no conversion (NativeLstm2 has one now).
+    b.op("TwoDLSTM", "lstm0_fw/rec/TwoDLSTM", "x");
+    b.op("TwoDLSTM", "lstm0_bw/rec/TwoDLSTM", "x");
+    b.op("FancyOp", "fancy", "lstm0_fw/rec/TwoDLSTM", "lstm0_bw/rec/TwoDLSTM");
     b.op("Identity", "output/output_batch_major", "fancy").attr("T", DType.FLOAT);
     Path g = dir.resolve("custom.pbtxt");
     Files.writeString(g, com.google.protobuf.TextFormat.printer().printToString(b.build()));
     CliRunner.Run r = CliRunner.run("convert", "--graph", g.toString(), "--output", onnx.toString());
-    assertFailsCleanly(r, "3 nodes of 2 unsupported op types", "NativeLstm2 x2: lstm0_fw/rec/NativeLstm2, lstm0_bw/rec/NativeLstm2",
+    assertFailsCleanly(r, "3 nodes of 2 unsupported op types", "TwoDLSTM x2: lstm0_fw/rec/TwoDLSTM, lstm0_bw/rec/TwoDLSTM",
         "FancyOp x1: fancy");
   }
 

@@ -11,6 +11,7 @@ import returnn.onnx.convert.handlers.ArrayHandlers;
 import returnn.onnx.convert.handlers.GraphHandlers;
 import returnn.onnx.convert.handlers.MathHandlers;
 import returnn.onnx.convert.handlers.NnHandlers;
+import returnn.onnx.convert.handlers.ReturnnHandlers;
 
 /**
  * TF op type → handler, versioned by opset: the newest handler whose {@code sinceOpset} is not above the target
@@ -27,6 +28,7 @@ public final class HandlerRegistry {
     MathHandlers.register(r);
     ArrayHandlers.register(r);
     NnHandlers.register(r);
+    ReturnnHandlers.register(r);
     return r;
   }
 

@@ -7,6 +7,7 @@ import java.util.List;
 public final class RuleContext {
   private final int opset;
   private final List<String> declined = new ArrayList<>();
+  private final List<String> fused = new ArrayList<>();
 
   public RuleContext(int opset) {
     this.opset = opset;
@@ -17,10 +18,21 @@ public final class RuleContext {
   }
 
   public void decline(String rule, String where, String reason) {
-    declined.add(rule + " declined at " + where + ": " + reason);
+    // Rules run to a fixed point, so a candidate declined in one round is seen again in the next: report it once.
+    String note = rule + " declined at " + where + ": " + reason;
+    if (!declined.contains(note)) declined.add(note);
   }
 
   public List<String> declined() {
     return declined;
+  }
+
+  /** Records what a rule fused ("NativeLstm2 'lstm0_fw/rec/NativeLstm2' → LSTM forward"), for the convert report. */
+  public void fused(String rule, String what) {
+    fused.add(rule + ": " + what);
+  }
+
+  public List<String> fused() {
+    return fused;
   }
 }
