@@ -13,9 +13,11 @@ import java.util.Map;
  * @param opset target ai.onnx opset, 13 to 23
  * @param inputShapes placeholder shape overrides by TF name (-1 = dynamic)
  * @param fuse run fusion rules (false: plain conversion, for comparison and debugging)
+ * @param state every recurrent state as a model input and output, paired in the metadata (for streaming)
  */
 public record ConvertOptions(
-    Path graph, Path checkpoint, List<String> outputs, int opset, Map<String, long[]> inputShapes, boolean fuse) {
+    Path graph, Path checkpoint, List<String> outputs, int opset, Map<String, long[]> inputShapes, boolean fuse,
+    boolean state) {
   public static final int DEFAULT_OPSET = 17;
   public static final int MIN_OPSET = 13;
   public static final int MAX_OPSET = 23;
@@ -29,19 +31,29 @@ public record ConvertOptions(
     }
   }
 
+  /** Without {@code --state}. */
+  public ConvertOptions(Path graph, Path checkpoint, List<String> outputs, int opset, Map<String, long[]> inputShapes,
+      boolean fuse) {
+    this(graph, checkpoint, outputs, opset, inputShapes, fuse, false);
+  }
+
   public static ConvertOptions of(Path graph, Path checkpoint, List<String> outputs) {
-    return new ConvertOptions(graph, checkpoint, outputs, DEFAULT_OPSET, Map.of(), true);
+    return new ConvertOptions(graph, checkpoint, outputs, DEFAULT_OPSET, Map.of(), true, false);
   }
 
   public ConvertOptions withOpset(int o) {
-    return new ConvertOptions(graph, checkpoint, outputs, o, inputShapes, fuse);
+    return new ConvertOptions(graph, checkpoint, outputs, o, inputShapes, fuse, state);
   }
 
   public ConvertOptions withFuse(boolean f) {
-    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, f);
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, f, state);
   }
 
   public ConvertOptions withInputShapes(Map<String, long[]> s) {
-    return new ConvertOptions(graph, checkpoint, outputs, opset, s, fuse);
+    return new ConvertOptions(graph, checkpoint, outputs, opset, s, fuse, state);
+  }
+
+  public ConvertOptions withState(boolean s) {
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, s);
   }
 }

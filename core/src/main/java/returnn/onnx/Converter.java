@@ -18,6 +18,9 @@ import returnn.onnx.ir.Value;
 import returnn.onnx.onnx.OnnxWriter;
 import returnn.onnx.onnx.Version;
 import returnn.onnx.rewrite.Pipeline;
+import returnn.onnx.rewrite.state.StateInterface;
+import returnn.onnx.rewrite.state.StateMapping;
+import returnn.onnx.rewrite.state.StateOutputs;
 import returnn.onnx.tf.CheckpointVariables;
 import returnn.onnx.tf.GraphReader;
 import returnn.onnx.tf.TensorRef;
@@ -62,7 +65,8 @@ public final class Converter {
     long t0 = System.nanoTime();
     TfModel model = GraphReader.read(o.graph());
     Path ckptPath = o.checkpoint() != null ? o.checkpoint() : model.variablesPrefix();
-    List<String> outputs = o.outputs().isEmpty() ? defaultOutputs(model) : o.outputs();
+    List<String> requested = o.outputs().isEmpty() ? defaultOutputs(model) : o.outputs();
+    List<String> outputs = o.state() ? StateOutputs.withLastStates(model.graph(), requested, model.signatureOutputs()) : requested;
     try (CheckpointReader ckpt = ckptPath == null ? null : CheckpointReader.open(ckptPath)) {
       TfImporter.Imported imported = TfImporter.importGraph(model, ckpt == null ? null : new CheckpointVariables(ckpt),
           outputs, o.inputShapes());
@@ -77,12 +81,15 @@ public final class Converter {
       report.handlersUsed.putAll(legalizer.handlerUse());
       pipeline.runOnnxLevel(g, o.opset(), report);
       nameOutputs(g, outputs, model);
+      StateMapping states = o.state() ? StateInterface.expose(g, o.opset(), report) : null;
       g.removeDeadNodes();
       report.onnxOps.putAll(g.opHistogram());
       for (Value v : g.inputs()) report.inputs.add(v.toString());
       for (Value v : g.outputs()) report.outputs.add(v.toString());
       report.millisConvert = (System.nanoTime() - t1) / 1_000_000;
-      return new Result(g, report, provenance(o, model, ckptPath, outputs), o.opset());
+      Map<String, String> metadata = provenance(o, model, ckptPath, outputs);
+      if (states != null) metadata.put(StateMapping.METADATA_KEY, states.toJson());
+      return new Result(g, report, metadata, o.opset());
     }
   }
 
@@ -129,7 +136,8 @@ public final class Converter {
       m.put("returnn_onnx.checkpoint", ckpt.getFileName().toString());
       if (Files.exists(index)) m.put("returnn_onnx.checkpoint_index_sha256", sha256(index));
     }
-    StringBuilder opts = new StringBuilder("opset=" + o.opset() + " fuse=" + o.fuse() + " outputs=" + String.join(",", outputs));
+    StringBuilder opts = new StringBuilder("opset=" + o.opset() + " fuse=" + o.fuse() + (o.state() ? " state=true" : "")
+        + " outputs=" + String.join(",", outputs));
     new java.util.TreeMap<>(o.inputShapes()).forEach((k, v) -> opts.append(" input=").append(k).append(java.util.Arrays.toString(v)));
     m.put("returnn_onnx.options", opts.toString());
     return m;

@@ -26,7 +26,7 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--synthetic", description = "Run the converter's own speed benchmarks.")
   boolean synthetic;
 
-  @Option(names = "--layers", defaultValue = "1000", description = "Linear layers in the synthetic graph (~20 nodes each).")
+  @Option(names = "--layers", defaultValue = "1430", description = "Linear layers in the synthetic graph (14 nodes each; default ~20,000 nodes).")
   int layers;
 
   @Option(names = "--checkpoint-mb", defaultValue = "500", description = "Size of the synthetic checkpoint in MB.")
@@ -38,14 +38,23 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--work-dir", description = "Where to put generated files (default: a temporary directory).")
   Path workDir;
 
+  @picocli.CommandLine.Mixin
+  ConformerBench.Options conformer = new ConformerBench.Options();
+
+  @picocli.CommandLine.Mixin
+  LstmBench.Options lstm = new LstmBench.Options();
+
   @Override
   public Integer call() throws IOException {
-    if (!synthetic) {
-      System.err.println("error: choose a benchmark: --synthetic");
+    if (!synthetic && !conformer.enabled && !lstm.enabled) {
+      System.err.println("error: choose a benchmark: --synthetic, --conformer, --lstm");
       return 2;
     }
     Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("returnn-onnx-bench");
     try {
+      if (conformer.enabled) ConformerBench.run(conformer, dir, repeat);
+      if (lstm.enabled) LstmBench.run(lstm, dir, repeat);
+      if (!synthetic) return 0;
       conversionSpeed(dir);
       checkpointReading(dir);
     } finally {

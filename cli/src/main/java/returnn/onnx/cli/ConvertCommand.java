@@ -34,9 +34,13 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--explain-fusions", description = "Print why each fusion candidate was declined.")
   boolean explainFusions;
 
+  @Option(names = "--state", description = "Every recurrent state as a model input (with a fresh-state default) and "
+      + "output, paired in the metadata (returnn_onnx.state), for streaming.")
+  boolean state;
+
   @Override
   public Integer call() {
-    ConvertOptions o = new ConvertOptions(graph, checkpoint, Parsing.list(outputs), opset, Parsing.shapes(inputs), !noFuse);
+    ConvertOptions o = new ConvertOptions(graph, checkpoint, Parsing.list(outputs), opset, Parsing.shapes(inputs), !noFuse, state);
     Converter.Result r = Converter.convert(o);
     r.write(output);
     System.out.print(r.report().format(explainFusions));

@@ -10,7 +10,8 @@ import returnn.onnx.onnx.Version;
 @Command(name = "returnn-onnx", mixinStandardHelpOptions = true, version = "returnn-onnx " + Version.VERSION,
     description = "Convert RETURNN TensorFlow models (graph + V2 checkpoint) to ONNX, checked against TensorFlow.",
     subcommands = {ConvertCommand.class, InspectCommand.class, VerifyCommand.class, DemoCommand.class,
-        BenchCommand.class, SavedModelCommand.class, CommandLine.HelpCommand.class})
+        BenchCommand.class, SavedModelCommand.class, RunCommand.class, ScoreCommand.class, StreamCommand.class,
+        CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;

@@ -26,6 +26,7 @@ public final class Graph {
   private final List<Value> inputs = new ArrayList<>();
   private final List<Value> outputs = new ArrayList<>();
   private final List<Value> constants = new ArrayList<>();
+  private final Map<Value, Tensor> inputDefaults = new IdentityHashMap<>();
   private final Set<String> names;
   private final Map<String, Integer> nameCounters;
 
@@ -118,6 +119,21 @@ public final class Graph {
   public void removeInput(Value v) {
     if (!v.uses.isEmpty() || v.graphOutputOf != null) throw new IllegalStateException("input " + v.name() + " still used");
     inputs.remove(v);
+    inputDefaults.remove(v);
+  }
+
+  /**
+   * Gives a graph input a default value: written as an initializer of the same name, which ONNX (IR version 4 and
+   * later) treats as overridable, so callers may feed the input or leave it out.
+   */
+  public void setInputDefault(Value input, Tensor value) {
+    if (!inputs.contains(input)) throw new IllegalArgumentException(input.name() + " is not an input of graph " + name);
+    inputDefaults.put(input, value);
+  }
+
+  /** The default of a graph input, or null if it must be fed. */
+  public Tensor inputDefault(Value input) {
+    return inputDefaults.get(input);
   }
 
   public Value addConstant(String baseName, Tensor t) {

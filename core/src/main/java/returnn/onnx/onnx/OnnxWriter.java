@@ -183,6 +183,7 @@ public final class OnnxWriter {
     OnnxMl.GraphProto.Builder b = OnnxMl.GraphProto.newBuilder().setName(g.name());
     for (Value v : g.inputs()) b.addInput(valueInfo(v));
     for (Value c : g.constants()) b.addInitializer(tensor(c.constant(), nameOf(c)));
+    for (Value v : g.inputs()) if (g.inputDefault(v) != null) b.addInitializer(tensor(g.inputDefault(v), nameOf(v)));
     for (Node n : order(g)) b.addNode(node(n));
     for (Value v : g.outputs()) b.addOutput(valueInfo(v));
     return b.build();

@@ -22,7 +22,13 @@ public final class Pipeline {
   /** The standard rule set; {@code fuse=false} keeps only the cleanups needed for a valid graph. */
   public static Pipeline standard(boolean fuse) {
     List<Rule> tf = new ArrayList<>();
-    List<Rule> onnx = new ArrayList<>(Cleanups.all());
+    if (fuse) tf.addAll(returnn.onnx.rewrite.lstm.LstmRules.all());
+    if (fuse) tf.addAll(returnn.onnx.rewrite.attention.AttentionRules.tfLevel());
+    if (fuse) tf.addAll(returnn.onnx.rewrite.norm.NormRules.tfLevel());
+    // TF1 loops and conditionals have no op handlers: these rules turn them into Loop/If, with or without fusion.
+    tf.addAll(returnn.onnx.rewrite.controlflow.ControlFlowRules.tfLevel());
+    List<Rule> onnx = new ArrayList<>(returnn.onnx.rewrite.controlflow.ControlFlowRules.onnxLevel());
+    onnx.addAll(Cleanups.all());
     return new Pipeline(tf, onnx);
   }
 
@@ -46,5 +52,6 @@ public final class Pipeline {
       if (fired == 0) break;
     }
     report.ruleNotes.addAll(ctx.declined());
+    report.fusions.addAll(ctx.fused());
   }
 }

@@ -63,6 +63,11 @@ public final class TfReference implements AutoCloseable {
 
   /** Imports the graph and restores every variable ({@code VarHandleOp}, {@code VariableV2}) from the checkpoint. */
   public static TfReference open(GraphDef graphDef, Path checkpointPrefix) {
+    return open(graphDef, checkpointPrefix, null);
+  }
+
+  /** As {@link #open(GraphDef, Path)}, with session options (e.g. one thread, for benchmarks); null: TF's defaults. */
+  public static TfReference open(GraphDef graphDef, Path checkpointPrefix, org.tensorflow.proto.ConfigProto config) {
     requireKnownOps(graphDef);
     List<NodeDef> vars = variables(graphDef);
     GraphDef toImport = graphDef;
@@ -73,7 +78,7 @@ public final class TfReference implements AutoCloseable {
       assigns = addRestoreNodes(b, scope, vars, checkpointPrefix.toString());
       toImport = b.build();
     }
-    TfReference ref = importGraph(toImport);
+    TfReference ref = importGraph(toImport, config);
     try {
       if (!assigns.isEmpty()) {
         Session.Runner r = ref.session.runner();
@@ -198,10 +203,14 @@ public final class TfReference implements AutoCloseable {
   }
 
   private static TfReference importGraph(GraphDef g) {
+    return importGraph(g, null);
+  }
+
+  private static TfReference importGraph(GraphDef g, org.tensorflow.proto.ConfigProto config) {
     Graph graph = new Graph();
     try {
       graph.importGraphDef(g);
-      return new TfReference(graph, new Session(graph));
+      return new TfReference(graph, config == null ? new Session(graph) : new Session(graph, config));
     } catch (RuntimeException e) {
       graph.close();
       throw e;

@@ -40,31 +40,40 @@ public final class OnnxSession implements AutoCloseable {
   }
 
   private final OrtEnvironment env;
+  /** Kept open while the session lives (ONNX Runtime: options must outlive the sessions made with them). */
+  private final OrtSession.SessionOptions options;
   private final OrtSession session;
   private boolean closed;
 
-  private OnnxSession(OrtSession session) {
+  private OnnxSession(OrtSession.SessionOptions options, OrtSession session) {
     this.env = OrtEnvironment.getEnvironment();
+    this.options = options;
     this.session = session;
   }
 
   public static OnnxSession open(Path model, Options o) {
+    OrtSession.SessionOptions so = null;
     try {
-      return new OnnxSession(OrtEnvironment.getEnvironment().createSession(model.toString(), sessionOptions(o)));
+      so = sessionOptions(o);
+      return new OnnxSession(so, OrtEnvironment.getEnvironment().createSession(model.toString(), so));
     } catch (OrtException e) {
+      if (so != null) so.close();
       throw new IllegalStateException(model + ": ONNX Runtime cannot load the model: " + e.getMessage(), e);
     }
   }
 
   public static OnnxSession open(byte[] model, Options o) {
+    OrtSession.SessionOptions so = null;
     try {
-      return new OnnxSession(OrtEnvironment.getEnvironment().createSession(model, sessionOptions(o)));
+      so = sessionOptions(o);
+      return new OnnxSession(so, OrtEnvironment.getEnvironment().createSession(model, so));
     } catch (OrtException e) {
+      if (so != null) so.close();
       throw new IllegalStateException("ONNX Runtime cannot load the model: " + e.getMessage(), e);
     }
   }
 
-  private static OrtSession.SessionOptions sessionOptions(Options o) throws OrtException {
+  static OrtSession.SessionOptions sessionOptions(Options o) throws OrtException {
     OrtSession.SessionOptions so = new OrtSession.SessionOptions();
     if (o.threads() > 0) {
       so.setIntraOpNumThreads(o.threads());
@@ -199,6 +208,8 @@ public final class OnnxSession implements AutoCloseable {
       session.close();
     } catch (OrtException e) {
       throw new IllegalStateException(e);
+    } finally {
+      options.close();
     }
   }
 }

@@ -1,0 +1,77 @@
+package returnn.onnx.quantize;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import returnn.onnx.ir.DType;
+import returnn.onnx.ir.Graph;
+import returnn.onnx.ir.Node;
+import returnn.onnx.ir.Value;
+import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.RuleContext;
+
+/**
+ * An embedding lookup, {@code Gather(table, ids, axis=0)} of a constant float table [V,E] by run-time ids → Gather of
+ * an int8 table, then dequantized: per tensor with the standard {@code DequantizeLinear} (scalar scale), per channel
+ * with one scale per row (per token: rows of an embedding differ in norm far more than its columns), gathered with the
+ * same ids and multiplied in. The table shrinks 4x; the lookup itself costs about the same.
+ */
+final class Int8EmbeddingRule implements Rule {
+  private final QuantizeContext qc;
+
+  Int8EmbeddingRule(QuantizeContext qc) {
+    this.qc = qc;
+  }
+
+  @Override
+  public String name() {
+    return "Quantize.Gather";
+  }
+
+  @Override
+  public int apply(Graph root, RuleContext ctx) {
+    int fired = 0;
+    for (Node n : new ArrayList<>(root.allNodes())) {
+      if (n.graph() == null || !n.isOnnx("Gather")) continue;
+      Value table = QuantizeContext.floatConstant(n.input(0), 2);
+      if (table == null || n.input(1).isConstant()) continue; // not an embedding lookup: shape and index arithmetic
+      if (n.intAttr("axis", 0) != 0) {
+        qc.report.kept(n.name(), n.op(), "gathers along axis " + n.intAttr("axis", 0) + ", not rows of a table");
+        continue;
+      }
+      if (qc.excluded(n)) continue;
+      rewrite(n, table);
+      fired++;
+    }
+    return fired;
+  }
+
+  private void rewrite(Node n, Value table) {
+    Graph g = n.graph();
+    long[] s = table.constant().shape();
+    int rows = (int) s[0], cols = (int) s[1];
+    boolean perRow = qc.options.perChannel();
+    // Per row = per column of the transposed table: quantize [E,V] by columns, then store it back as [V,E].
+    QuantizeContext.Constants q = qc.constants(g, table, "embedding", s, perRow ? new long[] {rows} : new long[0], () -> {
+      float[] v = QuantizeContext.floats(table);
+      if (!perRow) return new Int8Matrix[] {Int8Matrix.quantize(v, rows, cols, false, qc.options.qmax())};
+      float[] t = new float[v.length];
+      for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) t[c * rows + r] = v[r * cols + c];
+      Int8Matrix m = Int8Matrix.quantize(t, cols, rows, true, qc.options.qmax());
+      byte[] back = new byte[v.length];
+      for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) back[r * cols + c] = m.values()[c * rows + r];
+      return new Int8Matrix[] {new Int8Matrix(rows, cols, back, m.scales(), true)};
+    });
+    OnnxBuilder b = new OnnxBuilder(g, qc.opset, n.name(), n.tfName());
+    Value ids = n.input(1);
+    Value rowsQ = b.gather(q.values(), ids, 0);
+    Value y = perRow
+        ? b.op("Mul", b.cast(rowsQ, DType.FLOAT), b.unsqueeze(b.gather(q.scales(), ids, 0), -1))
+        : b.op("DequantizeLinear", List.of(rowsQ, q.scales(), q.zeroPoints()), Map.of());
+    QuantizeContext.replace(g, n.output(0), y);
+    g.removeNode(n);
+    qc.report.quantized(n.name(), "Gather", perRow ? "Gather int8+Mul(row scale)" : "Gather int8+DequantizeLinear",
+        QuantizedMatMul.shape(s), table.constant().byteSize(), q.byteSize());
+  }
+}

@@ -1,0 +1,158 @@
+package returnn.onnx.rewrite.state;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import returnn.onnx.ir.Attr;
+import returnn.onnx.ir.DType;
+import returnn.onnx.ir.Dim;
+import returnn.onnx.ir.Graph;
+import returnn.onnx.ir.Node;
+import returnn.onnx.ir.Shape;
+import returnn.onnx.ir.Tensor;
+import returnn.onnx.ir.Value;
+import returnn.onnx.ops.Attrs;
+import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.RuleContext;
+
+/**
+ * Exposes the keys and values of each causal self-attention as RETURNN's {@code k_left}/{@code v_left} state: the
+ * fused {@code com.microsoft.MultiHeadAttention} (unidirectional, no past yet) gets {@code past_key}/{@code past_value}
+ * from the inputs {@code <L>/initial_state_placeholder_k_left|v_left} [B,H,P,d] (default: no frames) and gives
+ * {@code present_key}/{@code present_value} [B,H,P+T,d] as the outputs {@code <L>/last_state_k_left|v_left}.
+ * MultiHeadAttention aligns its causal mask to the last key, as RETURNN does when it concatenates the previous state in
+ * front (ONNX Runtime contrib ops, MultiHeadAttention "unidirectional"); opset 23's {@code Attention} aligns it to the
+ * first key, so a causal {@code Attention} is re-emitted as MultiHeadAttention first.
+ *
+ * <p>The present keys and values keep every frame of the chunk, padding included: with batched streaming, every
+ * sequence still running must get a full chunk (only a sequence's last chunk may be shorter).
+ */
+final class AttentionStateRule implements Rule {
+  static final String NAME = "StateRules.ATTENTION_STATE";
+  private static final int KEY_PADDING_MASK = 4;
+  private static final int PAST_KEY = 6;
+  private static final int PAST_VALUE = 7;
+
+  private final Set<String> exposed;
+
+  /** @param exposed collects the names of the state inputs this rule adds */
+  AttentionStateRule(Set<String> exposed) {
+    this.exposed = exposed;
+  }
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  @Override
+  public int apply(Graph g, RuleContext ctx) {
+    int fired = 0;
+    for (Node n : new ArrayList<>(g.allNodes())) {
+      boolean mha = n.is(Node.MS, "MultiHeadAttention");
+      boolean onnx = n.isOnnx("Attention");
+      if (!mha && !onnx) continue;
+      if (!(mha ? n.intAttr("unidirectional", 0) == 1 : n.intAttr("is_causal", 0) == 1)) continue; // not causal: no state
+      if (mha && n.input(PAST_KEY) != null) continue; // continues a state already (RETURNN's placeholder form)
+      String reason = check(g, n, mha);
+      if (reason != null) {
+        ctx.decline(NAME, n.describe(), reason);
+        continue;
+      }
+      expose(g, ctx, mha ? n : asMultiHeadAttention(g, ctx, n));
+      fired++;
+    }
+    return fired;
+  }
+
+  private static String check(Graph g, Node n, boolean mha) {
+    if (n.graph() != g) return "the attention is inside a Loop or If body; only top-level states become model inputs";
+    if (n.outputs().size() > 1 && n.outputs().subList(1, n.outputs().size()).stream().anyMatch(v -> v.useCount() > 0)) {
+      return "its extra outputs are in use";
+    }
+    if (mha) {
+      for (int i = 3; i < n.inputs().size(); i++) {
+        if (n.input(i) != null) return "input " + i + " (" + (i == KEY_PADDING_MASK ? "key padding mask" : "bias") + ") is set";
+      }
+    } else {
+      if (n.inputs().size() > 3 && n.inputs().subList(3, n.inputs().size()).stream().anyMatch(v -> v != null)) {
+        return "Attention has a mask or past state input";
+      }
+      if (n.intAttr("q_num_heads", -1) != n.intAttr("kv_num_heads", -2)) return "grouped-query Attention (q_num_heads != kv_num_heads)";
+      if (n.floatAttr("softcap", 0f) != 0f) return "Attention with softcap";
+    }
+    long heads = heads(n, mha);
+    if (heads <= 0) return "no head count";
+    for (int i = 0; i < 3; i++) {
+      Value v = n.input(i);
+      if (v == null || !v.shape().hasRank() || v.shape().rank() != 3) return "input " + i + " is not [B,T,D] (3-D q/k/v)";
+    }
+    if (headSize(n.input(1), heads) <= 0 || headSize(n.input(2), heads) <= 0) return "key/value sizes are unknown";
+    String scope = StateNames.attentionScope(n.tfName() != null ? n.tfName() : n.name());
+    for (String key : new String[] {"k_left", "v_left"}) {
+      String in = StateNames.input(scope, key);
+      String out = StateNames.output(scope, key);
+      if (!g.reserveName(in) || !g.reserveName(out)) return "the name " + in + " or " + out + " is taken";
+    }
+    return null;
+  }
+
+  private static long heads(Node n, boolean mha) {
+    return mha ? n.intAttr("num_heads", -1) : n.intAttr("q_num_heads", -1);
+  }
+
+  /** Per-head size of a [B,T,H·d] value, from its shape or the constant sizes of the Split making it. */
+  private static long headSize(Value v, long heads) {
+    Dim last = v.shape().dim(-1);
+    long total = -1;
+    if (last.isFixed()) {
+      total = last.value();
+    } else if (v.producer() != null && v.producer().isOnnx("Split") && v.producer().input(1) != null
+        && v.producer().input(1).isConstant()) {
+      total = v.producer().input(1).constant().getLong(v.outputIndex());
+    }
+    return total > 0 && total % heads == 0 ? total / heads : -1;
+  }
+
+  /** ONNX Attention (causal, q/k/v only) as the MultiHeadAttention it equals. */
+  private static Node asMultiHeadAttention(Graph g, RuleContext ctx, Node att) {
+    OnnxBuilder ob = new OnnxBuilder(g, ctx.opset(), att.name(), att.tfName());
+    Map<String, Attr> attrs = Attrs.of("num_heads", att.intAttr("q_num_heads", -1), "unidirectional", 1);
+    if (att.attr("scale") != null) attrs.put("scale", att.attr("scale"));
+    Node mha = ob.rawNode(Node.MS, "MultiHeadAttention", new ArrayList<>(att.inputs().subList(0, 3)), attrs, 1);
+    mha.output(0).setDtype(att.output(0).dtype());
+    mha.output(0).setShape(att.output(0).shape());
+    g.replaceAllUses(att.output(0), mha.output(0));
+    g.removeNode(att);
+    return mha;
+  }
+
+  private void expose(Graph g, RuleContext ctx, Node mha) {
+    String scope = StateNames.attentionScope(mha.tfName() != null ? mha.tfName() : mha.name());
+    long heads = mha.intAttr("num_heads", -1);
+    OnnxBuilder ob = new OnnxBuilder(g, ctx.opset(), scope + "/state", mha.tfName());
+    Value query = mha.input(0);
+    DType dt = query.dtype() != null ? query.dtype() : DType.FLOAT;
+    String[] keys = {"k_left", "v_left"};
+    List<String> mapped = new ArrayList<>();
+    while (mha.outputs().size() < 3) g.addNodeOutput(mha, mha.name() + "_present");
+    for (int k = 0; k < 2; k++) {
+      long d = headSize(mha.input(1 + k), heads);
+      Shape inShape = Shape.of(Dim.sym(StatePorts.BATCH), Dim.of(heads), Dim.sym(StatePorts.PAST), Dim.of(d));
+      Shape outShape = Shape.of(Dim.sym(StatePorts.BATCH), Dim.of(heads), Dim.sym(StatePorts.TOTAL), Dim.of(d));
+      Value in = g.addInput(StateNames.input(scope, keys[k]), dt, inShape);
+      exposed.add(in.name());
+      g.setInput(mha, PAST_KEY + k, in);
+      Tensor fresh = StatePorts.zeros(dt, inShape);
+      StatePorts.withDefault(g, ob, in, fresh, query, 0);
+      Value present = mha.output(1 + k);
+      present.setDtype(dt);
+      present.setShape(outShape);
+      StatePorts.addOutput(g, StateNames.output(scope, keys[k]), present, outShape);
+      mapped.add(in.name() + " → past_" + (k == 0 ? "key" : "value") + ", present → " + StateNames.output(scope, keys[k]));
+    }
+    ctx.fused(NAME, "MultiHeadAttention " + mha.describe() + ": " + String.join("; ", mapped));
+  }
+}

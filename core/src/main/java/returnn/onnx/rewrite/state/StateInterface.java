@@ -1,0 +1,85 @@
+package returnn.onnx.rewrite.state;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import returnn.onnx.ConversionException;
+import returnn.onnx.ConversionReport;
+import returnn.onnx.ir.Dim;
+import returnn.onnx.ir.Graph;
+import returnn.onnx.ir.Shape;
+import returnn.onnx.ir.Value;
+import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.rewrite.Pipeline;
+
+/**
+ * {@code convert --state}: every recurrent state becomes a model input (the state before the call) and a model output
+ * (the state after it), since ONNX Runtime keeps nothing between calls. Runs on the finished ONNX graph, after the
+ * outputs got their names:
+ * <ol>
+ *   <li>states the graph keeps inside (fused LSTMs from zeros, causal attention without a previous state) are exposed
+ *       by {@link LstmStateRule} and {@link AttentionStateRule} under RETURNN's names;
+ *   <li>every input named {@code <scope>/initial_state_placeholder_<key>} is paired with the output
+ *       {@code <scope>/last_state_<key>} (RETURNN's own placeholders included) and gets a default, the state of a
+ *       fresh sequence, so callers may leave it out;
+ *   <li>outputs are ordered: network outputs first, then the final states in mapping order.
+ * </ol>
+ */
+public final class StateInterface {
+  private StateInterface() {}
+
+  /** Exposes and pairs the states of {@code g}; returns the mapping for the model metadata. */
+  public static StateMapping expose(Graph g, int opset, ConversionReport report) {
+    Set<String> automatic = new LinkedHashSet<>();
+    new Pipeline(List.of(), List.of(new LstmStateRule(automatic), new AttentionStateRule(automatic))).runOnnxLevel(g, opset, report);
+    Map<String, Value> outputs = new HashMap<>();
+    for (Value v : g.outputs()) outputs.put(v.name(), v);
+    Value batchSource = batchSource(g);
+    List<StateMapping.Entry> entries = new ArrayList<>();
+    for (Value in : new ArrayList<>(g.inputs())) {
+      String outName = StateNames.outputFor(in.name());
+      if (outName == null) continue;
+      Value out = outputs.get(outName);
+      if (out == null) {
+        throw new ConversionException("state input '" + in.name() + "' has no final state output '" + outName + "'");
+      }
+      Shape inShape = StatePorts.inputShape(in.shape());
+      if (inShape != null) in.setShape(inShape);
+      if (g.inputDefault(in) == null && inShape != null && batchSource != null) {
+        OnnxBuilder ob = new OnnxBuilder(g, opset, in.name() + "/default", null);
+        StatePorts.withDefault(g, ob, in, StatePorts.zeros(in.dtype(), inShape), batchSource, 0);
+      }
+      Shape outShape = StatePorts.outputShape(out.shape().hasRank() ? out.shape() : in.shape());
+      if (outShape != null) out.setShape(outShape);
+      entries.add(new StateMapping.Entry(in.name(), outName, in.dtype(), in.shape(), out.shape(), g.inputDefault(in) != null,
+          automatic.contains(in.name()) ? StateMapping.Origin.AUTOMATIC : StateMapping.Origin.PLACEHOLDER));
+      report.fusions.add("state: " + in.name() + " → " + outName + (g.inputDefault(in) != null ? " (default: fresh state)" : ""));
+    }
+    orderOutputs(g, entries);
+    return new StateMapping(entries);
+  }
+
+  /** A non-state input with a batch dim in front, to take the batch size of defaults from. */
+  private static Value batchSource(Graph g) {
+    for (Value v : g.inputs()) {
+      if (StateNames.isStateInput(v.name()) || !v.shape().hasRank() || v.shape().rank() == 0) continue;
+      if (v.shape().dim(0).equals(Dim.sym(StatePorts.BATCH))) return v;
+    }
+    return null;
+  }
+
+  private static void orderOutputs(Graph g, List<StateMapping.Entry> entries) {
+    Map<String, Value> byName = new HashMap<>();
+    for (Value v : g.outputs()) byName.put(v.name(), v);
+    Set<String> states = new LinkedHashSet<>();
+    for (StateMapping.Entry e : entries) states.add(e.output());
+    List<Value> order = new ArrayList<>();
+    for (Value v : g.outputs()) if (!states.contains(v.name())) order.add(v);
+    for (String s : states) order.add(byName.get(s));
+    while (!g.outputs().isEmpty()) g.removeOutput(g.outputs().size() - 1);
+    for (Value v : order) g.addOutput(v);
+  }
+}

@@ -1,0 +1,161 @@
+package returnn.onnx.verify.state;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import returnn.onnx.ConvertOptions;
+import returnn.onnx.Converter;
+import returnn.onnx.fixtures.Fixture;
+import returnn.onnx.fixtures.FixtureWriter;
+import returnn.onnx.fixtures.GraphFormat;
+import returnn.onnx.fixtures.Input;
+import returnn.onnx.fixtures.VariableKind;
+import returnn.onnx.fixtures.lstm.LstmFixtures;
+import returnn.onnx.fixtures.lstm.LstmTwin;
+import returnn.onnx.fixtures.transformer.TransformerFixtures;
+import returnn.onnx.ir.DType;
+import returnn.onnx.ir.Tensor;
+import returnn.onnx.reference.TfReference;
+import returnn.onnx.rewrite.state.StateMapping;
+import returnn.onnx.runtime.OnnxSession;
+import returnn.onnx.runtime.StreamingSession;
+import returnn.onnx.runtime.TimeChunks;
+import returnn.onnx.verify.Comparison;
+
+/**
+ * {@code convert --state} on the LSTM LM and the causal Transformer LM, each built with RETURNN's state placeholders and
+ * without: both forms get the same state inputs and outputs under RETURNN's names, the mapping reads back through ONNX
+ * Runtime's metadata, a padded batch run in 1, 2 and 7 chunks with carried state gives the outputs (and final states)
+ * of one full run and of TensorFlow, and the model runs with no state fed (defaults).
+ */
+class StreamingParityTest {
+  static final String DATA = "extern_data/placeholders/data/data";
+  static final String LENGTHS = "extern_data/placeholders/data/data_dim0_size";
+  static final int[] SEQ_LENGTHS = {7, 4, 0, 1};
+  static final int TIME = 7;
+  static final double TOL = 1e-5;
+
+  @TempDir
+  Path dir;
+
+  /** A fixture with what the test expects of it. */
+  record Case(Fixture fixture, boolean lstm, boolean placeholders, List<String> stateInputs) {}
+
+  static Case fixture(String name) {
+    List<String> lstm = List.of("lstm0/rec/initial_state_placeholder_h", "lstm0/rec/initial_state_placeholder_c",
+        "lstm1/rec/initial_state_placeholder_h", "lstm1/rec/initial_state_placeholder_c");
+    List<String> att = List.of("dec_01_self_att/initial_state_placeholder_k_left", "dec_01_self_att/initial_state_placeholder_v_left",
+        "dec_02_self_att/initial_state_placeholder_k_left", "dec_02_self_att/initial_state_placeholder_v_left");
+    return switch (name) {
+      case "lstm_lm" -> new Case(LstmFixtures.languageModel(VariableKind.RESOURCE, LstmFixtures.Unit.NATIVE_LSTM2, false,
+          LstmFixtures.Sizes.TEST), true, false, lstm);
+      case "lstm_lm_state" -> new Case(LstmFixtures.languageModel(VariableKind.RESOURCE, LstmFixtures.Unit.NATIVE_LSTM2, true,
+          LstmFixtures.Sizes.TEST), true, true, lstm);
+      case "transformer_lm" -> new Case(TransformerFixtures.causalLm(VariableKind.RESOURCE, 2, false), false, false, att);
+      case "transformer_lm_state" -> new Case(TransformerFixtures.causalLm(VariableKind.RESOURCE, 2, true), false, true, att);
+      default -> throw new IllegalArgumentException(name);
+    };
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"lstm_lm", "lstm_lm_state", "transformer_lm", "transformer_lm_state"})
+  void chunkedRunsEqualOneFullRunAndTensorFlow(String name) {
+    Case c = fixture(name);
+    Fixture f = c.fixture();
+    FixtureWriter.Written w = f.write(dir, GraphFormat.META);
+    Converter.Result conv = Converter.convert(new ConvertOptions(w.graph(), w.checkpointPrefix(),
+        List.of(LstmFixtures.OUTPUT), ConvertOptions.DEFAULT_OPSET, Map.of(), true, true));
+    String report = conv.report().format(true);
+    if (c.lstm()) {
+      assertEquals(2, conv.graph().count("LSTM"), report);
+      assertEquals(0, conv.graph().count("Loop"), report);
+    } else {
+      assertEquals(2, conv.graph().count("com.microsoft.MultiHeadAttention"), report);
+    }
+    String rule = c.lstm() ? "StateRules.LSTM_STATE" : "StateRules.ATTENTION_STATE";
+    assertEquals(c.placeholders() ? 0 : 2, conv.report().rulesFired.getOrDefault(rule, 0), report);
+    Path onnx = dir.resolve(name + ".onnx");
+    conv.write(onnx);
+
+    Map<String, Tensor> feeds = dataFeeds(f);
+    Map<String, Tensor> tf = tensorFlow(c, w, feeds);
+    System.out.println(report);
+    Tensor tfOut = tf.get(LstmFixtures.OUTPUT);
+    try (StreamingSession s = StreamingSession.open(onnx, OnnxSession.Options.singleThread())) {
+      StateMapping m = s.mapping();
+      assertEquals(c.stateInputs(), m.inputs(), "state inputs under RETURNN's names, in mapping order");
+      for (StateMapping.Entry e : m.entries()) {
+        assertTrue(e.hasDefault(), e.toString());
+        assertEquals(c.placeholders() ? StateMapping.Origin.PLACEHOLDER : StateMapping.Origin.AUTOMATIC, e.origin());
+        assertEquals(e.input().replace("initial_state_placeholder_", "last_state_"), e.output());
+      }
+      // The causal Transformer LM never reads the lengths, so they are pruned.
+      assertEquals(c.lstm() ? List.of(DATA, LENGTHS) : List.of(DATA), s.dataInputs());
+      if (!c.lstm()) feeds.remove(LENGTHS);
+      Tensor full = s.step(feeds).get("output/output_batch_major");
+      assertClose(tfOut, full, name + " full run vs TF");
+      Map<String, Tensor> fullStates = s.states();
+      if (c.placeholders()) {
+        for (String out : m.outputs()) assertClose(tf.get(out + ":0"), fullStates.get(out), name + " " + out + " vs TF");
+      }
+      for (int chunks : new int[] {1, 2, 7}) {
+        s.reset();
+        List<Tensor> outs = new ArrayList<>();
+        for (int k = 0, t0 = 0; k < chunks; k++) {
+          int t1 = TIME * (k + 1) / chunks;
+          Map<String, Tensor> chunk = new LinkedHashMap<>(Map.of(DATA, TimeChunks.slice(feeds.get(DATA), t0, t1)));
+          if (c.lstm()) chunk.put(LENGTHS, TimeChunks.lengths(SEQ_LENGTHS, t0, t1));
+          outs.add(s.step(chunk).get("output/output_batch_major"));
+          t0 = t1;
+        }
+        Tensor chunked = TimeChunks.concat(outs);
+        assertClose(full, chunked, name + " " + chunks + " chunks vs full run");
+        assertClose(tfOut, chunked, name + " " + chunks + " chunks vs TF");
+        Map<String, Tensor> states = s.states();
+        for (String out : m.outputs()) assertClose(fullStates.get(out), states.get(out), name + " " + chunks + " chunks " + out);
+      }
+    }
+    try (OnnxSession plain = OnnxSession.open(onnx, OnnxSession.Options.singleThread())) {
+      assertEquals(new ArrayList<>(feeds.keySet()), plain.inputNames());
+      assertClose(tfOut, plain.run(feeds).get("output/output_batch_major"), name + " without state feeds (defaults) vs TF");
+    }
+  }
+
+  /** Labels and lengths (ONNX names) of a padded batch. */
+  static Map<String, Tensor> dataFeeds(Fixture f) {
+    Map<String, Tensor> all = f.randomFeeds(5, SEQ_LENGTHS);
+    Map<String, Tensor> feeds = new LinkedHashMap<>();
+    feeds.put(DATA, all.get(DATA + ":0"));
+    feeds.put(LENGTHS, all.get(LENGTHS + ":0"));
+    return feeds;
+  }
+
+  /** The fixture in TF (NativeLstm2 through its twin) from fresh states: fetches the output and the final states. */
+  static Map<String, Tensor> tensorFlow(Case c, FixtureWriter.Written w, Map<String, Tensor> data) {
+    Map<String, Tensor> feeds = new LinkedHashMap<>();
+    data.forEach((k, v) -> feeds.put(k + ":0", v));
+    List<String> fetches = new ArrayList<>(List.of(LstmFixtures.OUTPUT));
+    for (Input in : c.fixture().inputs()) {
+      if (in.kind() != Input.Kind.STATE) continue;
+      long[] dims = in.dims().clone();
+      dims[0] = SEQ_LENGTHS.length;
+      for (int i = 1; i < dims.length; i++) if (dims[i] < 0) dims[i] = 0; // no previous frames
+      feeds.put(in.tensorName(), Tensor.fromDoubles(DType.FLOAT, dims, new double[(int) Tensor.count(dims)]));
+      fetches.add(in.name().replace("initial_state_placeholder_", "last_state_") + ":0");
+    }
+    return TfReference.run(c.lstm() ? LstmTwin.of(c.fixture().graph()) : c.fixture().graph(), w.checkpointPrefix(), feeds, fetches);
+  }
+
+  static void assertClose(Tensor expected, Tensor actual, String what) {
+    Comparison cmp = Comparison.of(what, expected, actual);
+    assertTrue(cmp.ok(TOL, expected.dtype()), cmp.toString());
+  }
+}
