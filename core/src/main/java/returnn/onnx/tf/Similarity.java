@@ -1,10 +1,22 @@
 package returnn.onnx.tf;
 
-/** Edit distance, for "did you mean" suggestions. */
-final class Similarity {
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+
+/** Edit distance, for "did you mean" suggestions in errors. */
+public final class Similarity {
   private Similarity() {}
 
-  static int distance(String a, String b) {
+  /** The {@code n} names closest to {@code missing} by edit distance (ties by name). */
+  public static List<String> closest(String missing, Collection<String> names, int n) {
+    List<String> l = new ArrayList<>(names);
+    l.sort(Comparator.comparingInt((String s) -> distance(missing, s)).thenComparing(s -> s));
+    return l.subList(0, Math.min(n, l.size()));
+  }
+
+  public static int distance(String a, String b) {
     int[] prev = new int[b.length() + 1];
     int[] cur = new int[b.length() + 1];
     for (int j = 0; j <= b.length(); j++) prev[j] = j;

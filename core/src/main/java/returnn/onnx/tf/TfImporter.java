@@ -2,7 +2,6 @@ package returnn.onnx.tf;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -100,9 +99,7 @@ public final class TfImporter {
 
   /** " (did you mean: a, b?)" with the closest node names by edit distance. */
   String suggest(String missing) {
-    List<String> names = new ArrayList<>(byName.keySet());
-    names.sort(Comparator.comparingInt((String s) -> Similarity.distance(missing, s)).thenComparing(s -> s));
-    List<String> best = names.subList(0, Math.min(3, names.size()));
+    List<String> best = Similarity.closest(missing, byName.keySet(), 3);
     return best.isEmpty() ? "" : " (did you mean: " + String.join(", ", best) + "?)";
   }
 
@@ -192,10 +189,9 @@ public final class TfImporter {
   }
 
   private String suggestVariable(String key) {
-    List<String> names = new ArrayList<>(variables.names());
+    List<String> names = variables.names();
     if (names.isEmpty()) return " (the checkpoint is empty)";
-    names.sort(Comparator.comparingInt((String s) -> Similarity.distance(key, s)).thenComparing(s -> s));
-    return " (closest: " + String.join(", ", names.subList(0, Math.min(3, names.size()))) + ")";
+    return " (closest: " + String.join(", ", Similarity.closest(key, names, 3)) + ")";
   }
 
   private static boolean compatible(Shape s, long[] actual) {

@@ -10,7 +10,6 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -39,6 +38,7 @@ import returnn.onnx.ConvertOptions;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.tf.GraphReader;
+import returnn.onnx.tf.Similarity;
 import returnn.onnx.tf.TensorRef;
 import returnn.onnx.tf.TfModel;
 import returnn.onnx.tf.checkpoint.CheckpointReader;
@@ -194,9 +194,7 @@ public final class SavedModelExporter {
     }
 
     private String suggest(String missing) {
-      List<String> names = new ArrayList<>(byName.keySet());
-      names.sort(Comparator.comparingInt((String s) -> distance(missing, s)).thenComparing(s -> s));
-      List<String> best = names.subList(0, Math.min(3, names.size()));
+      List<String> best = Similarity.closest(missing, byName.keySet(), 3);
       return best.isEmpty() ? "" : " (did you mean: " + String.join(", ", best) + "?)";
     }
 
@@ -275,10 +273,9 @@ public final class SavedModelExporter {
   }
 
   private static String closest(String key, CheckpointReader reader) {
-    List<String> names = new ArrayList<>(reader.entries().stream().map(CheckpointReader.Entry::name).toList());
+    List<String> names = reader.entries().stream().map(CheckpointReader.Entry::name).toList();
     if (names.isEmpty()) return " (the checkpoint is empty)";
-    names.sort(Comparator.comparingInt((String s) -> distance(key, s)).thenComparing(s -> s));
-    return " (closest: " + String.join(", ", names.subList(0, Math.min(3, names.size()))) + ")";
+    return " (closest: " + String.join(", ", Similarity.closest(key, names, 3)) + ")";
   }
 
   private static boolean compatible(TensorShapeProto s, long[] actual) {
@@ -544,22 +541,6 @@ public final class SavedModelExporter {
     return i < 0 ? node : node.substring(0, i);
   }
 
-  static int distance(String a, String b) {
-    int[] prev = new int[b.length() + 1];
-    int[] cur = new int[b.length() + 1];
-    for (int j = 0; j <= b.length(); j++) prev[j] = j;
-    for (int i = 1; i <= a.length(); i++) {
-      cur[0] = i;
-      for (int j = 1; j <= b.length(); j++) {
-        int c = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
-        cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + c);
-      }
-      int[] t = prev;
-      prev = cur;
-      cur = t;
-    }
-    return prev[b.length()];
-  }
 
   // ---------------------------------------------------------------------------------------------------------------
   // Writing.
