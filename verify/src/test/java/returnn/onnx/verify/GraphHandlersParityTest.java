@@ -43,4 +43,23 @@ class GraphHandlersParityTest {
     assertEquals(0, r.converted().graph().inputs().stream().filter(v -> v.name().equals("globals/train_flag")).count(),
         "the default becomes a constant, not an input");
   }
+
+  /** TF's and ONNX Runtime's generators differ, so only the shape and the distribution can be compared. */
+  @Test
+  void randomUniformDrawsTheRightShapeAndRange() {
+    GraphDefBuilder b = new GraphDefBuilder();
+    b.placeholder("x", DType.FLOAT, -1, 500);
+    b.op("Shape", "s", "x").attr("T", DType.FLOAT).attr("out_type", DType.INT32);
+    b.op("RandomUniform", "u", "s").attr("T", DType.INT32).attr("dtype", DType.FLOAT);
+    b.op("Add", "y", "u", "x").attr("T", DType.FLOAT);
+    Map<String, Tensor> feeds = Map.of("x", Tensor.ofFloats(new long[] {4, 500}, new float[2000]));
+    Tensor u = OpParity.runOnnx(OpParity.convert(b.build(), java.util.List.of("y"), 17), feeds).get("y");
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {4, 500}, u.shape());
+    double sum = 0;
+    for (float v : u.toFloats()) {
+      org.junit.jupiter.api.Assertions.assertTrue(v >= 0 && v < 1, "uniform in [0, 1): " + v);
+      sum += v;
+    }
+    assertEquals(0.5, sum / 2000, 0.05);
+  }
 }

@@ -21,6 +21,21 @@ public final class GraphHandlers {
     r.register("IdentityN", GraphHandlers::identityN);
     r.register("NoOp", ctx -> {});
     r.register("ResourceGather", GraphHandlers::resourceGather);
+    r.register("RandomUniform", ctx -> random(ctx, "RandomUniformLike"));
+    r.register("RandomStandardNormal", ctx -> random(ctx, "RandomNormalLike"));
+  }
+
+  /**
+   * TF random ops (dropout branches behind {@code globals/train_flag}, only taken in training): the same
+   * distribution, not the same numbers, since TF's and ONNX Runtime's generators differ. The shape is a run-time
+   * input in TF, so the ONNX op draws "like" a zero tensor of that shape.
+   */
+  static void random(ConversionContext ctx, String onnxOp) {
+    returnn.onnx.ir.DType dt = ctx.attrType("dtype");
+    Value shape = ctx.onnx().cast(ctx.input(0), returnn.onnx.ir.DType.INT64);
+    Value zeros = ctx.onnx().op("ConstantOfShape", List.of(shape),
+        Attrs.of("value", returnn.onnx.ir.Tensor.fromDoubles(dt, new long[] {1}, new double[] {0})));
+    ctx.setOutput(0, ctx.onnx().op(onnxOp, List.of(zeros), Attrs.of("dtype", dt)));
   }
 
   /**

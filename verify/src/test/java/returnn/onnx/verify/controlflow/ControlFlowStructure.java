@@ -1,7 +1,5 @@
 package returnn.onnx.verify.controlflow;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -11,7 +9,6 @@ import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Value;
-import returnn.onnx.verify.OnnxChecker;
 
 /**
  * Structural checks of converted control flow, the rules ONNX states for Loop and If: a Loop body takes
@@ -81,12 +78,4 @@ final class ControlFlowStructure {
   }
 
   /** The official checker's complaint, or null (also when python3-onnx is not installed). */
-  static String officialChecker(Path model) {
-    if (!Files.isExecutable(Path.of(OnnxChecker.PYTHON))) return null;
-    try {
-      return OnnxChecker.check(model);
-    } catch (IllegalStateException e) {
-      return e.getMessage().contains("not installed") ? null : e.getMessage();
-    }
-  }
 }

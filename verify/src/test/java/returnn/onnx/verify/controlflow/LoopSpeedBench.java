@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.tensorflow.Graph;
-import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.GraphDef;
@@ -28,7 +27,7 @@ import returnn.onnx.tf.TensorRef;
 
 /**
  * ONNX Runtime vs TensorFlow on the {@code vanillalstm} fixture (a TF1 while loop converted to an ONNX Loop): median
- * wall time of repeated runs on the same padded batch, both with the same number of threads (intra- and inter-op).
+ * wall time of interleaved runs on the same padded batch, both with the same number of threads (intra- and inter-op).
  * TensorFlow runs the original graph with its variables as constants (the values the checkpoint holds), so no restore
  * happens inside the timing. Not a test (speed is never asserted); run it from the repository root with
  *
@@ -55,43 +54,58 @@ public final class LoopSpeedBench {
     Path dir = Files.createTempDirectory("loop-bench");
     FixtureWriter.Written w = f.write(dir, GraphFormat.PB);
     Path onnx = dir.resolve("vanillalstm.onnx");
-    Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), f.outputs())).write(onnx);
+    Converter.Result converted = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), f.outputs()));
+    converted.write(onnx);
     int[] lengths = new int[batch];
     for (int b = 0; b < batch; b++) lengths[b] = time - b * time / (2 * batch);
     Map<String, Tensor> feeds = f.randomFeeds(1, lengths);
 
-    long[] ortNs;
-    try (OnnxSession s = OnnxSession.open(onnx, new OnnxSession.Options(threads, true))) {
-      Map<String, Tensor> in = new LinkedHashMap<>();
-      feeds.forEach((k, v) -> in.put(TensorRef.parse(k).onnxName(), v));
-      ortNs = time(repeats, () -> s.run(in));
-    }
-    long[] tfNs;
+    Map<String, Tensor> ortFeeds = new LinkedHashMap<>();
+    feeds.forEach((k, v) -> ortFeeds.put(TensorRef.parse(k).onnxName(), v));
     ConfigProto config = ConfigProto.newBuilder().setIntraOpParallelismThreads(threads)
         .setInterOpParallelismThreads(threads).build();
-    try (Graph g = new Graph()) {
+    long[] ortNs = new long[repeats];
+    long[] tfNs = new long[repeats];
+    double[] ratios = new double[repeats];
+    try (OnnxSession ort = OnnxSession.open(onnx, new OnnxSession.Options(threads, true));
+        Graph g = new Graph()) {
       g.importGraphDef(withVariablesAsConstants(f));
-      try (Session s = new Session(g, config)) {
-        tfNs = time(repeats, () -> {
-          List<org.tensorflow.Tensor> in = new ArrayList<>();
-          Session.Runner r = s.runner();
-          for (Map.Entry<String, Tensor> e : feeds.entrySet()) {
-            org.tensorflow.Tensor t = TfTensors.toTf(e.getValue());
-            in.add(t);
-            r.feed(e.getKey(), t);
-          }
-          for (String o : f.outputs()) r.fetch(o);
-          try (Result res = r.run()) {
-            in.forEach(org.tensorflow.Tensor::close);
-          }
-        });
+      try (Session tf = new Session(g, config)) {
+        Runnable runOrt = () -> ort.run(ortFeeds);
+        Runnable runTf = () -> runTf(tf, feeds, f.outputs());
+        for (int i = 0; i < 3; i++) {
+          runOrt.run();
+          runTf.run();
+        }
+        // Interleaved rounds, so load from other processes hits both alike; the ratio is the median of per-round ratios.
+        for (int i = 0; i < repeats; i++) {
+          ortNs[i] = nanos(runOrt);
+          tfNs[i] = nanos(runTf);
+          ratios[i] = (double) tfNs[i] / ortNs[i];
+        }
       }
     }
-    long ort = median(ortNs);
-    long tf = median(tfNs);
-    System.out.printf("vanillalstm (TF1 while loop -> ONNX Loop), batch %d, time %d, %d features, %d units, %d thread(s), "
-        + "%d runs:%n  TensorFlow   median %.2f ms%n  ONNX Runtime median %.2f ms%n  ratio TF/ORT %.2fx%n",
-        batch, time, 40, units, threads, repeats, tf / 1e6, ort / 1e6, (double) tf / ort);
+    Arrays.sort(ratios);
+    System.out.printf("vanillalstm (TF1 while loop; converted model: %d Loop, %d LSTM), batch %d, time %d, %d features, "
+        + "%d units, %d thread(s), %d rounds:%n  TensorFlow   median %.2f ms%n  ONNX Runtime median %.2f ms%n  TF/ORT "
+        + "median of per-round ratios %.2fx%n", converted.graph().count("Loop"), converted.graph().count("LSTM"), batch,
+        time, 40, units, threads, repeats, median(tfNs) / 1e6, median(ortNs) / 1e6, ratios[repeats / 2]);
+  }
+
+  private static void runTf(Session s, Map<String, Tensor> feeds, List<String> fetches) {
+    List<org.tensorflow.Tensor> in = new ArrayList<>();
+    try {
+      Session.Runner r = s.runner();
+      for (Map.Entry<String, Tensor> e : feeds.entrySet()) {
+        org.tensorflow.Tensor t = TfTensors.toTf(e.getValue());
+        in.add(t);
+        r.feed(e.getKey(), t);
+      }
+      for (String o : fetches) r.fetch(o);
+      r.run().close();
+    } finally {
+      in.forEach(org.tensorflow.Tensor::close);
+    }
   }
 
   /** The fixture's graph with each variable replaced by a Const of its checkpoint value (same name), initializers dropped. */
@@ -105,15 +119,10 @@ public final class LoopSpeedBench {
     return b.build();
   }
 
-  private static long[] time(int repeats, Runnable r) {
-    for (int i = 0; i < 3; i++) r.run();
-    long[] ns = new long[repeats];
-    for (int i = 0; i < repeats; i++) {
-      long t0 = System.nanoTime();
-      r.run();
-      ns[i] = System.nanoTime() - t0;
-    }
-    return ns;
+  private static long nanos(Runnable r) {
+    long t0 = System.nanoTime();
+    r.run();
+    return System.nanoTime() - t0;
   }
 
   private static long median(long[] v) {
