@@ -52,8 +52,4 @@ public record ConvertOptions(
   public ConvertOptions withInputShapes(Map<String, long[]> s) {
     return new ConvertOptions(graph, checkpoint, outputs, opset, s, fuse, state);
   }
-
-  public ConvertOptions withState(boolean s) {
-    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, s);
-  }
 }

@@ -10,6 +10,7 @@ import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.reference.TfReference;
+import returnn.onnx.rewrite.state.StateMapping;
 import returnn.onnx.runtime.OnnxSession;
 import returnn.onnx.tf.GraphReader;
 import returnn.onnx.tf.TensorRef;
@@ -57,7 +58,8 @@ public final class Verifier {
     TfModel model = GraphReader.read(o.graph());
     Path ckpt = o.checkpoint() != null ? o.checkpoint() : model.variablesPrefix();
     try (OnnxSession ort = OnnxSession.open(o.onnx(), OnnxSession.Options.defaults())) {
-      List<String> onnxOutputs = o.outputs().isEmpty() ? ort.outputNames()
+      StateMapping states = StateFeeds.of(ort.metadata());
+      List<String> onnxOutputs = o.outputs().isEmpty() ? StateFeeds.comparable(ort.outputNames(), states)
           : o.outputs().stream().map(n -> TensorRef.parse(n).onnxName()).toList();
       Map<String, NodeDef> nodes = new LinkedHashMap<>();
       for (NodeDef n : model.graph().getNodeList()) nodes.put(n.getName(), n);
@@ -78,7 +80,7 @@ public final class Verifier {
       feeds.putAll(new InputGenerator(o.seed(), o.batch(), o.time()).generate(specs));
       Map<String, Tensor> onnxOut = ort.run(feeds, onnxOutputs);
       List<String> tfFetches = onnxOutputs.stream().map(n -> TensorRef.parse(n).toString()).toList();
-      Map<String, Tensor> tfOut = TfReference.run(model.graph(), ckpt, feeds, tfFetches);
+      Map<String, Tensor> tfOut = TfReference.run(model.graph(), ckpt, StateFeeds.withFreshStates(feeds, states), tfFetches);
       List<Comparison> cmp = new ArrayList<>();
       Map<String, DType> dtypes = new LinkedHashMap<>();
       for (int i = 0; i < onnxOutputs.size(); i++) {

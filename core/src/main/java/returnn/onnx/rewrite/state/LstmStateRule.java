@@ -30,7 +30,8 @@ final class LstmStateRule implements Rule {
   private static final int INITIAL_C = 6;
   private static final int Y_H = 1;
   private static final int Y_C = 2;
-  private static final Set<String> PASS_THROUGH = Set.of("Unsqueeze", "Expand", "Reshape", "Identity", "Squeeze", "Where");
+  /** Ops between a state input and initial_h/initial_c: the fusion's Unsqueeze to [1,B,n], the default's Expand. */
+  private static final Set<String> PASS_THROUGH = Set.of("Unsqueeze", "Expand", "Reshape", "Identity");
 
   private final Set<String> exposed;
 
@@ -94,7 +95,7 @@ final class LstmStateRule implements Rule {
       if (v.producer() == null) return !v.isConstant() && StateNames.isStateInput(v.name());
       Node p = v.producer();
       if (!p.domain().isEmpty() || !PASS_THROUGH.contains(p.op())) return false;
-      v = p.op().equals("Where") ? p.input(2) : p.input(0);
+      v = p.input(0);
     }
     return false;
   }

@@ -58,6 +58,12 @@ public final class StateInterface {
           automatic.contains(in.name()) ? StateMapping.Origin.AUTOMATIC : StateMapping.Origin.PLACEHOLDER));
       report.fusions.add("state: " + in.name() + " → " + outName + (g.inputDefault(in) != null ? " (default: fresh state)" : ""));
     }
+    if (entries.isEmpty()) {
+      List<String> declined = report.ruleNotes.stream().filter(n -> n.startsWith("StateRules.")).toList();
+      throw new ConversionException("--state found no recurrent state to expose (fused forward LSTMs, causal "
+          + "self-attention and RETURNN state placeholders have one; with --no-fuse LSTMs stay Loops)"
+          + (declined.isEmpty() ? "" : ": " + String.join("; ", declined)));
+    }
     orderOutputs(g, entries);
     return new StateMapping(entries);
   }
