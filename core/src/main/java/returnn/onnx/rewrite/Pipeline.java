@@ -27,6 +27,8 @@ public final class Pipeline {
     if (fuse) tf.addAll(returnn.onnx.rewrite.norm.NormRules.tfLevel());
     // TF1 loops and conditionals have no op handlers: these rules turn them into Loop/If, with or without fusion.
     tf.addAll(returnn.onnx.rewrite.controlflow.ControlFlowRules.tfLevel());
+    // dynamic_rnn LSTM loops (vanillalstm, standardlstm) → LSTM, once the control-flow rules made them Loops.
+    if (fuse) tf.add(returnn.onnx.rewrite.lstm.LstmRules.LOOP_LSTM);
     List<Rule> onnx = new ArrayList<>(returnn.onnx.rewrite.controlflow.ControlFlowRules.onnxLevel());
     onnx.addAll(Cleanups.all());
     return new Pipeline(tf, onnx);

@@ -14,6 +14,8 @@ public final class LstmRules {
   public static final Rule RETURNN_KERNEL = new ReturnnLstmRule();
   public static final Rule BLOCK_LSTM = new BlockLstmRule();
   public static final Rule BIDIRECTIONAL_PAIR = new BidirectionalPairRule();
+  /** Runs on the Loops of the control-flow rules, so it is registered after them (Pipeline.standard). */
+  public static final Rule LOOP_LSTM = new LoopLstmRule();
 
   /** In order: the kernel rules first, so the pair rule sees their LSTM nodes in the same round. */
   public static List<Rule> all() {
