@@ -44,16 +44,20 @@ final class BenchCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   LstmBench.Options lstm = new LstmBench.Options();
 
+  @picocli.CommandLine.Mixin
+  ModelBench.Options model = new ModelBench.Options();
+
   @Override
   public Integer call() throws IOException {
-    if (!synthetic && !conformer.enabled && !lstm.enabled) {
-      System.err.println("error: choose a benchmark: --synthetic, --conformer, --lstm");
+    if (!synthetic && !conformer.enabled && !lstm.enabled && !model.enabled()) {
+      System.err.println("error: choose a benchmark: --synthetic, --conformer, --lstm, --graph/--fixture");
       return 2;
     }
     Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("returnn-onnx-bench");
     try {
       if (conformer.enabled) ConformerBench.run(conformer, dir, repeat);
       if (lstm.enabled) LstmBench.run(lstm, dir, repeat);
+      if (model.enabled()) ModelBench.run(model, dir, repeat);
       if (!synthetic) return 0;
       conversionSpeed(dir);
       checkpointReading(dir);

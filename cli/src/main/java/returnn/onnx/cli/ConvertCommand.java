@@ -34,6 +34,12 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--explain-fusions", description = "Print why each fusion candidate was declined.")
   boolean explainFusions;
 
+  @Option(names = "--quantize", paramLabel = "int8", description = "Quantize the weights (dynamic int8, as the quantize command does).")
+  String quantize;
+
+  @picocli.CommandLine.Mixin
+  QuantizeFlags quantizeFlags = new QuantizeFlags();
+
   @Option(names = "--state", description = "Every recurrent state as a model input (with a fresh-state default) and "
       + "output, paired in the metadata (returnn_onnx.state), for streaming.")
   boolean state;
@@ -42,8 +48,10 @@ final class ConvertCommand implements Callable<Integer> {
   public Integer call() {
     ConvertOptions o = new ConvertOptions(graph, checkpoint, Parsing.list(outputs), opset, Parsing.shapes(inputs), !noFuse, state);
     Converter.Result r = Converter.convert(o);
+    returnn.onnx.quantize.QuantizationReport q = quantizeFlags.applyTo(r, quantize);
     r.write(output);
     System.out.print(r.report().format(explainFusions));
+    if (q != null) System.out.print(q.format());
     System.out.println("wrote " + output);
     return 0;
   }

@@ -11,7 +11,7 @@ import returnn.onnx.onnx.Version;
     description = "Convert RETURNN TensorFlow models (graph + V2 checkpoint) to ONNX, checked against TensorFlow.",
     subcommands = {ConvertCommand.class, InspectCommand.class, VerifyCommand.class, DemoCommand.class,
         BenchCommand.class, SavedModelCommand.class, RunCommand.class, ScoreCommand.class, StreamCommand.class,
-        CommandLine.HelpCommand.class})
+        QuantizeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;

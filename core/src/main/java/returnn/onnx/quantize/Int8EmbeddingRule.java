@@ -15,9 +15,17 @@ import returnn.onnx.rewrite.RuleContext;
  * An embedding lookup, {@code Gather(table, ids, axis=0)} of a constant float table [V,E] by run-time ids → Gather of
  * an int8 table, then dequantized: per tensor with the standard {@code DequantizeLinear} (scalar scale), per channel
  * with one scale per row (per token: rows of an embedding differ in norm far more than its columns), gathered with the
- * same ids and multiplied in. The table shrinks 4x; the lookup itself costs about the same.
+ * same ids and multiplied in. The table shrinks 4x; the lookup itself costs about the same. Always the full int8 range:
+ * no integer GEMM reads the table, so the saturation that {@link QuantizeOptions.Range} guards against cannot
+ * occur, and the embedding's rounding error goes straight into every layer above it. Tables under
+ * {@link #MIN_ELEMENTS} stay fp32: they save little, and a small table read many times per call (a relative-position
+ * table gathered into [T,T,d] in an unfused Conformer) costs a dequantization of every element read, which made
+ * ONNX Runtime 1.23 also wrap the Transposes after it in Quantize/Dequantize pairs (Conformer 1.3x slower, measured).
  */
 final class Int8EmbeddingRule implements Rule {
+  private static final int FULL_RANGE = 127;
+  /** 64K elements: 256 KB in fp32. */
+  static final long MIN_ELEMENTS = 1 << 16;
   private final QuantizeContext qc;
 
   Int8EmbeddingRule(QuantizeContext qc) {
@@ -36,6 +44,10 @@ final class Int8EmbeddingRule implements Rule {
       if (n.graph() == null || !n.isOnnx("Gather")) continue;
       Value table = QuantizeContext.floatConstant(n.input(0), 2);
       if (table == null || n.input(1).isConstant()) continue; // not an embedding lookup: shape and index arithmetic
+      if (table.constant().size() < MIN_ELEMENTS) {
+        qc.report.kept(n.name(), n.op(), "table of " + table.constant().size() + " elements, under " + MIN_ELEMENTS);
+        continue;
+      }
       if (n.intAttr("axis", 0) != 0) {
         qc.report.kept(n.name(), n.op(), "gathers along axis " + n.intAttr("axis", 0) + ", not rows of a table");
         continue;
@@ -55,10 +67,10 @@ final class Int8EmbeddingRule implements Rule {
     // Per row = per column of the transposed table: quantize [E,V] by columns, then store it back as [V,E].
     QuantizeContext.Constants q = qc.constants(g, table, "embedding", s, perRow ? new long[] {rows} : new long[0], () -> {
       float[] v = QuantizeContext.floats(table);
-      if (!perRow) return new Int8Matrix[] {Int8Matrix.quantize(v, rows, cols, false, qc.options.qmax())};
+      if (!perRow) return new Int8Matrix[] {Int8Matrix.quantize(v, rows, cols, false, FULL_RANGE)};
       float[] t = new float[v.length];
       for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) t[c * rows + r] = v[r * cols + c];
-      Int8Matrix m = Int8Matrix.quantize(t, cols, rows, true, qc.options.qmax());
+      Int8Matrix m = Int8Matrix.quantize(t, cols, rows, true, FULL_RANGE);
       byte[] back = new byte[v.length];
       for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) back[r * cols + c] = m.values()[c * rows + r];
       return new Int8Matrix[] {new Int8Matrix(rows, cols, back, m.scales(), true)};

@@ -52,7 +52,7 @@ final class Int8GemmRule implements Rule {
     int k = (int) (transB ? s[1] : s[0]), cols = (int) (transB ? s[0] : s[1]);
     QuantizeContext.Constants q = qc.constants(g, w, "gemm transB=" + transB + " alpha=" + alpha, new long[] {k, cols},
         qc.options.perChannel() ? new long[] {cols} : new long[0],
-        () -> new Int8Matrix[] {Int8Matrix.quantize(scaledKxN(w.constant(), transB, alpha), k, cols, qc.options.perChannel(), qc.options.qmax())});
+        () -> new Int8Matrix[] {Int8Matrix.quantize(scaledKxN(w, transB, alpha), k, cols, qc.options.perChannel(), qc.options.qmax())});
     Value c = n.input(2);
     Value bias = isVectorBias(c, cols) ? vectorBias(g, c, beta, cols) : null;
     Value y = QuantizedMatMul.emit(qc, g, n, n.input(0), q, bias);
@@ -67,9 +67,9 @@ final class Int8GemmRule implements Rule {
   }
 
   /** alpha · B (or Bᵀ) as a row-major [K,N] array. */
-  private static float[] scaledKxN(Tensor b, boolean transB, float alpha) {
-    float[] v = b.toFloats();
-    long[] s = b.shape();
+  private static float[] scaledKxN(Value b, boolean transB, float alpha) {
+    float[] v = QuantizeContext.floats(b);
+    long[] s = b.constant().shape();
     int rows = (int) s[0], cols = (int) s[1];
     float[] out = new float[v.length];
     for (int r = 0; r < rows; r++) {

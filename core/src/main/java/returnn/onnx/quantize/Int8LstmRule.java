@@ -7,7 +7,6 @@ import java.util.Map;
 import returnn.onnx.ir.Attr;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
-import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
 import returnn.onnx.rewrite.Rule;
 import returnn.onnx.rewrite.RuleContext;
@@ -62,7 +61,8 @@ final class Int8LstmRule implements Rule {
         n.input(6), n.input(7), w.scales(), w.zeroPoints(), r.scales(), r.zeroPoints()));
     Node q = g.addNode(Node.MS, "DynamicQuantizeLSTM", n.name() + "/DynamicQuantizeLSTM", n.tfName(), in, 3);
     for (Map.Entry<String, Attr> a : n.attrs().entrySet()) if (!a.getKey().equals("layout")) q.set(a.getKey(), a.getValue());
-    for (int i = 0; i < 3; i++) QuantizeContext.replace(g, n.output(i), q.output(i));
+    // A model read from a file may list fewer outputs: unused trailing ones are dropped when written.
+    for (int i = 0; i < n.outputs().size(); i++) QuantizeContext.replace(g, n.output(i), q.output(i));
     g.removeNode(n);
     qc.report.quantized(n.name(), "LSTM", OP, "W " + QuantizedMatMul.shape(d, ws[2], gates) + ", R "
         + QuantizedMatMul.shape(d, rs[2], gates), n.input(1).constant().byteSize() + n.input(2).constant().byteSize(),
@@ -75,8 +75,7 @@ final class Int8LstmRule implements Rule {
     int d = (int) s[0], gates = (int) s[1], k = (int) s[2];
     boolean perChannel = qc.options.perChannel();
     return qc.constants(g, weight, layout, new long[] {d, k, gates}, perChannel ? new long[] {d, gates} : new long[] {d}, () -> {
-      Tensor t = weight.constant();
-      float[] v = t.toFloats();
+      float[] v = QuantizeContext.floats(weight);
       Int8Matrix[] parts = new Int8Matrix[d];
       for (int dir = 0; dir < d; dir++) {
         float[] kn = new float[k * gates];

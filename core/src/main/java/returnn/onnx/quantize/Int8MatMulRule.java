@@ -3,6 +3,7 @@ package returnn.onnx.quantize;
 import java.util.ArrayList;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
+import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
 import returnn.onnx.rewrite.Rule;
 import returnn.onnx.rewrite.RuleContext;
@@ -50,23 +51,59 @@ final class Int8MatMulRule implements Rule {
     QuantizeContext.Constants q = qc.constants(g, w, "matmul", s, qc.options.perChannel() ? new long[] {cols} : new long[0],
         () -> new Int8Matrix[] {Int8Matrix.quantize(QuantizeContext.floats(w), k, cols, qc.options.perChannel(), qc.options.qmax())});
     Node add = biasAdd(n.output(0), cols);
-    Value bias = add == null ? null : otherInput(add, n.output(0));
-    Value y = QuantizedMatMul.emit(qc, g, n, n.input(0), q, bias);
-    Value replaced = add == null ? n.output(0) : add.output(0);
-    QuantizeContext.replace(g, replaced, y);
-    if (add != null) g.removeNode(add);
+    Value y = QuantizedMatMul.emit(qc, g, n, n.input(0), q, add == null ? null : bias(add));
+    QuantizeContext.replace(g, n.output(0), y);
+    if (add != null) {
+      // The bias is now added by the quantized op; the Add's consumers read what it added the bias to.
+      Value biased = add.output(0), unbiased = otherInput(add, bias(add));
+      QuantizeContext.replace(g, biased, unbiased);
+      g.removeNode(add);
+    }
     g.removeNode(n);
     qc.report.quantized(n.name(), "MatMul", QuantizedMatMul.opName(qc.options) + (add != null ? " (+bias)" : ""),
         QuantizedMatMul.shape(s), w.constant().byteSize(), q.byteSize());
   }
 
-  /** The Add that is the only consumer of {@code product} and adds a constant float [N], or null. */
+  /**
+   * The Add of a constant float [N] bias that is the only consumer of {@code product}, or of a Reshape that is its only
+   * consumer and keeps the last axis N (RETURNN's {@code dot}: Reshape to 2-D, MatMul, Reshape back, then the bias);
+   * null if there is none. A row-major Reshape that keeps the last axis moves whole rows, so the bias can be added
+   * before it.
+   */
   static Node biasAdd(Value product, int cols) {
-    if (product.isGraphOutput() || product.uses().size() != 1) return null;
-    Node add = product.uses().get(0).node();
-    if (!add.isOnnx("Add") || add.inputs().size() != 2 || add.input(0) == add.input(1)) return null;
-    Value bias = QuantizeContext.floatConstant(otherInput(add, product), 1);
-    return bias != null && bias.constant().shape()[0] == cols ? add : null;
+    Node next = onlyConsumer(product);
+    if (next != null && next.isOnnx("Reshape") && next.input(0) == product && keepsLastAxis(next, cols)) {
+      next = onlyConsumer(next.output(0));
+    }
+    if (next == null || !next.isOnnx("Add") || next.inputs().size() != 2 || next.input(0) == next.input(1)) return null;
+    Value bias = bias(next);
+    return bias != null && bias.constant().shape()[0] == cols ? next : null;
+  }
+
+  /** The constant float [N] operand of an Add, or null. */
+  private static Value bias(Node add) {
+    Value b = QuantizeContext.floatConstant(add.input(1), 1);
+    return b != null ? b : QuantizeContext.floatConstant(add.input(0), 1);
+  }
+
+  private static Node onlyConsumer(Value v) {
+    return v.isGraphOutput() || v.uses().size() != 1 ? null : v.uses().get(0).node();
+  }
+
+  /**
+   * Whether a Reshape's output has last axis N: by its inferred shape, or by its target shape, a constant or a Concat
+   * ending in a constant, possibly cast (how RETURNN's {@code dot} builds it from TF's int32 shapes), so that a model
+   * read back from a file without shape information is rewritten the same way.
+   */
+  private static boolean keepsLastAxis(Node reshape, int cols) {
+    Shape out = reshape.output(0).shape();
+    if (out.hasRank() && out.rank() > 0 && out.dim(-1).isFixed()) return out.dim(-1).value() == cols;
+    Value target = reshape.input(1);
+    if (target.producer() != null && target.producer().isOnnx("Cast")) target = target.producer().input(0);
+    Node concat = target.producer();
+    if (!target.isConstant() && concat != null && concat.isOnnx("Concat")) target = concat.input(concat.inputs().size() - 1);
+    if (target == null || !target.isConstant() || target.constant().size() == 0) return false;
+    return target.constant().getLong(target.constant().size() - 1) == cols;
   }
 
   static Value otherInput(Node add, Value v) {

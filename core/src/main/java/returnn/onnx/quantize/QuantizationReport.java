@@ -66,7 +66,7 @@ public final class QuantizationReport {
     StringBuilder sb = new StringBuilder("quantization: ").append(options).append('\n');
     if (quantized.isEmpty()) sb.append("  nothing quantized\n");
     for (Quantized q : quantized) {
-      sb.append(String.format("  %-52s %-12s -> %-38s %-18s %,12d -> %,11d bytes%n", q.node(), q.from(), q.to(), q.weight(),
+      sb.append(String.format("  %-52s %-6s -> %-46s %-18s %,12d -> %,11d bytes%n", q.node(), q.from(), q.to(), q.weight(),
           q.bytesBefore(), q.bytesAfter()));
     }
     Map<String, List<String>> byReason = new LinkedHashMap<>();
@@ -76,6 +76,7 @@ public final class QuantizationReport {
       String shown = String.join(", ", nodes.subList(0, Math.min(4, nodes.size())));
       sb.append(String.format("  %d x %s (%s%s)%n", nodes.size(), reason, shown, nodes.size() > 4 ? ", ..." : ""));
     });
+    if (!quantized.isEmpty()) sb.append("quantized:\n");
     counts().forEach((k, v) -> sb.append(String.format("  %-62s %d%n", k, v)));
     sb.append(String.format("weights: %,d -> %,d bytes (%.2fx smaller), quantized in %d ms%n", weightBytesBefore,
         weightBytesAfter, weightBytesAfter == 0 ? 0.0 : (double) weightBytesBefore / weightBytesAfter, millis));

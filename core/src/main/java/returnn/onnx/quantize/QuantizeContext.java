@@ -94,9 +94,11 @@ final class QuantizeContext {
     }
   }
 
-  /** The float values of a constant as a row-major array. */
+  /** The float values of a float constant as a row-major array (in bulk: weights run to millions of values). */
   static float[] floats(Value v) {
-    return v.constant().toFloats();
+    float[] f = new float[(int) v.constant().size()];
+    v.constant().data().asFloatBuffer().get(f);
+    return f;
   }
 
   /** A constant float weight of the given rank, or null. */

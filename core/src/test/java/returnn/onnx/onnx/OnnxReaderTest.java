@@ -142,5 +142,4 @@ class OnnxReaderTest {
         OnnxMl.TypeProto.Tensor.newBuilder().setElemType(type).setShape(OnnxMl.TensorShapeProto.newBuilder()
             .addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimValue(dim))))).build();
   }
-
 }

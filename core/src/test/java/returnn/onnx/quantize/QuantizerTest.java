@@ -43,6 +43,45 @@ class QuantizerTest {
         "the fp32 weight is gone");
   }
 
+  /** RETURNN's dot: x [B,T,K] → Reshape [B·T,K] → MatMul → Reshape to Concat(Shape(x)[:2], [N]) → Add bias. */
+  private static Graph returnnDot(long lastAxis) {
+    Graph g = new Graph("dot");
+    Value x = g.addInput("x", DType.FLOAT, Shape.of(returnn.onnx.ir.Dim.sym("batch"), returnn.onnx.ir.Dim.sym("time"), returnn.onnx.ir.Dim.of(16)));
+    Value flat = QuantizeGraphs.node(g, Node.ONNX, "Reshape", "dot/Reshape", List.of(x, g.addConstant("s", Tensor.vectorLongs(-1, 16))), 1).output(0);
+    Value w = g.addConstant("W", Tensor.ofFloats(new long[] {16, 8}, QuantizeGraphs.random(1, 128, 0.1)));
+    Value p = QuantizeGraphs.node(g, Node.ONNX, "MatMul", "dot/MatMul", List.of(flat, w), 1).output(0);
+    Node shape = g.addNode(Node.ONNX, "Shape", "dot/Shape", null, List.of(x), 1);
+    Node lead = g.addNode(Node.ONNX, "Slice", "dot/Slice", null, List.of(shape.output(0), g.addConstant("a", Tensor.vectorLongs(0)),
+        g.addConstant("b", Tensor.vectorLongs(2))), 1);
+    Node target = g.addNode(Node.ONNX, "Concat", "dot/Concat", null, List.of(lead.output(0), g.addConstant("n", Tensor.vectorLongs(lastAxis))), 1);
+    target.set("axis", new Attr.Int(0));
+    Value back = g.addNode(Node.ONNX, "Reshape", "dot/Reshape_1", null, List.of(p, target.output(0)), 1).output(0);
+    back.setDtype(DType.FLOAT);
+    Value b = g.addConstant("b", Tensor.ofFloats(new long[] {8}, QuantizeGraphs.random(2, 8, 0.1)));
+    return QuantizeGraphs.output(g, QuantizeGraphs.node(g, Node.ONNX, "Add", "add", List.of(back, b), 1).output(0), "y");
+  }
+
+  @Test
+  void theBiasAfterReturnnsReshapeBackMovesIntoTheQuantizedOp() {
+    Graph g = returnnDot(8);
+    Quantizer.quantize(g, PER_TENSOR, 17);
+    assertEquals(0, g.count("Add"), g.opHistogram().toString());
+    Node q = QuantizeGraphs.only(g, Node.MS, "DynamicQuantizeMatMul");
+    assertArrayEquals(new long[] {8}, q.input(4).constant().shape());
+    Node reshape = q.output(0).uses().get(0).node();
+    assertEquals("Reshape", reshape.op());
+    assertSame(g.outputs().get(0), reshape.output(0));
+    assertEquals("y", reshape.output(0).name());
+  }
+
+  @Test
+  void aReshapeThatChangesTheLastAxisKeepsTheAdd() {
+    Graph g = returnnDot(4);
+    Quantizer.quantize(g, PER_TENSOR, 17);
+    assertEquals(1, g.count("Add"));
+    assertEquals(3, QuantizeGraphs.only(g, Node.MS, "DynamicQuantizeMatMul").inputs().size());
+  }
+
   @Test
   void perChannelGivesOneScalePerOutputColumn() {
     Graph g = QuantizeGraphs.matMul(16, 8, false);
@@ -50,6 +89,25 @@ class QuantizerTest {
     Node q = QuantizeGraphs.only(g, Node.MS, "DynamicQuantizeMatMul");
     assertArrayEquals(new long[] {8}, q.input(2).constant().shape());
     assertEquals(3, q.inputs().size());
+  }
+
+  @Test
+  void gemmWeightsUseTheFullRangePerTensorAndTheReducedRangePerChannelUnlessToldEmbeddingsAlwaysFull() {
+    assertEquals(127, largestInt8(QuantizeGraphs.matMul(16, 8, false), PER_TENSOR));
+    assertEquals(64, largestInt8(QuantizeGraphs.matMul(16, 8, false), PER_CHANNEL));
+    assertEquals(127, largestInt8(QuantizeGraphs.matMul(16, 8, false), PER_CHANNEL.withRange(QuantizeOptions.Range.FULL)));
+    assertEquals(64, largestInt8(QuantizeGraphs.matMul(16, 8, false), PER_TENSOR.withRange(QuantizeOptions.Range.REDUCED)));
+    assertEquals(64, largestInt8(QuantizeGraphs.lstm(3, 4, "forward"), PER_CHANNEL));
+    assertEquals(127, largestInt8(QuantizeGraphs.embedding(8192, 8), PER_CHANNEL.withRange(QuantizeOptions.Range.REDUCED)));
+  }
+
+  private static long largestInt8(Graph g, QuantizeOptions o) {
+    Quantizer.quantize(g, o, 17);
+    long max = 0;
+    for (Value c : g.constants()) {
+      if (c.constant().dtype() == DType.INT8) for (long v : c.constant().toLongs()) max = Math.max(max, Math.abs(v));
+    }
+    return max;
   }
 
   @Test
@@ -155,11 +213,11 @@ class QuantizerTest {
 
   @Test
   void embeddingPerTensorIsAnInt8GatherAndDequantizeLinear() {
-    Graph g = QuantizeGraphs.embedding(50, 6);
+    Graph g = QuantizeGraphs.embedding(8192, 8);
     Quantizer.quantize(g, PER_TENSOR, 17);
     Node gather = QuantizeGraphs.only(g, Node.ONNX, "Gather");
     assertEquals(DType.INT8, gather.input(0).constant().dtype());
-    assertArrayEquals(new long[] {50, 6}, gather.input(0).constant().shape());
+    assertArrayEquals(new long[] {8192, 8}, gather.input(0).constant().shape());
     Node dq = QuantizeGraphs.only(g, Node.ONNX, "DequantizeLinear");
     assertSame(gather.output(0), dq.input(0));
     assertEquals("y", dq.output(0).name());
@@ -167,7 +225,7 @@ class QuantizerTest {
 
   @Test
   void embeddingPerChannelScalesEachRow() {
-    Graph g = QuantizeGraphs.embedding(50, 6);
+    Graph g = QuantizeGraphs.embedding(8192, 8);
     Tensor table = g.constants().get(0).constant();
     Quantizer.quantize(g, PER_CHANNEL, 17);
     assertEquals(2, g.count("Gather"), "rows and their scales");
@@ -177,12 +235,20 @@ class QuantizerTest {
       if (c.constant().dtype() == DType.INT8 && c.constant().rank() == 2) q = c.constant();
       if (c.constant().dtype() == DType.FLOAT && c.constant().rank() == 1) scales = c.constant();
     }
-    assertArrayEquals(new long[] {50}, scales.shape());
-    for (int r = 0; r < 50; r++) {
-      for (int c = 0; c < 6; c++) {
-        assertEquals(table.getDouble(r * 6 + c), q.getDouble(r * 6 + c) * scales.getDouble(r), scales.getDouble(r) / 2 + 1e-7);
+    assertArrayEquals(new long[] {8192}, scales.shape());
+    for (int r = 0; r < 8192; r += 37) {
+      for (int c = 0; c < 8; c++) {
+        assertEquals(table.getDouble(r * 8 + c), q.getDouble(r * 8 + c) * scales.getDouble(r), scales.getDouble(r) / 2 + 1e-7);
       }
     }
+  }
+
+  @Test
+  void smallTablesStayFp32() {
+    Graph g = QuantizeGraphs.embedding(100, 8);
+    QuantizationReport r = Quantizer.quantize(g, PER_TENSOR, 17);
+    assertEquals(0, g.count("DequantizeLinear"));
+    assertEquals("table of 800 elements, under 65536", r.kept().get(0).reason());
   }
 
   @Test

@@ -1,0 +1,82 @@
+package returnn.onnx.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import returnn.onnx.fixtures.Fixture;
+import returnn.onnx.fixtures.FixtureWriter;
+import returnn.onnx.fixtures.GraphFormat;
+import returnn.onnx.fixtures.VariableKind;
+import returnn.onnx.fixtures.lstm.LstmFixtures;
+import returnn.onnx.ir.Tensor;
+
+/**
+ * {@code bench --graph} end to end on a tiny LM (what it prints, not how fast anything is), and the metrics it prints:
+ * perplexity from probabilities or logits, frame error, percentiles.
+ */
+class ModelBenchTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void benchPrintsTheUsersTableForAGraphAndItsCheckpoint() throws IOException {
+    Fixture lm = LstmFixtures.languageModel(VariableKind.RESOURCE, LstmFixtures.Unit.NATIVE_LSTM2, false, LstmFixtures.Sizes.TEST);
+    FixtureWriter.Written w = lm.write(dir, GraphFormat.META);
+    Path data = dir.resolve("ids.txt");
+    Files.writeString(data, "1 2 3 4 5 6\n7 8 9 1 2\n");
+    Path plot = dir.resolve("bench.png");
+    CliRunner.Run r = CliRunner.run("bench", "--graph", w.graph().toString(), "--checkpoint", w.checkpointPrefix().toString(),
+        "--data", data.toString(), "--repeat", "1", "--plot", plot.toString(), "--work-dir", dir.resolve("work").toString());
+    assertEquals(0, r.exit(), r.out() + r.err());
+    List<String> rows = r.out().lines().filter(l -> l.startsWith("| ") && !l.startsWith("| model")).toList();
+    assertEquals(5, rows.size(), r.out());
+    assertTrue(rows.get(0).startsWith("| TensorFlow (TF twin of the LSTM kernels)"), rows.get(0));
+    assertTrue(rows.get(4).startsWith("| ONNX fused int8"), rows.get(4));
+    assertEquals(perplexity(rows.get(0)), perplexity(rows.get(3)), "fp32 and TF agree: " + r.out());
+    assertTrue(r.out().contains("fp32 perplexity vs TF:") && r.out().contains("equal to 4 significant digits: yes"), r.out());
+    assertTrue(r.out().matches("(?s).*conversion: fused \\d+ ms, --no-fuse \\d+ ms; quantization: .*"), r.out());
+    assertTrue(Files.size(plot) > 1000);
+  }
+
+  private static String perplexity(String row) {
+    return row.split("\\|")[6].trim();
+  }
+
+  @Test
+  void perplexityScoresTheNextTokenFromProbabilitiesOrLogits() {
+    BenchData.Sequence s = new BenchData.Sequence(Map.of(), new int[] {0, 1, 2});
+    // Frame 0 gives the next token (1) probability 0.5, frame 1 gives token 2 probability 0.25; frame 2 is not scored.
+    Tensor probs = Tensor.ofFloats(new long[] {1, 3, 4}, 0.25f, 0.5f, 0.25f, 0f, 0.25f, 0.25f, 0.25f, 0.25f, 1, 0, 0, 0);
+    TaskMetric m = new TaskMetric(true, 2, 1);
+    m.add(0, 0, s, probs);
+    assertEquals(Math.sqrt(8), m.perplexity(0), 1e-9);
+    float l = (float) Math.log(2);
+    Tensor logits = Tensor.ofFloats(new long[] {1, 3, 4}, 0, l, 0, Float.NEGATIVE_INFINITY, 5, 5, 5, 5, 0, 0, 0, 0);
+    m.add(1, 0, s, logits);
+    assertEquals(Math.sqrt(8), m.perplexity(1), 1e-6);
+  }
+
+  @Test
+  void frameErrorCountsArgmaxDisagreements() {
+    TaskMetric m = new TaskMetric(false, 2, 1);
+    m.add(0, 0, null, Tensor.ofFloats(new long[] {1, 4, 2}, 1, 0, 1, 0, 0, 1, 0, 1));
+    m.add(1, 0, null, Tensor.ofFloats(new long[] {1, 4, 2}, 1, 0, 0, 1, 0, 1, 0, 1));
+    assertEquals(0.25, m.frameError(1, 0));
+    assertEquals("25.00%", m.format(1, 0));
+  }
+
+  @Test
+  void percentilesAreNearestRankWithTheMedianOfEvenCountsAveraged() {
+    double[] v = {5, 1, 4, 2, 3, 6, 7, 8, 9, 10};
+    assertEquals(5.5, BenchTable.percentile(v, 0.5));
+    assertEquals(9, BenchTable.percentile(v, 0.9));
+    assertEquals(3, BenchTable.percentile(new double[] {3, 1, 2, 5, 4}, 0.5));
+  }
+}
