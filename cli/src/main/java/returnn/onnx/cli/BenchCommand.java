@@ -21,7 +21,7 @@ import returnn.onnx.tf.checkpoint.CheckpointReader;
 import returnn.onnx.tf.checkpoint.CheckpointWriter;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-    description = "Benchmarks. --synthetic: conversion time of a ~20,000-node graph and checkpoint reading vs a plain file copy.")
+    description = "Benchmarks: --synthetic (conversion time of a ~20,000-node graph; checkpoint reading vs a file copy), --lstm, --conformer (fused vs unfused vs TF), --graph/--fixture (the fp32/int8 table).")
 final class BenchCommand implements Callable<Integer> {
   @Option(names = "--synthetic", description = "Run the converter's own speed benchmarks.")
   boolean synthetic;
