@@ -16,9 +16,10 @@ import returnn.onnx.ops.OnnxBuilder;
 import returnn.onnx.rewrite.pattern.TfLevel;
 
 /**
- * Emits one fused attention node for a {@link ReturnnSelfAttention}: ONNX Runtime's {@code com.microsoft.MultiHeadAttention},
- * or at opset 23 the standard {@code Attention} where it expresses the same. Runs before legalization, so inputs may be
- * tf-dialect values (the Legalizer rewires them); their element types are set here from the TF graph.
+ * Emits one fused attention node for a {@link ReturnnSelfAttention}: ONNX Runtime's
+ * {@code com.microsoft.MultiHeadAttention} (key padding as a {@link PaddingColumn}), or at opset 23 the standard
+ * {@code Attention} where it expresses the same. Runs before legalization, so inputs may be tf-dialect values (the
+ * Legalizer rewires them); their element types are set here from the TF graph.
  */
 final class AttentionEmitter {
   /** ONNX Runtime adds this to masked energies; -FLT_MAX gives them weight exactly 0, as TF's -inf does. */
@@ -29,6 +30,9 @@ final class AttentionEmitter {
   /** The fused output [B,T,H·dv] and, with a previous state, the present k and v [B,H,P+T,d]. */
   record Fused(Value output, Value presentKey, Value presentValue, Value queryHeads, String op) {}
 
+  /** The attention node's inputs: q, k, v [B,T,·] and the energy bias (or null). */
+  private record Inputs(Value q, Value k, Value v, Value bias) {}
+
   static Fused emit(Graph g, int opset, ReturnnSelfAttention a) {
     OnnxBuilder b = new OnnxBuilder(g, opset, a.scope() + "/fused", a.match().rootNode().tfName());
     Value x = typed(a.x(), DType.FLOAT);
@@ -36,11 +40,23 @@ final class AttentionEmitter {
     Value qkv = b.op("MatMul", x, b.constant(QkvWeights.deinterleave(a.qkvWeight(), a.heads(), a.dk(), a.dv())));
     List<Value> parts = b.split(qkv, -1, new long[] {hk, hk, hv});
     Value q = parts.get(0);
-    Value queryHeads = a.match().escaping().contains(a.match().node("q_scaled")) ? queryHeads(b, q, a) : null;
-    Fused f = standardAttentionApplies(opset, a) ? onnxAttention(b, a, parts) : multiHeadAttention(b, a, parts);
+    boolean queryHeadsUsed = a.match().escaping().contains(a.match().node("q_scaled"));
+    Value queryHeads = queryHeadsUsed || a.rel() != null ? queryHeads(b, q, a) : null;
+    // The relative-position term comes with one extra query row (RelativePositions.emit); a dummy query takes it
+    // and its output row is dropped. Causal masking and a previous state need the square term.
+    boolean extraRow = a.rel() != null && a.pastKey() == null && a.mask().kind() != AttentionMask.Kind.CAUSAL;
+    Value bias = a.rel() != null ? a.rel().emit(b, queryHeads, extraRow) : a.bias() == null ? null : typed(a.bias(), DType.FLOAT);
+    Inputs in = new Inputs(q, parts.get(1), parts.get(2), bias);
+    Fused f = standardAttentionApplies(opset, a) ? onnxAttention(b, a, in, extraRow) : multiHeadAttention(b, a, in, extraRow);
+    Value out = f.output();
+    if (extraRow) {
+      Value time = b.slice(b.shapeOf(x), new long[] {1}, new long[] {2}, new long[] {0}, null);
+      out = b.op("Slice", List.of(out, b.constLongs(0), time, b.constLongs(1)), Attrs.of());
+    }
     Shape xs = a.x().shape();
-    f.output().setShape(xs.hasRank() && xs.rank() == 3 ? Shape.of(xs.dim(0), xs.dim(1), Dim.of(hv)) : Shape.of(Dim.UNKNOWN, Dim.UNKNOWN, Dim.of(hv)));
-    return new Fused(f.output(), f.presentKey(), f.presentValue(), queryHeads, f.op());
+    boolean known = xs.hasRank() && xs.rank() == 3;
+    out.setShape(Shape.of(known ? xs.dim(0) : Dim.UNKNOWN, known ? xs.dim(1) : Dim.UNKNOWN, Dim.of(hv)));
+    return new Fused(out, f.presentKey(), f.presentValue(), queryHeadsUsed ? queryHeads : null, f.op());
   }
 
   /**
@@ -50,14 +66,25 @@ final class AttentionEmitter {
    */
   private static boolean standardAttentionApplies(int opset, ReturnnSelfAttention a) {
     if (opset < 23 || a.pastKey() != null) return false;
-    return !(a.mask().kind() == AttentionMask.Kind.CAUSAL && a.bias() != null);
+    return !(a.mask().kind() == AttentionMask.Kind.CAUSAL && (a.bias() != null || a.rel() != null));
   }
 
-  private static Fused multiHeadAttention(OnnxBuilder b, ReturnnSelfAttention a, List<Value> qkv) {
+  /** A zero query at the end of the time axis, for the relative-position term's extra row. */
+  private static Value extraQuery(OnnxBuilder b, Value q) {
+    return b.op("Pad", List.of(q, b.constLongs(0, 0, 0, 0, 1, 0)), Attrs.of("mode", "constant"));
+  }
+
+  private static Fused multiHeadAttention(OnnxBuilder b, ReturnnSelfAttention a, Inputs x, boolean extraRow) {
     boolean past = a.pastKey() != null;
-    List<Value> in = new ArrayList<>(Arrays.asList(qkv.get(0), qkv.get(1), qkv.get(2), null, null, null, null, null));
-    if (a.mask().kind() == AttentionMask.Kind.KEY_PADDING) in.set(4, b.cast(typed(a.mask().lengths(), a.mask().lengthsType()), DType.INT32));
-    if (a.bias() != null) in.set(5, typed(a.bias(), DType.FLOAT));
+    Value q = x.q(), k = x.k();
+    if (a.mask().kind() == AttentionMask.Kind.KEY_PADDING) {
+      Value lengths = b.cast(typed(a.mask().lengths(), a.mask().lengthsType()), DType.INT32);
+      List<Value> qk = PaddingColumn.augment(b, q, k, lengths, a.heads(), a.dk());
+      q = qk.get(0);
+      k = qk.get(1);
+    }
+    if (extraRow) q = extraQuery(b, q);
+    List<Value> in = new ArrayList<>(Arrays.asList(q, k, x.v(), null, null, x.bias(), null, null));
     if (past) {
       in.set(6, typed(a.pastKey(), DType.FLOAT));
       in.set(7, typed(a.pastValue(), DType.FLOAT));
@@ -71,9 +98,8 @@ final class AttentionEmitter {
     return new Fused(out.get(0), past ? out.get(1) : null, past ? out.get(2) : null, null, "com.microsoft.MultiHeadAttention");
   }
 
-  private static Fused onnxAttention(OnnxBuilder b, ReturnnSelfAttention a, List<Value> qkv) {
-    List<Value> in = new ArrayList<>(qkv);
-    Value bias = a.bias() == null ? null : typed(a.bias(), DType.FLOAT);
+  private static Fused onnxAttention(OnnxBuilder b, ReturnnSelfAttention a, Inputs x, boolean extraRow) {
+    Value bias = x.bias();
     Value mask = null;
     if (a.mask().kind() == AttentionMask.Kind.KEY_PADDING) {
       // RETURNN's own [B,1,1,T] bool mask; with an added term, masked entries take the fill value as TF's SelectV2
@@ -89,6 +115,7 @@ final class AttentionEmitter {
     } else if (bias != null) {
       mask = bias;
     }
+    List<Value> in = new ArrayList<>(List.of(extraRow ? extraQuery(b, x.q()) : x.q(), x.k(), x.v()));
     if (mask != null) in.add(mask);
     Map<String, Attr> attrs = Attrs.of("q_num_heads", a.heads(), "kv_num_heads", a.heads(), "scale", a.scale(),
         "is_causal", a.mask().kind() == AttentionMask.Kind.CAUSAL ? 1 : 0);
@@ -126,8 +153,8 @@ final class AttentionEmitter {
         case B -> batch;
         case T -> time;
         case BT -> b.op("Mul", batch, time);
-        case K -> a.pastKey() == null ? time
-            : b.op("Add", b.slice(b.shapeOf(typed(a.pastKey(), DType.FLOAT)), new long[] {2}, new long[] {3}, new long[] {0}, null), time);
+        case K -> a.pastKey() == null ? time : b.op("Add", time,
+            b.slice(b.shapeOf(typed(a.pastKey(), DType.FLOAT)), new long[] {2}, new long[] {3}, new long[] {0}, null));
       });
     }
     return b.cast(b.concat(parts, 0), outType);

@@ -7,13 +7,13 @@ import returnn.onnx.rewrite.Rule;
 public final class AttentionRules {
   private AttentionRules() {}
 
-  /** RETURNN's relative-position term (key_shift) computed from q·Eᵀ instead of a gathered [T,T,d] encoding. */
-  public static final Rule RELATIVE_POSITIONS = RelativePositionRule.create();
-  /** RETURNN self-attention → MultiHeadAttention (or ONNX Attention at opset 23). */
+  /** RETURNN self-attention → MultiHeadAttention (or ONNX Attention at opset 23), relative positions included. */
   public static final Rule SELF_ATTENTION = SelfAttentionRule.create();
+  /** A relative-position term (key_shift) of a layer not fused, computed from q·Eᵀ instead of a [T,T,d] gather. */
+  public static final Rule RELATIVE_POSITIONS = RelativePositionRule.create();
 
-  /** In order: the relative-position term becomes the attention bias the self-attention fusion then takes. */
+  /** In order: the attention fusion takes the relative-position terms it can; the rest are rewritten alone. */
   public static List<Rule> tfLevel() {
-    return List.of(RELATIVE_POSITIONS, SELF_ATTENTION);
+    return List.of(SELF_ATTENTION, RELATIVE_POSITIONS);
   }
 }

@@ -9,6 +9,7 @@ import static returnn.onnx.rewrite.pattern.Pattern.scalar;
 import java.util.ArrayList;
 import java.util.List;
 import returnn.onnx.ir.Node;
+import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
 import returnn.onnx.rewrite.pattern.Match;
@@ -25,11 +26,12 @@ import returnn.onnx.rewrite.pattern.Pattern;
  * @param dk key (and query) size per head; {@code dv} value size per head
  * @param scale the factor q is multiplied by
  * @param fill the value masked energies are set to (RETURNN: -inf_value)
- * @param bias the added energy term [B,H,S,T] (relative positions), or null
+ * @param bias the added energy term [B,H,S,T], or null
+ * @param rel {@code bias} recognized as RETURNN's relative-position term, computed anew from the fused queries; or null
  * @param pastKey {@code pastValue} the previous state [B,H,P,d] concatenated in front of k and v, or null
  */
 record ReturnnSelfAttention(String scope, Value x, Tensor qkvWeight, int heads, int dk, int dv, float scale,
-    AttentionMask mask, double fill, Value bias, Value pastKey, Value pastValue, Match match) {
+    AttentionMask mask, double fill, Value bias, RelativePositions rel, Value pastKey, Value pastValue, Match match) {
 
   private static final Pattern.Op DOT = op("Reshape",
       op("MatMul", op("Reshape", any("x"), any()).as("dot_in"), Pattern.constant("qkv_weight"))
@@ -71,7 +73,8 @@ record ReturnnSelfAttention(String scope, Value x, Tensor qkvWeight, int heads, 
     long[] sizes = m.constant("sizes").toLongs();
     long axis = m.constant("split_axis").getLong(0);
     if (sizes.length != 3 || sizes[0] != sizes[1] || (axis != -1 && axis != 3)) {
-      return fail(reason, "SplitV sizes " + java.util.Arrays.toString(sizes) + " on axis " + axis + " are not [dk, dk, dv] on the last axis");
+      return fail(reason, "SplitV sizes " + java.util.Arrays.toString(sizes) + " on axis " + axis
+          + " are not [dk, dk, dv] on the last axis");
     }
     int dk = (int) sizes[0], dv = (int) sizes[2];
     int perHead = 2 * dk + dv;
@@ -104,7 +107,8 @@ record ReturnnSelfAttention(String scope, Value x, Tensor qkvWeight, int heads, 
       if (past == null && afterState) return fail(reason, "a causal mask over a previous state, but there is none");
     }
     Value bias = m.has("bias") ? m.value("bias") : null;
-    if (bias != null && !isEnergyShaped(bias)) {
+    RelativePositions rel = bias == null ? null : RelativePositions.recognize(bias);
+    if (bias != null && rel == null && !isEnergyShaped(bias)) {
       return fail(reason, "the energy term " + bias + " is not RETURNN's key_shift term (Transpose [1,2,0,3] to [B,H,S,T])");
     }
     List<String> stray = strayUses(m);
@@ -112,7 +116,7 @@ record ReturnnSelfAttention(String scope, Value x, Tensor qkvWeight, int heads, 
     String tfName = m.rootNode().tfName();
     String scope = tfName.contains("/") ? tfName.substring(0, tfName.lastIndexOf('/')) : tfName;
     return new ReturnnSelfAttention(scope, m.value("x"), w, heads, dk, dv, (float) m.constant("scale").getDouble(0),
-        mask, fill, bias, past, m.has("past_value") ? m.value("past_value") : null, m);
+        mask, fill, bias, rel, past, m.has("past_value") ? m.value("past_value") : null, m);
   }
 
   private static ReturnnSelfAttention fail(String[] reason, String why) {
@@ -187,10 +191,16 @@ record ReturnnSelfAttention(String scope, Value x, Tensor qkvWeight, int heads, 
     return (a == -1 || tail[0] == a) && tail[1] == b;
   }
 
-  /** RETURNN's key_shift term ends in a Transpose [1,2,0,3] to [B,H,S,T] (or its shape is known to have rank 4). */
+  /**
+   * MultiHeadAttention takes a [B|1, H|1, S, T] bias. RETURNN's key_shift term ends in a Transpose [1,2,0,3] to
+   * [B,H,S,T]; otherwise the rank must be known to be 4, with no query or key axis known to broadcast.
+   */
   private static boolean isEnergyShaped(Value bias) {
     Value v = Matcher.resolve(bias);
-    if (v.shape().hasRank()) return v.shape().rank() == 4;
+    if (v.shape().hasRank()) {
+      Shape s = v.shape();
+      return s.rank() == 4 && s.dim(2).value() != 1 && s.dim(3).value() != 1;
+    }
     Node p = v.producer();
     if (p == null || !p.is(Node.TF, "Transpose")) return false;
     Value perm = Matcher.resolve(p.input(1));

@@ -53,7 +53,8 @@ final class BatchNormFoldRule {
   private static String check(Match m, RuleContext ctx) {
     Node bn = m.rootNode();
     Node producer = m.node("producer");
-    if (!bn.stringAttr("data_format", "NHWC").equals("NHWC")) return "batch norm in " + bn.stringAttr("data_format", "") + " layout";
+    String layout = bn.stringAttr("data_format", "NHWC");
+    if (!layout.equals("NHWC")) return "batch norm in " + layout + " layout";
     if (!producer.op().equals("MatMul") && !producer.stringAttr("data_format", "NHWC").equals("NHWC")) {
       return producer.describe() + " is not NHWC";
     }
@@ -63,7 +64,9 @@ final class BatchNormFoldRule {
     long channels = channels(producer, w);
     for (String k : List.of("gamma", "beta", "mean", "variance")) {
       Tensor t = m.constant(k);
-      if (t.size() != channels || t.dtype() != DType.FLOAT) return k + " " + java.util.Arrays.toString(t.shape()) + " is not float [" + channels + "]";
+      if (t.size() != channels || t.dtype() != DType.FLOAT) {
+        return k + " " + java.util.Arrays.toString(t.shape()) + " is not float [" + channels + "]";
+      }
     }
     if (m.has("bias") && m.constant("bias").size() != channels) return "bias does not have " + channels + " channels";
     if (!endsWith(m.value("bn_shape"), channels)) return "the batch norm input is not reshaped to [..., " + channels + "]";

@@ -13,8 +13,8 @@ import returnn.onnx.rewrite.pattern.PatternRule;
 
 /**
  * {@code tf.nn.swish} (RETURNN's {@code swish} activation) is {@code x·sigmoid(β·x)} with β = 1 behind a
- * custom-gradient IdentityN. Dropping the multiplication by 1 leaves {@code x·Sigmoid(x)}: two ops, and the form ONNX
- * Runtime fuses into its own QuickGelu kernel.
+ * custom-gradient IdentityN (which legalizes to nothing). Dropping the multiplication by 1 leaves the compact
+ * {@code x·Sigmoid(x)}: two ops for any runtime (ONNX Runtime turns either form into its QuickGelu kernel).
  */
 final class SwishRule {
   static final String NAME = "NormRules.SWISH";

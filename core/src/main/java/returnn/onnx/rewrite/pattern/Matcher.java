@@ -111,7 +111,9 @@ public final class Matcher {
     private boolean bind(String name, Value v, String where, Rest rest) {
       if (name == null) return rest.run();
       Value old = values.get(name);
-      if (old != null) return old == v ? rest.run() : fail(where, "'" + name + "' would be both " + describe(old) + " and " + describe(v));
+      if (old != null) {
+        return old == v ? rest.run() : fail(where, "'" + name + "' would be both " + describe(old) + " and " + describe(v));
+      }
       values.put(name, v);
       valueOrder.add(name);
       if (rest.run()) return true;
@@ -122,19 +124,23 @@ public final class Matcher {
 
     private boolean matchOp(Pattern.Op p, Value v, String where, Rest rest) {
       Node n = v.producer();
-      String dialectWanted = p.domain != null ? p.domain : dialect;
-      if (n == null || !n.domain().equals(dialectWanted) || !p.types.contains(n.op())) {
+      if (n == null || !n.domain().equals(dialect) || !p.types.contains(n.op())) {
         return fail(where, "expected " + p.typeNames() + ", found " + describe(v));
       }
-      if (v.outputIndex() != p.output) return fail(where, "expected output " + p.output + " of " + n.describe() + ", found output " + v.outputIndex());
+      if (v.outputIndex() != p.output) {
+        return fail(where, "expected output " + p.output + " of " + n.describe() + ", found output " + v.outputIndex());
+      }
       for (Pattern.Condition c : p.conditions) {
         if (!c.test().test(n)) return fail(n.describe(), "expected " + c.expects());
       }
       if (p.bind != null && nodes.containsKey(p.bind)) {
         // Bound before: its inputs have been matched already.
-        return nodes.get(p.bind) == n ? rest.run() : fail(where, "'" + p.bind + "' would be both " + nodes.get(p.bind).describe() + " and " + n.describe());
+        Node old = nodes.get(p.bind);
+        return old == n ? rest.run() : fail(where, "'" + p.bind + "' would be both " + old.describe() + " and " + n.describe());
       }
-      if (n.inputs().size() < p.inputs.size()) return fail(n.describe(), "expected at least " + p.inputs.size() + " inputs");
+      if (n.inputs().size() < p.inputs.size()) {
+        return fail(n.describe(), "expected at least " + p.inputs.size() + " inputs");
+      }
       Mark before = mark();
       if (p.bind != null) {
         nodes.put(p.bind, n);

@@ -58,11 +58,11 @@ public abstract sealed class Pattern permits Pattern.Any, Pattern.Const, Pattern
   }
 
   /**
-   * The node producing a value, of one of {@code types} ({@code "AddV2|Add"}), in the matcher's dialect unless
-   * {@link Op#in} says otherwise. Its first inputs match {@code inputs} in order; further inputs are not constrained.
+   * The node producing a value, of one of {@code types} ({@code "AddV2|Add"}), in the matcher's dialect. Its first
+   * inputs match {@code inputs} in order; further inputs are not constrained.
    */
   public static Op op(String types, Pattern... inputs) {
-    return new Op(null, Set.of(types.split("\\|")), List.of(inputs), false, null, 0, List.of(), false);
+    return new Op(Set.of(types.split("\\|")), List.of(inputs), false, null, 0, List.of(), false);
   }
 
   /** The first alternative that matches (with backtracking into later ones if the rest of the pattern fails). */
@@ -127,7 +127,6 @@ public abstract sealed class Pattern permits Pattern.Any, Pattern.Const, Pattern
 
   /** An op node producing the value. */
   public static final class Op extends Pattern {
-    final String domain;
     final Set<String> types;
     final List<Pattern> inputs;
     final boolean commutative;
@@ -136,9 +135,8 @@ public abstract sealed class Pattern permits Pattern.Any, Pattern.Const, Pattern
     final List<Condition> conditions;
     final boolean anchor;
 
-    Op(String domain, Set<String> types, List<Pattern> inputs, boolean commutative, String bind, int output,
-        List<Condition> conditions, boolean anchor) {
-      this.domain = domain;
+    Op(Set<String> types, List<Pattern> inputs, boolean commutative, String bind, int output, List<Condition> conditions,
+        boolean anchor) {
       this.types = types;
       this.inputs = inputs;
       this.commutative = commutative;
@@ -150,22 +148,17 @@ public abstract sealed class Pattern permits Pattern.Any, Pattern.Const, Pattern
 
     /** Inputs 0 and 1 may come in either order (tried once each, not written as two patterns). */
     public Op commutative() {
-      return new Op(domain, types, inputs, true, bind, output, conditions, anchor);
+      return new Op(types, inputs, true, bind, output, conditions, anchor);
     }
 
     /** Binds the node to {@code name}; a second occurrence of the same name must be the same node. */
     public Op as(String name) {
-      return new Op(domain, types, inputs, commutative, name, output, conditions, anchor);
+      return new Op(types, inputs, commutative, name, output, conditions, anchor);
     }
 
     /** The value must be output {@code k} of the node (default 0). */
     public Op output(int k) {
-      return new Op(domain, types, inputs, commutative, bind, k, conditions, anchor);
-    }
-
-    /** Nodes of another dialect ({@link Node#TF}, {@link Node#ONNX}, {@link Node#MS}). */
-    public Op in(String dialect) {
-      return new Op(dialect, types, inputs, commutative, bind, output, conditions, anchor);
+      return new Op(types, inputs, commutative, bind, k, conditions, anchor);
     }
 
     /**
@@ -173,7 +166,7 @@ public abstract sealed class Pattern permits Pattern.Any, Pattern.Const, Pattern
      * reports why (shown by {@code convert --explain-fusions}). Without an anchor only failed checks are reported.
      */
     public Op anchor() {
-      return new Op(domain, types, inputs, commutative, bind, output, conditions, true);
+      return new Op(types, inputs, commutative, bind, output, conditions, true);
     }
 
     /** Attribute {@code key} equals {@code expected} (Boolean, Long/Integer, String, long[]); a missing bool is false. */
@@ -186,7 +179,7 @@ public abstract sealed class Pattern permits Pattern.Any, Pattern.Const, Pattern
     public Op where(String expects, Predicate<Node> test) {
       List<Condition> c = new ArrayList<>(conditions);
       c.add(new Condition(expects, test));
-      return new Op(domain, types, inputs, commutative, bind, output, List.copyOf(c), anchor);
+      return new Op(types, inputs, commutative, bind, output, List.copyOf(c), anchor);
     }
 
     String typeNames() {

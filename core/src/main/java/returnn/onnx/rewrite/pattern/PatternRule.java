@@ -51,17 +51,12 @@ public final class PatternRule implements Rule {
     return name;
   }
 
-  public Pattern.Op pattern() {
-    return root;
-  }
-
   @Override
   public int apply(Graph g, RuleContext ctx) {
     Matcher matcher = new Matcher(dialect);
-    String rootDialect = root.domain != null ? root.domain : dialect;
     int fired = 0;
     for (Node n : new ArrayList<>(g.nodes())) {
-      if (n.graph() != g || !n.domain().equals(rootDialect) || !root.types.contains(n.op())) continue;
+      if (n.graph() != g || !n.domain().equals(dialect) || !root.types.contains(n.op())) continue;
       if (n.outputs().size() <= root.output) continue;
       Matcher.Result r = matcher.match(root, n.output(root.output));
       if (!r.matched()) {

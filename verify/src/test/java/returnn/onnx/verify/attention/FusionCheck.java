@@ -73,10 +73,6 @@ final class FusionCheck {
     return c;
   }
 
-  static Checked run(Fixture f, Path dir, int... lengths) {
-    return run(f, dir, GraphFormat.META, ConvertOptions.DEFAULT_OPSET, true, 1e-4, lengths);
-  }
-
   static List<String> declined(Checked c) {
     return c.converted().report().ruleNotes;
   }
