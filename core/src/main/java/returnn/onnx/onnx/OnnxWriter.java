@@ -74,10 +74,15 @@ public final class OnnxWriter {
 
   /** Writes the model, with external data automatically when the weights exceed what a protobuf can hold. */
   public static void write(Graph g, int opset, Map<String, String> metadata, Path out) {
+    write(g, opset, metadata, out, EXTERNAL_DATA_THRESHOLD);
+  }
+
+  /** As {@link #write(Graph, int, Map, Path)}, with weights going external above {@code externalThreshold} bytes. */
+  public static void write(Graph g, int opset, Map<String, String> metadata, Path out, long externalThreshold) {
     OnnxWriter w = new OnnxWriter(opset, metadata);
     long weightBytes = 0;
     for (Value c : allConstants(g)) weightBytes += c.constant().byteSize();
-    if (weightBytes > EXTERNAL_DATA_THRESHOLD) {
+    if (weightBytes > externalThreshold) {
       w.external = true;
       w.externalLocation = out.getFileName() + ".data";
     }
