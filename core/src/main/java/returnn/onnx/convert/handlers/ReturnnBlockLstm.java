@@ -13,7 +13,8 @@ import returnn.onnx.ops.OnnxBuilder;
  * {@code icfo = [x, h]·w + b}; i = σ(i + cs·wci); ci = tanh(ci); f = σ(f + forget_bias + cs·wcf);
  * cs' = ci·i + cs·f, clipped to ±cell_clip when cell_clip > 0; co = tanh(cs'); o = σ(o + cs'·wco); h' = co·o.
  * Frames from {@code seq_len_max} on are zeros in every output. Gate blocks are i, c, f, o (V2: i, f, c, o); V2 has
- * no forget bias. This is what the LSTM fusion falls back to, e.g. with a cell clip.
+ * no forget bias. This is what the LSTM fusion falls back to, e.g. with a cell clip. {@code LSTMBlockCell} is one
+ * step of the same cell, converted in place (inside the Loop its while loop became).
  */
 final class ReturnnBlockLstm {
   private static final String[] OUTPUTS = {"i", "cs", "f", "o", "ci", "co", "h"};
@@ -40,26 +41,10 @@ final class ReturnnBlockLstm {
     Value t = loop.frame(b.scalarLong(0), b.scalarLong(1));
     Value h = loop.state(0);
     Value cs = loop.state(1);
-    Value icfo = in.op("Add", in.op("MatMul", in.concat(List.of(in.gather(x, t, 0), h), 1), w), bias);
-    List<Value> g = ReturnnLoop.gates(in, icfo);
-    Value iPre = g.get(0);
-    Value ciPre = g.get(v2 ? 2 : 1);
-    Value fPre = g.get(v2 ? 1 : 2);
-    Value oPre = g.get(3);
-    if (peephole) iPre = in.op("Add", iPre, in.op("Mul", cs, ctx.input(5)));
-    Value i = in.op("Sigmoid", iPre);
-    Value ci = in.op("Tanh", ciPre);
-    if (forgetBias != 0) fPre = in.op("Add", fPre, in.scalar(DType.FLOAT, forgetBias));
-    if (peephole) fPre = in.op("Add", fPre, in.op("Mul", cs, ctx.input(6)));
-    Value f = in.op("Sigmoid", fPre);
-    Value csNew = in.op("Add", in.op("Mul", ci, i), in.op("Mul", cs, f));
-    if (clip > 0) csNew = in.op("Clip", csNew, in.scalar(DType.FLOAT, -clip), in.scalar(DType.FLOAT, clip));
-    Value co = in.op("Tanh", csNew);
-    if (peephole) oPre = in.op("Add", oPre, in.op("Mul", csNew, ctx.input(7)));
-    Value o = in.op("Sigmoid", oPre);
-    Value hNew = in.op("Mul", co, o);
-
-    Value[] perFrame = {i, csNew, f, o, ci, co, hNew};
+    Value[] perFrame = step(in, new Cell(in.gather(x, t, 0), cs, h, w, bias, ctx.input(5), ctx.input(6), ctx.input(7),
+        v2, forgetBias, clip, peephole));
+    Value csNew = perFrame[1];
+    Value hNew = perFrame[6];
     List<Value> scans = new ArrayList<>();
     List<Integer> used = new ArrayList<>();
     for (int k = 0; k < OUTPUTS.length; k++) {
@@ -74,5 +59,42 @@ final class ReturnnBlockLstm {
       ctx.setOutput(used.get(k), ReturnnLoop.place(b, out.get(2 + k), null, frameCount, b.scalarLong(0),
           b.scalarLong(1), null, null));
     }
+  }
+
+  /** {@code LSTMBlockCell}: one step of the same cell (TF1's {@code lstmblock} unit, inside a while loop body). */
+  static void convertCell(ConversionContext ctx) {
+    if (ctx.inputCount() != 8) {
+      throw ctx.error("needs 8 inputs (x, cs_prev, h_prev, w, wci, wcf, wco, b), got " + ctx.inputCount());
+    }
+    Value[] out = step(ctx.onnx(), new Cell(ctx.input(0), ctx.input(1), ctx.input(2), ctx.input(3), ctx.input(7),
+        ctx.input(4), ctx.input(5), ctx.input(6), false, ctx.attrFloat("forget_bias", 1f), ctx.attrFloat("cell_clip", 3f),
+        ctx.attrBool("use_peephole", false)));
+    for (int k = 0; k < OUTPUTS.length; k++) ctx.setOutput(k, out[k]);
+  }
+
+  /** One step's operands: input {@code x} [B, in], previous {@code cs}, {@code h} [B, n], weights and attrs. */
+  private record Cell(Value x, Value cs, Value h, Value w, Value bias, Value wci, Value wcf, Value wco, boolean v2,
+      float forgetBias, float clip, boolean peephole) {}
+
+  /** LSTMBlockCellFprop: the outputs i, cs, f, o, ci, co, h of one step. */
+  private static Value[] step(OnnxBuilder in, Cell c) {
+    Value icfo = in.op("Add", in.op("MatMul", in.concat(List.of(c.x(), c.h()), 1), c.w()), c.bias());
+    List<Value> g = ReturnnLoop.gates(in, icfo);
+    Value iPre = g.get(0);
+    Value ciPre = g.get(c.v2() ? 2 : 1);
+    Value fPre = g.get(c.v2() ? 1 : 2);
+    Value oPre = g.get(3);
+    if (c.peephole()) iPre = in.op("Add", iPre, in.op("Mul", c.cs(), c.wci()));
+    Value i = in.op("Sigmoid", iPre);
+    Value ci = in.op("Tanh", ciPre);
+    if (c.forgetBias() != 0) fPre = in.op("Add", fPre, in.scalar(DType.FLOAT, c.forgetBias()));
+    if (c.peephole()) fPre = in.op("Add", fPre, in.op("Mul", c.cs(), c.wcf()));
+    Value f = in.op("Sigmoid", fPre);
+    Value csNew = in.op("Add", in.op("Mul", ci, i), in.op("Mul", c.cs(), f));
+    if (c.clip() > 0) csNew = in.op("Clip", csNew, in.scalar(DType.FLOAT, -c.clip()), in.scalar(DType.FLOAT, c.clip()));
+    Value co = in.op("Tanh", csNew);
+    if (c.peephole()) oPre = in.op("Add", oPre, in.op("Mul", csNew, c.wco()));
+    Value o = in.op("Sigmoid", oPre);
+    return new Value[] {i, csNew, f, o, ci, co, in.op("Mul", co, o)};
   }
 }

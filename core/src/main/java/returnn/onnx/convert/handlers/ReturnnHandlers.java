@@ -17,5 +17,6 @@ public final class ReturnnHandlers {
     r.register("LstmGenericBase", ReturnnLstmKernels::lstmGenericBase);
     r.register("BlockLSTM", ReturnnBlockLstm::convert);
     r.register("BlockLSTMV2", ReturnnBlockLstm::convert);
+    r.register("LSTMBlockCell", ReturnnBlockLstm::convertCell);
   }
 }

@@ -9,15 +9,20 @@ import returnn.onnx.ir.Value;
  * {@code c' = σ(f + forget_bias)·c + σ(i)·tanh(j)}, the four gates being the outputs of one
  * {@code Split(axis 1, z, 4)} in any order, and z either RETURNN's {@code vanillalstm} pre-activation
  * {@code x_t + h·W_re} (input projected outside the loop) or TF {@code LSTMCell}'s
- * {@code concat([x_t, h], 1)·kernel + bias}. Commutative operands may come in either order.
+ * {@code concat([x_t, h], 1)·kernel + bias}. Commutative operands may come in either order. Or TF1's
+ * {@code LSTMBlockCell} op (RETURNN's {@code lstmblock}), the same cell as one op, with peepholes and without a cell clip.
  *
- * @param blocks ONNX gate order (i, o, f, c) → Split output index
+ * @param kind what the step is: {@code vanillalstm}, {@code LSTMCell} or {@code LSTMBlockCell}
+ * @param blocks ONNX gate order (i, o, f, c) → Split output index (gate block of the kernel)
  * @param xt the per-step input; {@code kernel} is [in+n, 4n] (LSTMCell) or the recurrent [n, 4n] ({@code bias} null)
+ * @param peepholes ONNX P [1, 3n] or null
  */
-record LoopLstmCell(int hidden, int[] blocks, float forgetBias, Value xt, Tensor kernel, Tensor bias) {
+record LoopLstmCell(String kind, int hidden, int[] blocks, float forgetBias, Value xt, Tensor kernel, Tensor bias, Tensor peepholes) {
 
   /** The cell computing {@code hNew} and {@code cNew} from {@code h} and {@code c}, or null. */
   static LoopLstmCell match(Value hNew, Value cNew, Value h, Value c) {
+    Node block = tf(hNew, "LSTMBlockCell");
+    if (block != null) return blockCell(block, hNew, cNew, h, c);
     Node hMul = tf(hNew, "Mul");
     if (hMul == null) return null;
     Value[] oTanh = pair(hMul, "Sigmoid", "Tanh");
@@ -74,7 +79,7 @@ record LoopLstmCell(int hidden, int[] blocks, float forgetBias, Value xt, Tensor
       if (w == null || w.rank() != 2 || w.shape()[1] % 4 != 0) return null;
       int n = (int) (w.shape()[1] / 4);
       if (TfPatterns.same(mm.input(0), h)) {
-        return w.shape()[0] == n ? new LoopLstmCell(n, blocks, forgetBias, other, w, null) : null;
+        return w.shape()[0] == n ? new LoopLstmCell("vanillalstm", n, blocks, forgetBias, other, w, null, null) : null;
       }
       Node concat = tf(mm.input(0), "ConcatV2");
       Tensor b = TfPatterns.constant(other);
@@ -84,9 +89,43 @@ record LoopLstmCell(int hidden, int[] blocks, float forgetBias, Value xt, Tensor
       }
       Long axis = TfPatterns.scalarInt(concat.input(2));
       if (axis == null || (axis != 1 && axis != -1)) return null;
-      return new LoopLstmCell(n, blocks, forgetBias, concat.input(0), w, b);
+      return new LoopLstmCell("LSTMCell", n, blocks, forgetBias, concat.input(0), w, b, null);
     }
     return null;
+  }
+
+  /**
+   * {@code LSTMBlockCell(x, cs_prev = c, h_prev = h, w, wci, wcf, wco, b)} with outputs h (6) and cs (1) as the new
+   * state: kernel [in+n, 4n] over [x, h] in gate order i, c, f, o; {@code forget_bias} an attr; the peephole vectors
+   * (constants, zeros without {@code use_peephole}) become P. A cell clip ({@link #cellClip}) is not this cell.
+   */
+  private static LoopLstmCell blockCell(Node cell, Value hNew, Value cNew, Value h, Value c) {
+    Value hv = TfPatterns.skipIdentities(hNew);
+    Value cv = TfPatterns.skipIdentities(cNew);
+    if (hv.outputIndex() != 6 || cv.producer() != cell || cv.outputIndex() != 1 || cellClip(cell) > 0
+        || !TfPatterns.same(cell.input(1), c) || !TfPatterns.same(cell.input(2), h)) {
+      return null;
+    }
+    Tensor w = TfPatterns.constant(cell.input(3));
+    Tensor b = TfPatterns.constant(cell.input(7));
+    if (w == null || b == null || w.rank() != 2 || w.shape()[1] % 4 != 0) return null;
+    int n = (int) (w.shape()[1] / 4);
+    if (w.shape()[0] <= n || b.size() != 4L * n) return null;
+    Tensor p = null;
+    if (TfPatterns.boolAttr(cell, "use_peephole", false)) {
+      Tensor[] d = new Tensor[3];
+      for (int k = 0; k < 3; k++) {
+        d[k] = TfPatterns.constant(cell.input(4 + k));
+        if (d[k] == null || d[k].size() != n) return null;
+      }
+      p = LstmWeights.peepholes(d[0], d[1], d[2], n);
+    }
+    return new LoopLstmCell("LSTMBlockCell", n, LstmWeights.TF_ICFO, TfPatterns.floatAttr(cell, "forget_bias", 1f), cell.input(0), w, b, p);
+  }
+
+  /** An {@code LSTMBlockCell}'s {@code cell_clip} (the OpDef default 3.0 when absent; the contrib cell passes -1). */
+  static float cellClip(Node cell) {
+    return TfPatterns.floatAttr(cell, "cell_clip", 3f);
   }
 
   /** {@code σ(f)·c} in either order: {@code [f]}, or null. */

@@ -13,7 +13,8 @@ import returnn.onnx.rewrite.Rule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
- * {@code dynamic_rnn} loops of RETURNN's {@code vanillalstm} and {@code standardlstm} (TF {@code LSTMCell}) → one ONNX
+ * {@code dynamic_rnn} loops of RETURNN's {@code vanillalstm}, {@code standardlstm} (TF {@code LSTMCell}) and
+ * {@code lstmblock} (TF1 {@code LSTMBlockCell}, peepholes → P) → one ONNX
  * {@code LSTM}. Runs on the Loop the control-flow rules built (body still tf dialect) and recognises it by dataflow
  * only: a time variable {@code t} from 0 by 1, the input read as {@code Gather(x, t)}, one LSTM step
  * ({@link LoopLstmCell}) and {@code dynamic_rnn}'s masking {@code copy = t >= L}: output {@code Select(copy, 0, h')},
@@ -24,7 +25,8 @@ import returnn.onnx.rewrite.RuleContext;
  * {@code direction=reverse}, which reverses each sequence within its length the same way.
  *
  * <p>Declines anything else (other carried values consumed after the loop, non-zero initial states, weights that are
- * not constants, a differently bounded loop); the Loop then stays as it is.
+ * not constants, a differently bounded loop, an {@code LSTMBlockCell} clipping its cell state); the Loop then stays as
+ * it is, exact.
  */
 final class LoopLstmRule implements Rule {
   static final String NAME = "LstmRules.LOOP_LSTM";
@@ -97,6 +99,11 @@ final class LoopLstmRule implements Rule {
     for (int k : new int[] {cSlot, hSlot}) {
       if (!TfPatterns.isZeros(loop.input(2 + k))) return Check.no("the initial c/h is not zeros");
     }
+    Node block = TfPatterns.producer(hNew, "LSTMBlockCell");
+    if (block != null && LoopLstmCell.cellClip(block) > 0) {
+      return Check.no("LSTMBlockCell cell_clip " + LoopLstmCell.cellClip(block) + " clips TF's cell state; ONNX LSTM's "
+          + "clip bounds the gate pre-activations, a different function (kept as an exact Loop)");
+    }
     LoopLstmCell cell = LoopLstmCell.match(hNew, cNew, in(body, hSlot), in(body, cSlot));
     if (cell == null) return Check.no("the body is not one LSTM step (vanillalstm or LSTMCell) over the carried c, h");
     Node gather = TfPatterns.skipIdentities(cell.xt()).producer();
@@ -152,7 +159,7 @@ final class LoopLstmRule implements Rule {
     OnnxBuilder ob = new OnnxBuilder(g, ctx.opset(), loop.tfName(), loop.tfName());
     Value lengths = OnnxLstm.int32(ob, m.lengths());
     String direction = m.reverse() ? "reverse" : "forward";
-    OnnxLstm.Spec spec = new OnnxLstm.Spec(loop.name() + "/LSTM", loop.tfName(), m.x(), m.w(), m.r(), m.b(), null,
+    OnnxLstm.Spec spec = new OnnxLstm.Spec(loop.name() + "/LSTM", loop.tfName(), m.x(), m.w(), m.r(), m.b(), m.cell().peepholes(),
         lengths, null, null, direction, m.cell().hidden());
     Node lstm = OnnxLstm.emit(g, ob, spec);
     Node y = m.outReverse() != null ? m.outReverse() : m.padding();
@@ -168,7 +175,8 @@ final class LoopLstmRule implements Rule {
     roots.addAll(emptyBody(g, ((Attr.GraphVal) loop.attr("body")).value()));
     DeadNodes.removeFrom(g, roots);
     ctx.fused(NAME, "Loop " + loop.describe() + " → LSTM " + direction + ", hidden " + m.cell().hidden()
-        + (m.cell().bias() != null ? " (LSTMCell)" : " (vanillalstm" + (m.folded() ? ", input projection folded)" : ")"))
+        + " (" + m.cell().kind() + (m.cell().bias() == null && m.folded() ? ", input projection folded" : "") + ")"
+        + (m.cell().peepholes() != null ? ", peepholes as P" : "")
         + (m.cell().forgetBias() != 0 ? ", forget_bias " + m.cell().forgetBias() + " in B" : "")
         + ", sequence_lens from " + m.lengths().name());
   }
