@@ -1,7 +1,6 @@
 package returnn.onnx.cli;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -24,7 +23,6 @@ import returnn.onnx.ir.Tensor;
 import returnn.onnx.reference.TfReference;
 import returnn.onnx.runtime.OnnxSession;
 import returnn.onnx.tf.TensorRef;
-import returnn.onnx.tf.checkpoint.CheckpointWriter;
 import returnn.onnx.verify.Comparison;
 
 /**
@@ -64,14 +62,8 @@ final class ConformerBench {
   static void run(Options o, Path dir, int repeat) throws IOException {
     ConformerDims dims = TransformerFixtures.benchConformer();
     Fixture f = TransformerFixtures.conformer(VariableKind.RESOURCE, dims, o.blocks);
-    // The checkpoint is written by our own writer, not TensorFlow's: TF sizes its process-wide CPU thread pool at its
-    // first session, so a TF-written checkpoint would give the reference every core whatever its ConfigProto says.
-    Path graph = dir.resolve("conformer.meta");
-    FixtureWriter.writeGraph(f.graph(), graph, GraphFormat.META);
-    Path prefix = dir.resolve("conformer-ckpt/network.030");
-    Files.createDirectories(prefix.getParent());
-    CheckpointWriter.write(prefix, f.checkpoint());
-    FixtureWriter.Written w = new FixtureWriter.Written(graph, prefix, GraphFormat.META);
+    // TF's first session is the one-thread reference (see writeWithoutTf).
+    FixtureWriter.Written w = f.writeWithoutTf(dir, GraphFormat.META);
     Path fusedPath = dir.resolve("conformer_fused.onnx");
     Path plainPath = dir.resolve("conformer_no_fuse.onnx");
     Converter.Result fused = convert(w, f, true, fusedPath);

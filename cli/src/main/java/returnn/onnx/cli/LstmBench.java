@@ -60,7 +60,7 @@ final class LstmBench {
 
   static void run(Options o, Path dir, int repeat) {
     Fixture f = LstmFixtures.lstmStack(VariableKind.RESOURCE, o.units, o.units, o.layers);
-    FixtureWriter.Written w = f.write(dir, GraphFormat.META);
+    FixtureWriter.Written w = f.writeWithoutTf(dir, GraphFormat.META); // TF's first session is the one-thread reference
     String out = f.outputs().get(0);
     String outName = TensorRef.parse(out).onnxName();
     Path fusedPath = dir.resolve("lstm_fused.onnx");

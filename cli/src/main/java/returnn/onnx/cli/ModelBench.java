@@ -205,7 +205,8 @@ final class ModelBench {
       case "conformer" -> BenchFixtures.conformer();
       default -> throw new IllegalArgumentException("--fixture " + o.fixture + " is not one of lstm-lm, conformer");
     };
-    FixtureWriter.Written w = f.write(dir, GraphFormat.META);
+    // Not TF's SaveV2: TF would size its thread pools then, and run every later session on all cores (see writeWithoutTf).
+    FixtureWriter.Written w = f.writeWithoutTf(dir, GraphFormat.META);
     boolean lm = o.fixture.equals("lstm-lm");
     String out = lm ? LstmFixtures.OUTPUT : Fixtures.OUTPUT;
     return new Model(f.name(), w.graph(), w.checkpointPrefix(), out, lm ? LstmTwin.of(f.graph()) : f.graph(),
