@@ -13,6 +13,8 @@ public final class ConversionReport {
   public Map<String, Integer> rulesFired = new TreeMap<>();
   public List<String> ruleNotes = new ArrayList<>();
   public List<String> fusions = new ArrayList<>();
+  /** Declines shown even without explain: e.g. an LSTM kernel left as an exact (slower) Loop. */
+  public List<String> warnings = new ArrayList<>();
   public List<String> inputs = new ArrayList<>();
   public List<String> outputs = new ArrayList<>();
   public long millisRead;
@@ -48,6 +50,7 @@ public final class ConversionReport {
       sb.append("fused:\n");
       for (String f : fusions) sb.append("  ").append(f).append('\n');
     }
+    for (String w : warnings) sb.append("warning: ").append(w).append('\n');
     if (explain) {
       sb.append(ruleNotes.isEmpty() ? "no fusion candidate was declined\n" : "declined fusion candidates:\n");
       for (String n : ruleNotes) sb.append("  ").append(n).append('\n');

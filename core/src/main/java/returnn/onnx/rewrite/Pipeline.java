@@ -55,6 +55,7 @@ public final class Pipeline {
       if (fired == 0) break;
     }
     report.ruleNotes.addAll(ctx.declined());
+    report.warnings.addAll(ctx.warnings());
     report.fusions.addAll(ctx.fused());
   }
 }

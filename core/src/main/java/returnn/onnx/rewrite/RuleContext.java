@@ -8,6 +8,7 @@ public final class RuleContext {
   private final int opset;
   private final List<String> declined = new ArrayList<>();
   private final List<String> fused = new ArrayList<>();
+  private final List<String> warnings = new ArrayList<>();
 
   public RuleContext(int opset) {
     this.opset = opset;
@@ -21,6 +22,20 @@ public final class RuleContext {
     // Rules run to a fixed point, so a candidate declined in one round is seen again in the next: report it once.
     String note = rule + " declined at " + where + ": " + reason;
     if (!declined.contains(note)) declined.add(note);
+  }
+
+  /**
+   * A decline the user should see without {@code --explain-fusions}: a construct the rule recognised (an LSTM kernel)
+   * stays in its slower exact form.
+   */
+  public void warn(String rule, String where, String reason) {
+    decline(rule, where, reason);
+    String note = where + " is not fused (" + rule + "): " + reason;
+    if (!warnings.contains(note)) warnings.add(note);
+  }
+
+  public List<String> warnings() {
+    return warnings;
   }
 
   public List<String> declined() {

@@ -43,7 +43,7 @@ final class BlockLstmRule implements Rule {
       if (n.graph() != g || !(n.is(Node.TF, "BlockLSTM") || n.is(Node.TF, "BlockLSTMV2"))) continue;
       String why = check(n);
       if (why != null) {
-        ctx.decline(NAME, n.describe(), why);
+        ctx.warn(NAME, n.describe(), why + " (kept as an exact Loop)");
         continue;
       }
       rewrite(g, ctx, n);

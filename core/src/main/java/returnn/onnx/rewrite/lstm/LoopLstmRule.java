@@ -35,9 +35,10 @@ final class LoopLstmRule implements Rule {
   private record Match(LoopLstmCell cell, Value lengths, int tSlot, int cSlot, int hSlot, Value x, Tensor w,
       Tensor r, Tensor b, boolean folded, boolean reverse, Node padding, Node outReverse) {}
 
-  private record Check(Match match, String reason) {
+  /** @param lstm the loop is an LSTM that stays a Loop: the user is warned, not only told under explain */
+  private record Check(Match match, String reason, boolean lstm) {
     static Check no(String reason) {
-      return new Check(null, reason);
+      return new Check(null, reason, false);
     }
   }
 
@@ -53,7 +54,11 @@ final class LoopLstmRule implements Rule {
       if (n.graph() != g || !n.isOnnx("Loop") || !(n.attr("body") instanceof Attr.GraphVal body)) continue;
       Check c = check(n, body.value());
       if (c.match() == null) {
-        ctx.decline(NAME, n.describe(), c.reason());
+        if (c.lstm()) {
+          ctx.warn(NAME, n.describe(), c.reason());
+        } else {
+          ctx.decline(NAME, n.describe(), c.reason());
+        }
         continue;
       }
       rewrite(g, ctx, n, c.match());
@@ -101,8 +106,8 @@ final class LoopLstmRule implements Rule {
     }
     Node block = TfPatterns.producer(hNew, "LSTMBlockCell");
     if (block != null && LoopLstmCell.cellClip(block) > 0) {
-      return Check.no("LSTMBlockCell cell_clip " + LoopLstmCell.cellClip(block) + " clips TF's cell state; ONNX LSTM's "
-          + "clip bounds the gate pre-activations, a different function (kept as an exact Loop)");
+      return new Check(null, "LSTMBlockCell cell_clip " + LoopLstmCell.cellClip(block) + " clips TF's cell state; ONNX "
+          + "LSTM's clip bounds the gate pre-activations, a different function (kept as an exact Loop)", true);
     }
     LoopLstmCell cell = LoopLstmCell.match(hNew, cNew, in(body, hSlot), in(body, cSlot));
     if (cell == null) return Check.no("the body is not one LSTM step (vanillalstm or LSTMCell) over the carried c, h");
@@ -152,7 +157,7 @@ final class LoopLstmRule implements Rule {
       return Check.no("ReverseSequence on only one side of the loop");
     }
     if (inReverse != null) x = inReverse.input(0);
-    return new Check(new Match(cell, lengths, t, c, h, x, w, r, b, folded, inReverse != null, padding, outReverse), null);
+    return new Check(new Match(cell, lengths, t, c, h, x, w, r, b, folded, inReverse != null, padding, outReverse), null, false);
   }
 
   private static void rewrite(Graph g, RuleContext ctx, Node loop, Match m) {

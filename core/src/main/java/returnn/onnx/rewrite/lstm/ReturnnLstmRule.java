@@ -49,7 +49,7 @@ final class ReturnnLstmRule implements Rule {
       if (k == null) continue;
       Check c = check(n, k);
       if (c.plan() == null) {
-        ctx.decline(NAME, n.describe(), c.reason());
+        ctx.warn(NAME, n.describe(), c.reason() + " (kept as an exact Loop)");
         continue;
       }
       rewrite(g, ctx, n, c.plan());

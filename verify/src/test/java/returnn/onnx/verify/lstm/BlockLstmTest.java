@@ -67,6 +67,8 @@ class BlockLstmTest {
     assertEquals(1, r.count("Loop"));
     assertTrue(r.converted().report().ruleNotes.stream().anyMatch(n -> n.contains("cell_clip 0.3")),
         r.converted().report().ruleNotes.toString());
+    assertTrue(r.converted().report().warnings.stream().anyMatch(n -> n.contains("cell_clip 0.3")),
+        r.converted().report().format());
   }
 
   @Test

@@ -91,6 +91,7 @@ class LoopLstmFusionTest {
       assertEquals(0, r.graph().count("LSTM"), r.graph().opHistogram().toString());
       assertTrue(r.report().ruleNotes.stream().anyMatch(n -> n.startsWith("LstmRules.LOOP_LSTM declined")),
           r.report().ruleNotes.toString());
+      assertEquals(List.of(), r.report().warnings, "not LSTMs: explained on request only");
     }
   }
 
@@ -108,6 +109,8 @@ class LoopLstmFusionTest {
     assertEquals(0, r.graph().count("LSTM"), r.graph().opHistogram().toString());
     assertTrue(r.report().ruleNotes.stream().anyMatch(n -> n.startsWith("LstmRules.LOOP_LSTM declined")
         && n.contains("cell_clip 0.3")), r.report().ruleNotes.toString());
+    assertTrue(r.report().format().contains("warning: ") && r.report().warnings.get(0).contains("cell_clip 0.3"),
+        "shown without --explain-fusions: " + r.report().format());
     Path onnx = dir.resolve("clip.onnx");
     r.write(onnx);
     Verifier.Report rep = verify(f, w, onnx, feeds(f, 5, 0, 3, 7));
