@@ -158,10 +158,9 @@ public final class OnnxSession implements AutoCloseable {
   static Tensor fromOrt(OnnxTensor t) {
     TensorInfo info = t.getInfo();
     DType dt = dtype(info.type);
-    ByteBuffer b = t.getByteBuffer();
-    ByteBuffer copy = Tensor.alloc(b.remaining());
-    copy.put(b.order(ByteOrder.LITTLE_ENDIAN)).flip();
-    return Tensor.of(dt, info.getShape(), copy);
+    // getByteBuffer() already copies out of ORT's memory into a fresh buffer (native byte order, which Tensor assumes
+    // little endian like ORT's own format): the tensor can own it, no second copy of e.g. a [B,T,vocab] output.
+    return Tensor.of(dt, info.getShape(), t.getByteBuffer());
   }
 
   static OnnxJavaType javaType(DType t) {
