@@ -1,9 +1,11 @@
 package returnn.onnx.quantize;
 
 import java.util.ArrayList;
+import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
+import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
 import returnn.onnx.rewrite.Rule;
 import returnn.onnx.rewrite.RuleContext;
@@ -13,7 +15,8 @@ import returnn.onnx.rewrite.RuleContext;
  * ({@link QuantizedMatMul}). Covers RETURNN's linear layers (and the output softmax layer's projection), the LSTM input
  * projections of {@code --no-fuse} models, the recurrent MatMul inside their Loop bodies, and the fused QKV and output
  * projections around MultiHeadAttention. When the product's only consumer adds a constant [N] bias, the Add becomes the
- * quantized op's bias input.
+ * quantized op's bias input; a constant scalar factor after that (a Conformer's half-step feed-forward output) goes into
+ * the weight's scales and the bias.
  */
 final class Int8MatMulRule implements Rule {
   private final QuantizeContext qc;
@@ -51,7 +54,16 @@ final class Int8MatMulRule implements Rule {
     QuantizeContext.Constants q = qc.constants(g, w, "matmul", s, qc.options.perChannel() ? new long[] {cols} : new long[0],
         () -> new Int8Matrix[] {Int8Matrix.quantize(QuantizeContext.floats(w), k, cols, qc.options.perChannel(), qc.options.qmax())});
     Node add = biasAdd(n.output(0), cols);
-    Value y = QuantizedMatMul.emit(qc, g, n, n.input(0), q, add == null ? null : bias(add));
+    Value bias = add == null ? null : bias(add);
+    Node mul = scaleMul(add != null ? add.output(0) : n.output(0));
+    QuantizeContext.Constants scaled = q;
+    if (mul != null) {
+      // y·c = A·(W·c) + b·c: the constant factor goes into the weight's scales and the bias.
+      float c = (float) mul.input(scaleOperand(mul)).constant().getDouble(0);
+      scaled = new QuantizeContext.Constants(q.values(), times(g, q.scales(), c), q.zeroPoints(), q.byteSize());
+      if (bias != null) bias = times(g, bias, c);
+    }
+    Value y = QuantizedMatMul.emit(qc, g, n, n.input(0), scaled, bias);
     QuantizeContext.replace(g, n.output(0), y);
     if (add != null) {
       // The bias is now added by the quantized op; the Add's consumers read what it added the bias to.
@@ -59,9 +71,45 @@ final class Int8MatMulRule implements Rule {
       QuantizeContext.replace(g, biased, unbiased);
       g.removeNode(add);
     }
+    if (mul != null) {
+      QuantizeContext.replace(g, mul.output(0), mul.input(1 - scaleOperand(mul)));
+      g.removeNode(mul);
+    }
     g.removeNode(n);
-    qc.report.quantized(n.name(), "MatMul", QuantizedMatMul.opName(qc.options) + (add != null ? " (+bias)" : ""),
-        QuantizedMatMul.shape(s), w.constant().byteSize(), q.byteSize());
+    String to = QuantizedMatMul.opName(qc.options) + (add != null ? " (+bias)" : "") + (mul != null ? " (+scale)" : "");
+    qc.report.quantized(n.name(), "MatMul", to, QuantizedMatMul.shape(s), w.constant().byteSize(), q.byteSize());
+  }
+
+  /**
+   * The Mul by a constant float scalar that is the only consumer of {@code v}, or null: a Conformer's feed-forward
+   * modules scale their output by 1/2 before the residual Add ({@code half_step}), a kernel call over the whole
+   * activation that the quantized op's output scale does for free.
+   */
+  private static Node scaleMul(Value v) {
+    Node next = onlyConsumer(v);
+    if (next == null || !next.isOnnx("Mul") || next.inputs().size() != 2 || next.input(0) == next.input(1)) return null;
+    int c = scaleOperand(next);
+    return c >= 0 && next.input(1 - c) == v ? next : null;
+  }
+
+  /**
+   * The index of a Mul's constant positive float scalar operand, or -1. A [1] factor could raise the product's rank; a
+   * negative or zero one would make a scale that is not a quantization scale (ONNX scales are positive).
+   */
+  private static int scaleOperand(Node mul) {
+    for (int i = 0; i < 2; i++) {
+      Value c = mul.input(i);
+      Tensor t = c.constant();
+      if (t != null && t.dtype() == DType.FLOAT && t.rank() == 0 && t.getDouble(0) > 0) return i;
+    }
+    return -1;
+  }
+
+  /** A new constant: float constant {@code v} times {@code c} (the original may be shared with other quantized ops). */
+  private static Value times(Graph g, Value v, float c) {
+    float[] f = QuantizeContext.floats(v);
+    for (int i = 0; i < f.length; i++) f[i] *= c;
+    return QuantizeContext.root(g).addConstant(v.name() + "_scaled", Tensor.ofFloats(v.constant().shape(), f));
   }
 
   /**

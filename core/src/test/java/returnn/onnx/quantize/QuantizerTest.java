@@ -82,6 +82,58 @@ class QuantizerTest {
     assertEquals(3, QuantizeGraphs.only(g, Node.MS, "DynamicQuantizeMatMul").inputs().size());
   }
 
+  /** matMul(16, 8, bias) followed by Mul with {@code factor} (operand order as given), the Mul's output named y. */
+  private static Graph scaled(boolean bias, Tensor factor, boolean factorFirst) {
+    Graph g = QuantizeGraphs.matMul(16, 8, bias);
+    Value y = g.outputs().get(0);
+    y.setName("product");
+    Value c = g.addConstant("half_step", factor);
+    Value out = QuantizeGraphs.node(g, Node.ONNX, "Mul", "half_step/mul", factorFirst ? List.of(c, y) : List.of(y, c), 1).output(0);
+    g.setOutput(0, out);
+    out.setName("y");
+    return g;
+  }
+
+  @Test
+  void aConstantScalarFactorAfterTheBiasGoesIntoTheScalesAndTheBias() {
+    for (boolean perChannel : new boolean[] {false, true}) {
+      Graph reference = QuantizeGraphs.matMul(16, 8, true);
+      Quantizer.quantize(reference, perChannel ? PER_CHANNEL : PER_TENSOR, 17);
+      Node plain = QuantizeGraphs.only(reference, Node.MS, "DynamicQuantizeMatMul");
+      Graph g = scaled(true, Tensor.scalarFloat(0.75f), true);
+      QuantizationReport r = Quantizer.quantize(g, perChannel ? PER_CHANNEL : PER_TENSOR, 17);
+      assertEquals(0, g.count("Mul") + g.count("Add") + g.count("MatMul"), g.opHistogram().toString());
+      Node q = QuantizeGraphs.only(g, Node.MS, "DynamicQuantizeMatMul");
+      assertArrayEquals(plain.input(1).constant().toLongs(), q.input(1).constant().toLongs(), "the int8 values do not change");
+      float[] s0 = plain.input(2).constant().toFloats(), s = q.input(2).constant().toFloats();
+      for (int i = 0; i < s.length; i++) assertEquals(0.75f * s0[i], s[i], 0f);
+      float[] b0 = plain.input(4).constant().toFloats(), b = q.input(4).constant().toFloats();
+      for (int i = 0; i < b.length; i++) assertEquals(0.75f * b0[i], b[i], 0f);
+      assertSame(g.outputs().get(0), q.output(0));
+      assertEquals("y", q.output(0).name());
+      assertTrue(r.quantized().get(0).to().endsWith("(+bias) (+scale)"), r.format());
+    }
+  }
+
+  @Test
+  void withoutABiasTheFactorGoesIntoTheScalesAlone() {
+    Graph g = scaled(false, Tensor.scalarFloat(0.5f), false);
+    Quantizer.quantize(g, PER_TENSOR, 17);
+    assertEquals(0, g.count("Mul"), g.opHistogram().toString());
+    assertEquals(3, QuantizeGraphs.only(g, Node.MS, "DynamicQuantizeMatMul").inputs().size());
+  }
+
+  @Test
+  void aFactorOfRankOneOrANegativeFactorStaysAMul() {
+    // Mul by a [1] constant broadcasts (a [1,1,1,1] factor would even raise the rank); a negative scale is no scale.
+    for (Tensor factor : List.of(Tensor.ofFloats(new long[] {1}, 0.5f), Tensor.scalarFloat(-0.5f))) {
+      Graph g = scaled(true, factor, false);
+      Quantizer.quantize(g, PER_TENSOR, 17);
+      assertEquals(1, g.count("Mul"), g.opHistogram().toString());
+      assertEquals(1, g.count("com.microsoft.DynamicQuantizeMatMul"));
+    }
+  }
+
   @Test
   void perChannelGivesOneScalePerOutputColumn() {
     Graph g = QuantizeGraphs.matMul(16, 8, false);

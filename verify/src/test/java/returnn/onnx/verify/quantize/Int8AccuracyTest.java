@@ -43,6 +43,18 @@ class Int8AccuracyTest {
     assertWithinBound(x.toFloats(), 10, w, dequantized(r.quantized(), "W"), r.fp32().get("y"), r.int8().get("y"));
   }
 
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("matMulOptions")
+  void aScalarFactorFoldedIntoTheScalesStaysWithinTheScaledBound(String name, QuantizeOptions o) {
+    float c = 0.75f;
+    Tensor x = Tensor.ofFloats(new long[] {2, 5, K}, QuantizeModels.random(14, 2 * 5 * K, 1.0));
+    QuantizeModels.Run r = QuantizeModels.run(() -> QuantizeModels.scaledMatMul(K, N, c), o, QuantizeModels.feeds("x", x));
+    assertEquals(o.standardOps() ? 2 : 0, r.quantized().count("Mul"), "only the standard chain's own Muls: " + r.quantized().opHistogram());
+    float[] w = constant(QuantizeModels.matMul(K, N), "W").toFloats(), wHat = dequantizedScaled(r.quantized(), "W");
+    for (int i = 0; i < w.length; i++) w[i] *= c;
+    assertWithinBound(x.toFloats(), 10, w, wHat, r.fp32().get("y"), r.int8().get("y"));
+  }
+
   @Test
   void gemmWithTransposedScaledWeightAndBiasStaysWithinTheBound() {
     Tensor x = Tensor.ofFloats(new long[] {7, K}, QuantizeModels.random(12, 7 * K, 1.0));
@@ -133,6 +145,12 @@ class Int8AccuracyTest {
   private static float[] dequantized(Graph g, String name) {
     double[] q = constant(g, name + "_int8").toDoubles();
     return ErrorBound.dequantize(q, constant(g, name + "_int8_scale").toFloats(), K, N);
+  }
+
+  /** The weight as the quantized op multiplies it: int8 values times the scales a constant factor was folded into. */
+  private static float[] dequantizedScaled(Graph g, String name) {
+    double[] q = constant(g, name + "_int8").toDoubles();
+    return ErrorBound.dequantize(q, constant(g, name + "_int8_scale_scaled").toFloats(), K, N);
   }
 
   private static Tensor constant(Graph g, String name) {

@@ -68,6 +68,17 @@ final class QuantizeModels {
     return output(g, y, "y");
   }
 
+  /** {@link #matMul} with its output times the constant scalar {@code factor} (a Conformer's half-step scaling). */
+  static Graph scaledMatMul(int k, int n, float factor) {
+    Graph g = matMul(k, n);
+    Value sum = g.outputs().get(0);
+    sum.setName("sum");
+    Value y = node(g, Node.ONNX, "Mul", "layer/scale", List.of(g.addConstant("factor", Tensor.scalarFloat(factor)), sum), 1);
+    g.setOutput(0, y);
+    y.setName("y");
+    return g;
+  }
+
   /** x [M,K] → Gemm(x, B [N,K] transposed, C [N]; alpha 0.5, beta 2) → y. */
   static Graph gemm(int k, int n) {
     Graph g = new Graph("gemm");
