@@ -9,7 +9,7 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -25,34 +25,29 @@ import returnn.onnx.rewrite.RuleContext;
  * and only if at least one does, so it never grows and the graph is left alone when nothing is gained. Each value it
  * passes must have no other consumer.
  */
-public final class TransposeHoistRule implements Rule {
+public final class TransposeHoistRule extends NodeRule {
   public static final String NAME = "LayoutRules.TRANSPOSE_HOIST";
 
   private static final Set<String> ELEMENTWISE = Set.of("Relu", "Tanh", "Sigmoid", "Exp", "Log", "Neg", "Abs", "Sqrt",
       "Erf", "Gelu", "Identity");
   private static final Set<String> BINARY = Set.of("Add", "Sub", "Mul", "Div");
 
-  @Override
-  public String name() {
-    return NAME;
+  public TransposeHoistRule() {
+    super(NAME, false);
   }
 
   @Override
-  public int apply(Graph g, RuleContext ctx) {
-    int fired = 0;
-    for (Node t : new ArrayList<>(g.nodes())) {
-      if (t.graph() != g || !t.isOnnx("Transpose")) continue;
-      long[] perm = t.intsAttr("perm");
-      if (perm == null || perm.length < 2 || perm[perm.length - 1] != perm.length - 1) continue;
-      List<Step> path = path(g, t, perm.length);
-      if (path.isEmpty()) continue;
-      for (Step s : path) swap(g, t, s, perm);
-      ctx.fused(NAME, "Transpose " + t.describe() + " moved above " + path.size() + " op(s) up to "
-          + path.get(path.size() - 1).op().describe() + ": it now copies " + t.output(0).shape() + " instead of "
-          + path.get(0).op().output(0).shape());
-      fired++;
-    }
-    return fired;
+  protected boolean visit(Graph g, Node t, RuleContext ctx) {
+    if (!t.isOnnx("Transpose")) return false;
+    long[] perm = t.intsAttr("perm");
+    if (perm == null || perm.length < 2 || perm[perm.length - 1] != perm.length - 1) return false;
+    List<Step> path = path(g, t, perm.length);
+    if (path.isEmpty()) return false;
+    for (Step s : path) swap(g, t, s, perm);
+    ctx.fused(NAME, "Transpose " + t.describe() + " moved above " + path.size() + " op(s) up to "
+        + path.get(path.size() - 1).op().describe() + ": it now copies " + t.output(0).shape() + " instead of "
+        + path.get(0).op().output(0).shape());
+    return true;
   }
 
   /** One op the Transpose moves past, with the index of its data input. */

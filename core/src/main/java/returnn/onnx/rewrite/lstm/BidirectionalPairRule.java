@@ -11,7 +11,7 @@ import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
 import returnn.onnx.ops.OnnxBuilder;
-import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -20,7 +20,7 @@ import returnn.onnx.rewrite.RuleContext;
  * {@code concat_sources} ConcatV2 of [T,B,n] and [T,B,n]), the ConcatV2 becomes Transpose + Reshape of the
  * [T,2,B,n] Y: the one copy the concatenation made anyway. Other uses get Slices of the merged outputs.
  */
-final class BidirectionalPairRule implements Rule {
+final class BidirectionalPairRule extends NodeRule {
   static final String NAME = "LstmRules.BIDIRECTIONAL_PAIR";
   private static final int X = 0;
   private static final int W = 1;
@@ -31,22 +31,17 @@ final class BidirectionalPairRule implements Rule {
   private static final int INITIAL_C = 6;
   private static final int P = 7;
 
-  @Override
-  public String name() {
-    return NAME;
+  BidirectionalPairRule() {
+    super(NAME, false);
   }
 
   @Override
-  public int apply(Graph g, RuleContext ctx) {
-    int fired = 0;
-    for (Node fw : new ArrayList<>(g.nodes())) {
-      if (fw.graph() != g || !isLstm(fw, "forward")) continue;
-      Node bw = partner(g, fw, ctx);
-      if (bw == null) continue;
-      merge(g, ctx, fw, bw);
-      fired++;
-    }
-    return fired;
+  protected boolean visit(Graph g, Node fw, RuleContext ctx) {
+    if (!isLstm(fw, "forward")) return false;
+    Node bw = partner(g, fw, ctx);
+    if (bw == null) return false;
+    merge(g, ctx, fw, bw);
+    return true;
   }
 
   private static boolean isLstm(Node n, String direction) {

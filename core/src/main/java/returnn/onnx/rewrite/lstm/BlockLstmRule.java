@@ -9,7 +9,7 @@ import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
 import returnn.onnx.ops.OnnxBuilder;
-import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -27,29 +27,24 @@ import returnn.onnx.rewrite.RuleContext;
  * pre-activations, which is a different function (the op then becomes an exact Loop, see ReturnnHandlers). Also
  * declines when any output but h is consumed.
  */
-final class BlockLstmRule implements Rule {
+final class BlockLstmRule extends NodeRule {
   static final String NAME = "LstmRules.BLOCK_LSTM";
   private static final int H = 6;
 
-  @Override
-  public String name() {
-    return NAME;
+  BlockLstmRule() {
+    super(NAME, false);
   }
 
   @Override
-  public int apply(Graph g, RuleContext ctx) {
-    int fired = 0;
-    for (Node n : new ArrayList<>(g.nodes())) {
-      if (n.graph() != g || !(n.is(Node.TF, "BlockLSTM") || n.is(Node.TF, "BlockLSTMV2"))) continue;
-      String why = check(n);
-      if (why != null) {
-        ctx.warn(NAME, n.describe(), why + " (kept as an exact Loop)");
-        continue;
-      }
-      rewrite(g, ctx, n);
-      fired++;
+  protected boolean visit(Graph g, Node n, RuleContext ctx) {
+    if (!(n.is(Node.TF, "BlockLSTM") || n.is(Node.TF, "BlockLSTMV2"))) return false;
+    String why = check(n);
+    if (why != null) {
+      ctx.warn(NAME, n.describe(), why + " (kept as an exact Loop)");
+      return false;
     }
-    return fired;
+    rewrite(g, ctx, n);
+    return true;
   }
 
   private static String check(Node n) {

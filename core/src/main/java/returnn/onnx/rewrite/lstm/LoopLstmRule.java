@@ -9,7 +9,7 @@ import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
 import returnn.onnx.ops.OnnxBuilder;
-import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -28,7 +28,7 @@ import returnn.onnx.rewrite.RuleContext;
  * not constants, a differently bounded loop, an {@code LSTMBlockCell} clipping its cell state); the Loop then stays as
  * it is, exact.
  */
-final class LoopLstmRule implements Rule {
+final class LoopLstmRule extends NodeRule {
   static final String NAME = "LstmRules.LOOP_LSTM";
 
   /** The matched loop: carried slots of t, c, h; the scan's padded value and its consumer. */
@@ -42,29 +42,24 @@ final class LoopLstmRule implements Rule {
     }
   }
 
-  @Override
-  public String name() {
-    return NAME;
+  LoopLstmRule() {
+    super(NAME, false);
   }
 
   @Override
-  public int apply(Graph g, RuleContext ctx) {
-    int fired = 0;
-    for (Node n : new ArrayList<>(g.nodes())) {
-      if (n.graph() != g || !n.isOnnx("Loop") || !(n.attr("body") instanceof Attr.GraphVal body)) continue;
-      Check c = check(n, body.value());
-      if (c.match() == null) {
-        if (c.lstm()) {
-          ctx.warn(NAME, n.describe(), c.reason());
-        } else {
-          ctx.decline(NAME, n.describe(), c.reason());
-        }
-        continue;
+  protected boolean visit(Graph g, Node n, RuleContext ctx) {
+    if (!n.isOnnx("Loop") || !(n.attr("body") instanceof Attr.GraphVal body)) return false;
+    Check c = check(n, body.value());
+    if (c.match() == null) {
+      if (c.lstm()) {
+        ctx.warn(NAME, n.describe(), c.reason());
+      } else {
+        ctx.decline(NAME, n.describe(), c.reason());
       }
-      rewrite(g, ctx, n, c.match());
-      fired++;
+      return false;
     }
-    return fired;
+    rewrite(g, ctx, n, c.match());
+    return true;
   }
 
   private static Check check(Node loop, Graph body) {

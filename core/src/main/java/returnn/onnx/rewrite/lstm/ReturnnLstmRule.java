@@ -7,7 +7,7 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
 import returnn.onnx.ops.OnnxBuilder;
-import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -21,7 +21,7 @@ import returnn.onnx.rewrite.RuleContext;
  * mask is not a sequence mask of lengths, weights are not constants, or (kernels feeding back the masked output)
  * a backward pass starts from a non-zero h.
  */
-final class ReturnnLstmRule implements Rule {
+final class ReturnnLstmRule extends NodeRule {
   static final String NAME = "LstmRules.RETURNN_KERNEL";
 
   /** What the fused node gets; {@code folded} is false when x is taken as it is (with a gate permutation as W). */
@@ -35,27 +35,22 @@ final class ReturnnLstmRule implements Rule {
     }
   }
 
-  @Override
-  public String name() {
-    return NAME;
+  ReturnnLstmRule() {
+    super(NAME, false);
   }
 
   @Override
-  public int apply(Graph g, RuleContext ctx) {
-    int fired = 0;
-    for (Node n : new ArrayList<>(g.nodes())) {
-      if (n.graph() != g || !n.domain().equals(Node.TF)) continue;
-      ReturnnKernel k = ReturnnKernel.of(n.op());
-      if (k == null) continue;
-      Check c = check(n, k);
-      if (c.plan() == null) {
-        ctx.warn(NAME, n.describe(), c.reason() + " (kept as an exact Loop)");
-        continue;
-      }
-      rewrite(g, ctx, n, c.plan());
-      fired++;
+  protected boolean visit(Graph g, Node n, RuleContext ctx) {
+    if (!n.domain().equals(Node.TF)) return false;
+    ReturnnKernel k = ReturnnKernel.of(n.op());
+    if (k == null) return false;
+    Check c = check(n, k);
+    if (c.plan() == null) {
+      ctx.warn(NAME, n.describe(), c.reason() + " (kept as an exact Loop)");
+      return false;
     }
-    return fired;
+    rewrite(g, ctx, n, c.plan());
+    return true;
   }
 
   private static Check check(Node n, ReturnnKernel k) {

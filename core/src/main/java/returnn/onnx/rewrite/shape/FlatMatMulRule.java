@@ -7,7 +7,7 @@ import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
-import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -18,47 +18,42 @@ import returnn.onnx.rewrite.RuleContext;
  * product keeps x's shape for the rules after this one, and a bias Add directly follows its MatMul. The product is the
  * same: ONNX Runtime folds the leading axes of x into the rows of one GEMM either way.
  */
-final class FlatMatMulRule implements Rule {
-  @Override
-  public String name() {
-    return "Shapes.FLAT_MATMUL";
+final class FlatMatMulRule extends NodeRule {
+  FlatMatMulRule() {
+    super("Shapes.FLAT_MATMUL", true);
   }
 
   @Override
-  public int apply(Graph root, RuleContext ctx) {
-    int fired = 0;
-    for (Node m : new ArrayList<>(root.allNodes())) {
-      if (m.graph() == null || !m.isOnnx("MatMul")) continue;
-      Node flatten = m.input(0).producer(), restore = onlyConsumer(m.output(0));
-      if (flatten == null || !flatten.isOnnx("Reshape") || onlyConsumer(flatten.output(0)) != m) continue;
-      if (restore == null || !restore.isOnnx("Reshape") || restore.input(0) != m.output(0)) continue;
-      Value x = flatten.input(0), w = m.input(1);
-      Long cols = columns(w);
-      String why = cols == null ? "the matrix has no fixed [K, N] shape"
-          : !flattens(flatten, x) ? "the first Reshape does not flatten x " + x.shape() + " to [-1, K]"
-          : !restores(restore, x, cols) ? "the Reshape back's target is not x's leading dims and " + cols : null;
-      if (why != null) {
-        ctx.decline(name(), m.describe(), why);
-        continue;
-      }
-      Graph g = m.graph();
-      g.setInput(m, 0, x);
-      List<Dim> dims = new ArrayList<>(x.shape().dims());
-      dims.set(dims.size() - 1, Dim.of(cols));
-      m.output(0).setShape(Shape.of(dims));
-      Value out = restore.output(0);
-      if (out.isGraphOutput()) {
-        // The model's interface keeps its output name.
-        String name = out.name();
-        out.setName(m.output(0).name());
-        m.output(0).setName(name);
-      }
-      g.replaceAllUses(out, m.output(0));
-      g.removeNode(restore);
-      g.removeNode(flatten);
-      fired++;
+  protected boolean visit(Graph root, Node m, RuleContext ctx) {
+    if (!m.isOnnx("MatMul")) return false;
+    Node flatten = m.input(0).producer(), restore = onlyConsumer(m.output(0));
+    if (flatten == null || !flatten.isOnnx("Reshape") || onlyConsumer(flatten.output(0)) != m) return false;
+    if (restore == null || !restore.isOnnx("Reshape") || restore.input(0) != m.output(0)) return false;
+    Value x = flatten.input(0), w = m.input(1);
+    Long cols = columns(w);
+    String why = cols == null ? "the matrix has no fixed [K, N] shape"
+        : !flattens(flatten, x) ? "the first Reshape does not flatten x " + x.shape() + " to [-1, K]"
+        : !restores(restore, x, cols) ? "the Reshape back's target is not x's leading dims and " + cols : null;
+    if (why != null) {
+      ctx.decline(name(), m.describe(), why);
+      return false;
     }
-    return fired;
+    Graph g = m.graph();
+    g.setInput(m, 0, x);
+    List<Dim> dims = new ArrayList<>(x.shape().dims());
+    dims.set(dims.size() - 1, Dim.of(cols));
+    m.output(0).setShape(Shape.of(dims));
+    Value out = restore.output(0);
+    if (out.isGraphOutput()) {
+      // The model's interface keeps its output name.
+      String name = out.name();
+      out.setName(m.output(0).name());
+      m.output(0).setName(name);
+    }
+    g.replaceAllUses(out, m.output(0));
+    g.removeNode(restore);
+    g.removeNode(flatten);
+    return true;
   }
 
   /** N of a [K, N] matrix with a fixed N, or null. */

@@ -12,7 +12,7 @@ import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
 import returnn.onnx.ops.OnnxBuilder;
-import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -28,31 +28,26 @@ import returnn.onnx.rewrite.RuleContext;
  * done on the NHWC side ([N, H, 1, C] as [N, 1, H, C]), so that the Transposes stay the plain NHWC↔NCHW ones ONNX
  * Runtime folds into its NCHWc reorders; any other Transpose there costs more than the Conv saves.
  */
-final class WideConvRule implements Rule {
+final class WideConvRule extends NodeRule {
   private static final long[] TO_NCHW = {0, 3, 1, 2};
   private static final long[] TO_NHWC = {0, 2, 3, 1};
 
-  @Override
-  public String name() {
-    return "Shapes.WIDE_CONV";
+  WideConvRule() {
+    super("Shapes.WIDE_CONV", true);
   }
 
   @Override
-  public int apply(Graph root, RuleContext ctx) {
-    int fired = 0;
-    for (Node n : new ArrayList<>(root.allNodes())) {
-      if (n.graph() == null || !n.isOnnx("Conv") || n.output(0).isGraphOutput()) continue;
-      Value x = n.input(0), w = n.input(1);
-      if (!w.isConstant() || w.constant().rank() != 4 || w.constant().shape()[3] != 1 || w.constant().shape()[2] == 1) continue;
-      Shape xs = x.shape();
-      if (!xs.hasRank() || xs.rank() != 4 || !xs.dim(3).isFixed() || xs.dim(3).value() != 1) {
-        ctx.decline(name(), n.describe(), "a [k, 1] kernel, but the input " + xs + " is not known to have width 1");
-        continue;
-      }
-      rewrite(n, ctx.opset());
-      fired++;
+  protected boolean visit(Graph root, Node n, RuleContext ctx) {
+    if (!n.isOnnx("Conv") || n.output(0).isGraphOutput()) return false;
+    Value x = n.input(0), w = n.input(1);
+    if (!w.isConstant() || w.constant().rank() != 4 || w.constant().shape()[3] != 1 || w.constant().shape()[2] == 1) return false;
+    Shape xs = x.shape();
+    if (!xs.hasRank() || xs.rank() != 4 || !xs.dim(3).isFixed() || xs.dim(3).value() != 1) {
+      ctx.decline(name(), n.describe(), "a [k, 1] kernel, but the input " + xs + " is not known to have width 1");
+      return false;
     }
-    return fired;
+    rewrite(n, ctx.opset());
+    return true;
   }
 
   private static void rewrite(Node n, int opset) {

@@ -14,7 +14,7 @@ import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
 import returnn.onnx.ops.Attrs;
 import returnn.onnx.ops.OnnxBuilder;
-import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -29,7 +29,7 @@ import returnn.onnx.rewrite.RuleContext;
  * <p>The present keys and values keep every frame of the chunk, padding included: with batched streaming, every
  * sequence still running must get a full chunk (only a sequence's last chunk may be shorter).
  */
-final class AttentionStateRule implements Rule {
+final class AttentionStateRule extends NodeRule {
   static final String NAME = "StateRules.ATTENTION_STATE";
   private static final int KEY_PADDING_MASK = 4;
   private static final int PAST_KEY = 6;
@@ -39,32 +39,24 @@ final class AttentionStateRule implements Rule {
 
   /** @param exposed collects the names of the state inputs this rule adds */
   AttentionStateRule(Set<String> exposed) {
+    super(NAME, true);
     this.exposed = exposed;
   }
 
   @Override
-  public String name() {
-    return NAME;
-  }
-
-  @Override
-  public int apply(Graph g, RuleContext ctx) {
-    int fired = 0;
-    for (Node n : new ArrayList<>(g.allNodes())) {
-      boolean mha = n.is(Node.MS, "MultiHeadAttention");
-      boolean onnx = n.isOnnx("Attention");
-      if (!mha && !onnx) continue;
-      if (!(mha ? n.intAttr("unidirectional", 0) == 1 : n.intAttr("is_causal", 0) == 1)) continue; // not causal: no state
-      if (mha && n.input(PAST_KEY) != null) continue; // continues a state already (RETURNN's placeholder form)
-      String reason = check(g, n, mha);
-      if (reason != null) {
-        ctx.decline(NAME, n.describe(), reason);
-        continue;
-      }
-      expose(g, ctx, mha ? n : asMultiHeadAttention(g, ctx, n));
-      fired++;
+  protected boolean visit(Graph g, Node n, RuleContext ctx) {
+    boolean mha = n.is(Node.MS, "MultiHeadAttention");
+    boolean onnx = n.isOnnx("Attention");
+    if (!mha && !onnx) return false;
+    if (!(mha ? n.intAttr("unidirectional", 0) == 1 : n.intAttr("is_causal", 0) == 1)) return false; // not causal: no state
+    if (mha && n.input(PAST_KEY) != null) return false; // continues a state already (RETURNN's placeholder form)
+    String reason = check(g, n, mha);
+    if (reason != null) {
+      ctx.decline(NAME, n.describe(), reason);
+      return false;
     }
-    return fired;
+    expose(g, ctx, mha ? n : asMultiHeadAttention(g, ctx, n));
+    return true;
   }
 
   private static String check(Graph g, Node n, boolean mha) {

@@ -11,7 +11,7 @@ import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
 import returnn.onnx.ops.OnnxBuilder;
-import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -23,7 +23,7 @@ import returnn.onnx.rewrite.RuleContext;
  * RETURNN keeps the state: the final state selects the initial one there, as the fused RETURNN layers do.
  * Reverse and bidirectional LSTMs read the future, so their state cannot be carried from one chunk to the next.
  */
-final class LstmStateRule implements Rule {
+final class LstmStateRule extends NodeRule {
   static final String NAME = "StateRules.LSTM_STATE";
   private static final int SEQ_LENS = 4;
   private static final int INITIAL_H = 5;
@@ -37,29 +37,21 @@ final class LstmStateRule implements Rule {
 
   /** @param exposed collects the names of the state inputs this rule adds */
   LstmStateRule(Set<String> exposed) {
+    super(NAME, true);
     this.exposed = exposed;
   }
 
   @Override
-  public String name() {
-    return NAME;
-  }
-
-  @Override
-  public int apply(Graph g, RuleContext ctx) {
-    int fired = 0;
-    for (Node n : new ArrayList<>(g.allNodes())) {
-      if (!n.isOnnx("LSTM")) continue;
-      if (fromStateInput(n.input(INITIAL_H)) || fromStateInput(n.input(INITIAL_C))) continue; // already a state input
-      String reason = check(g, n);
-      if (reason != null) {
-        ctx.decline(NAME, n.describe(), reason);
-        continue;
-      }
-      expose(g, ctx, n);
-      fired++;
+  protected boolean visit(Graph g, Node n, RuleContext ctx) {
+    if (!n.isOnnx("LSTM")) return false;
+    if (fromStateInput(n.input(INITIAL_H)) || fromStateInput(n.input(INITIAL_C))) return false; // already a state input
+    String reason = check(g, n);
+    if (reason != null) {
+      ctx.decline(NAME, n.describe(), reason);
+      return false;
     }
-    return fired;
+    expose(g, ctx, n);
+    return true;
   }
 
   private static String check(Graph g, Node n) {
