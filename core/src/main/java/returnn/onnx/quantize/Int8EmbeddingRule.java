@@ -1,8 +1,6 @@
 package returnn.onnx.quantize;
 
 import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
@@ -13,9 +11,11 @@ import returnn.onnx.rewrite.RuleContext;
 
 /**
  * An embedding lookup, {@code Gather(table, ids, axis=0)} of a constant float table [V,E] by run-time ids → Gather of
- * an int8 table, then dequantized: per tensor with the standard {@code DequantizeLinear} (scalar scale), per channel
- * with one scale per row (per token: rows of an embedding differ in norm far more than its columns), gathered with the
- * same ids and multiplied in. The table shrinks 4x; the lookup itself costs about the same. Always the full int8 range:
+ * an int8 table, Cast to float and multiplied by the scale: per tensor one scalar, per channel one scale per row (per
+ * token: rows of an embedding differ in norm far more than its columns), gathered with the same ids. Not
+ * {@code DequantizeLinear} (the same numbers, zero points being 0): ONNX Runtime 1.23's QDQ transformers rewrite the
+ * ops after a DequantizeLinear, and where that value reaches a Loop body (a {@code --no-fuse} LSTM reading the
+ * embeddings) session creation aborts the whole process (a failed vector index assertion), measured. The table shrinks 4x; the lookup itself costs about the same. Always the full int8 range:
  * no integer GEMM reads the table, so the saturation that {@link QuantizeOptions.Range} guards against cannot
  * occur, and the embedding's rounding error goes straight into every layer above it. Tables under
  * {@link #MIN_ELEMENTS} stay fp32: they save little, and a small table read many times per call (a relative-position
@@ -78,12 +78,11 @@ final class Int8EmbeddingRule implements Rule {
     OnnxBuilder b = new OnnxBuilder(g, qc.opset, n.name(), n.tfName());
     Value ids = n.input(1);
     Value rowsQ = b.gather(q.values(), ids, 0);
-    Value y = perRow
-        ? b.op("Mul", b.cast(rowsQ, DType.FLOAT), b.unsqueeze(b.gather(q.scales(), ids, 0), -1))
-        : b.op("DequantizeLinear", List.of(rowsQ, q.scales(), q.zeroPoints()), Map.of());
+    Value scale = perRow ? b.unsqueeze(b.gather(q.scales(), ids, 0), -1) : q.scales();
+    Value y = b.op("Mul", b.cast(rowsQ, DType.FLOAT), scale);
     QuantizeContext.replace(g, n.output(0), y);
     g.removeNode(n);
-    qc.report.quantized(n.name(), "Gather", perRow ? "Gather int8+Mul(row scale)" : "Gather int8+DequantizeLinear",
+    qc.report.quantized(n.name(), "Gather", perRow ? "Gather int8+Mul(row scale)" : "Gather int8+Mul(scale)",
         QuantizedMatMul.shape(s), table.constant().byteSize(), q.byteSize());
   }
 }

@@ -264,15 +264,19 @@ class QuantizerTest {
   }
 
   @Test
-  void embeddingPerTensorIsAnInt8GatherAndDequantizeLinear() {
+  void embeddingPerTensorIsAnInt8GatherTimesItsScale() {
     Graph g = QuantizeGraphs.embedding(8192, 8);
     Quantizer.quantize(g, PER_TENSOR, 17);
     Node gather = QuantizeGraphs.only(g, Node.ONNX, "Gather");
     assertEquals(DType.INT8, gather.input(0).constant().dtype());
     assertArrayEquals(new long[] {8192, 8}, gather.input(0).constant().shape());
-    Node dq = QuantizeGraphs.only(g, Node.ONNX, "DequantizeLinear");
-    assertSame(gather.output(0), dq.input(0));
-    assertEquals("y", dq.output(0).name());
+    Node cast = QuantizeGraphs.only(g, Node.ONNX, "Cast");
+    assertSame(gather.output(0), cast.input(0));
+    Node mul = QuantizeGraphs.only(g, Node.ONNX, "Mul");
+    assertSame(cast.output(0), mul.input(0));
+    assertEquals(0, mul.input(1).constant().rank(), "one scale for the table");
+    assertEquals("y", mul.output(0).name());
+    assertEquals(0, g.count("DequantizeLinear"), "ONNX Runtime 1.23 aborts on it where the embeddings reach a Loop");
   }
 
   @Test
@@ -299,7 +303,7 @@ class QuantizerTest {
   void smallTablesStayFp32() {
     Graph g = QuantizeGraphs.embedding(100, 8);
     QuantizationReport r = Quantizer.quantize(g, PER_TENSOR, 17);
-    assertEquals(0, g.count("DequantizeLinear"));
+    assertEquals(DType.FLOAT, QuantizeGraphs.only(g, Node.ONNX, "Gather").input(0).constant().dtype());
     assertEquals("table of 800 elements, under 65536", r.kept().get(0).reason());
   }
 
