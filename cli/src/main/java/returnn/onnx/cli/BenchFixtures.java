@@ -41,6 +41,41 @@ final class BenchFixtures {
     return new Fixture(f.name(), f.kind(), f.graph(), f.inputs(), f.outputs(), c);
   }
 
+  /**
+   * The same LM built with TF's fused {@code BlockLSTM} kernel (RETURNN's {@code lstmblockfused}), which TF runs itself:
+   * no twin in the TF row. Its weights are {@link #lstmLm()}'s in TF's layout, so both compute the same function:
+   * kernel = [W; W_re] with the gate blocks j, i, f, o of RETURNN reordered to TF's i, c (= j), f, o, and the forget
+   * gate's bias lowered by the kernel's forget_bias 1.0.
+   */
+  static Fixture lstmLmBlock(Fixture nativeLm, LstmFixtures.Sizes sizes) {
+    Fixture f = LstmFixtures.languageModel(VariableKind.RESOURCE, LstmFixtures.Unit.BLOCK_LSTM, false, sizes);
+    Map<String, Tensor> c = new LinkedHashMap<>(f.checkpoint());
+    Map<String, Tensor> n = nativeLm.checkpoint();
+    for (String shared : List.of("input/W", "output/W", "output/b")) c.put(shared, n.get(shared));
+    int h = sizes.hidden();
+    for (int k = 0; k < sizes.layers(); k++) {
+      String rec = "lstm" + k + "/rec/";
+      float[] w = n.get(rec + "W").toFloats(), wRe = n.get(rec + "W_re").toFloats(), b = n.get(rec + "b").toFloats();
+      int in = w.length / (4 * h);
+      float[] kernel = new float[(in + h) * 4 * h];
+      float[] bias = new float[4 * h];
+      for (int block = 0; block < 4; block++) {
+        int from = TF_ICFO_FROM_RETURNN[block];
+        for (int j = 0; j < h; j++) {
+          for (int r = 0; r < in; r++) kernel[r * 4 * h + block * h + j] = w[r * 4 * h + from * h + j];
+          for (int r = 0; r < h; r++) kernel[(in + r) * 4 * h + block * h + j] = wRe[r * 4 * h + from * h + j];
+          bias[block * h + j] = b[from * h + j] - (block == 2 ? 1f : 0f);
+        }
+      }
+      c.put(rec + "lstm_fused_cell/kernel", Tensor.ofFloats(new long[] {in + h, 4L * h}, kernel));
+      c.put(rec + "lstm_fused_cell/bias", Tensor.ofFloats(new long[] {4L * h}, bias));
+    }
+    return new Fixture(f.name(), f.kind(), f.graph(), f.inputs(), f.outputs(), c);
+  }
+
+  /** TF's gate blocks i, c, f, o as RETURNN's block indices (j, i, f, o). */
+  private static final int[] TF_ICFO_FROM_RETURNN = {1, 0, 2, 3};
+
   /** The bench Conformer (d 256, 4 heads, ff 1024, kernel 31); every matrix but the output layer's scaled by fan-in. */
   static Fixture conformer() {
     Fixture f = TransformerFixtures.conformer(VariableKind.RESOURCE, TransformerFixtures.benchConformer(), CONFORMER_BLOCKS);

@@ -35,7 +35,7 @@ import returnn.onnx.tf.TensorRef;
 import returnn.onnx.tf.TfModel;
 
 /**
- * {@code bench --graph G --checkpoint C} (or {@code --fixture lstm-lm|conformer}): the table users compare by, on one
+ * {@code bench --graph G --checkpoint C} (or {@code --fixture lstm-lm|lstm-lm-block|conformer}): the table users compare by, on one
  * model, every row on the same data with the same threads: TensorFlow on the original graph (the TF twin for RETURNN's
  * LSTM kernels), ONNX {@code --no-fuse} fp32 and int8, ONNX fused fp32 and int8, and for the LSTM LM fixture a
  * hand-written fused ONNX model of the same network. Columns: total time over the data, per-call latency median and
@@ -56,7 +56,7 @@ final class ModelBench {
     String outputs;
 
     @Option(names = "--fixture", description = "Instead of --graph, generate a model: lstm-lm (2 x 512 NativeLstm2, vocab "
-        + "10k) or conformer (6 blocks, d 256).")
+        + "10k), lstm-lm-block (the same LM with TF's BlockLSTM, which TF runs itself) or conformer (6 blocks, d 256).")
     String fixture;
 
     @Option(names = "--data", description = "Token ids of an LM, one sequence a line (default: sampled from the model for "
@@ -200,17 +200,21 @@ final class ModelBench {
       return new Model(o.graph.getFileName().toString(), o.graph, o.checkpoint, out, custom ? LstmTwin.of(tm.graph()) : tm.graph(),
           custom ? "TensorFlow (TF twin of the LSTM kernels)" : "TensorFlow (original graph)", null);
     }
+    // The LM fixtures also give the hand-written yardstick and the sampled text, from the NativeLstm2 LM's weights.
+    Fixture nativeLm = o.fixture.startsWith("lstm-lm") ? BenchFixtures.lstmLm() : null;
     Fixture f = switch (o.fixture) {
-      case "lstm-lm" -> BenchFixtures.lstmLm();
+      case "lstm-lm" -> nativeLm;
+      case "lstm-lm-block" -> BenchFixtures.lstmLmBlock(nativeLm, BenchFixtures.LM_SIZES);
       case "conformer" -> BenchFixtures.conformer();
-      default -> throw new IllegalArgumentException("--fixture " + o.fixture + " is not one of lstm-lm, conformer");
+      default -> throw new IllegalArgumentException("--fixture " + o.fixture + " is not one of lstm-lm, lstm-lm-block, conformer");
     };
     // Not TF's SaveV2: TF would size its thread pools then, and run every later session on all cores (see writeWithoutTf).
     FixtureWriter.Written w = f.writeWithoutTf(dir, GraphFormat.META);
-    boolean lm = o.fixture.equals("lstm-lm");
-    String out = lm ? LstmFixtures.OUTPUT : Fixtures.OUTPUT;
-    return new Model(f.name(), w.graph(), w.checkpointPrefix(), out, lm ? LstmTwin.of(f.graph()) : f.graph(),
-        lm ? "TensorFlow (TF twin of NativeLstm2)" : "TensorFlow (original graph)", lm ? f : null);
+    boolean twin = o.fixture.equals("lstm-lm");
+    String out = nativeLm != null ? LstmFixtures.OUTPUT : Fixtures.OUTPUT;
+    String label = twin ? "TensorFlow (TF twin of NativeLstm2)"
+        : "TensorFlow (original graph" + (nativeLm != null ? ", BlockLSTM)" : ")");
+    return new Model(f.name(), w.graph(), w.checkpointPrefix(), out, twin ? LstmTwin.of(f.graph()) : f.graph(), label, nativeLm);
   }
 
   private static final List<String> LSTM_KERNELS = List.of("NativeLstm2", "LstmGenericBase", "LstmLowMem");

@@ -15,7 +15,10 @@ import returnn.onnx.fixtures.FixtureWriter;
 import returnn.onnx.fixtures.GraphFormat;
 import returnn.onnx.fixtures.VariableKind;
 import returnn.onnx.fixtures.lstm.LstmFixtures;
+import returnn.onnx.fixtures.lstm.LstmTwin;
 import returnn.onnx.ir.Tensor;
+import returnn.onnx.reference.TfReference;
+import returnn.onnx.verify.Comparison;
 
 /**
  * {@code bench --graph} end to end on a tiny LM (what it prints, not how fast anything is), and the metrics it prints:
@@ -43,6 +46,24 @@ class ModelBenchTest {
     assertTrue(r.out().contains("fp32 perplexity vs TF:") && r.out().contains("equal to 4 significant digits: yes"), r.out());
     assertTrue(r.out().matches("(?s).*conversion: fused \\d+ ms, --no-fuse \\d+ ms; quantization: .*"), r.out());
     assertTrue(Files.size(plot) > 1000);
+  }
+
+  /**
+   * {@code --fixture lstm-lm-block} is the NativeLstm2 LM's function with TF's BlockLSTM: TF running the BlockLSTM graph
+   * equals TF running the NativeLstm2 LM's twin on a padded batch, so its perplexity and the yardstick carry over.
+   */
+  @Test
+  void blockLstmLmComputesTheNativeLmsFunction() {
+    Fixture lm = LstmFixtures.languageModel(VariableKind.RESOURCE, LstmFixtures.Unit.NATIVE_LSTM2, false, LstmFixtures.Sizes.TEST);
+    Fixture block = BenchFixtures.lstmLmBlock(lm, LstmFixtures.Sizes.TEST);
+    FixtureWriter.Written wn = lm.writeWithoutTf(dir.resolve("native"), GraphFormat.PB);
+    FixtureWriter.Written wb = block.writeWithoutTf(dir.resolve("block"), GraphFormat.PB);
+    Map<String, Tensor> feeds = lm.randomFeeds(3, 6, 4, 1);
+    String out = LstmFixtures.OUTPUT;
+    Tensor expected = TfReference.run(LstmTwin.of(lm.graph()), wn.checkpointPrefix(), feeds, List.of(out)).get(out);
+    Tensor actual = TfReference.run(block.graph(), wb.checkpointPrefix(), feeds, List.of(out)).get(out);
+    Comparison c = Comparison.of(out, expected, actual);
+    assertTrue(c.ok(1e-5, expected.dtype()), c.toString());
   }
 
   private static String perplexity(String row) {
