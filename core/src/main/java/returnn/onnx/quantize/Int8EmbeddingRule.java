@@ -1,12 +1,11 @@
 package returnn.onnx.quantize;
 
-import java.util.ArrayList;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Value;
 import returnn.onnx.ops.OnnxBuilder;
-import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -22,41 +21,33 @@ import returnn.onnx.rewrite.RuleContext;
  * table gathered into [T,T,d] in an unfused Conformer) costs a dequantization of every element read, which made
  * ONNX Runtime 1.23 also wrap the Transposes after it in Quantize/Dequantize pairs (Conformer 1.3x slower, measured).
  */
-final class Int8EmbeddingRule implements Rule {
+final class Int8EmbeddingRule extends NodeRule {
   private static final int FULL_RANGE = 127;
   /** 64K elements: 256 KB in fp32. */
   static final long MIN_ELEMENTS = 1 << 16;
   private final QuantizeContext qc;
 
   Int8EmbeddingRule(QuantizeContext qc) {
+    super("Quantize.Gather", true);
     this.qc = qc;
   }
 
   @Override
-  public String name() {
-    return "Quantize.Gather";
-  }
-
-  @Override
-  public int apply(Graph root, RuleContext ctx) {
-    int fired = 0;
-    for (Node n : new ArrayList<>(root.allNodes())) {
-      if (n.graph() == null || !n.isOnnx("Gather")) continue;
-      Value table = QuantizeContext.floatConstant(n.input(0), 2);
-      if (table == null || n.input(1).isConstant()) continue; // not an embedding lookup: shape and index arithmetic
-      if (table.constant().size() < MIN_ELEMENTS) {
-        qc.report.kept(n.name(), n.op(), "table of " + table.constant().size() + " elements, under " + MIN_ELEMENTS);
-        continue;
-      }
-      if (n.intAttr("axis", 0) != 0) {
-        qc.report.kept(n.name(), n.op(), "gathers along axis " + n.intAttr("axis", 0) + ", not rows of a table");
-        continue;
-      }
-      if (qc.excluded(n)) continue;
-      rewrite(n, table);
-      fired++;
+  protected boolean visit(Graph root, Node n, RuleContext ctx) {
+    if (!n.isOnnx("Gather")) return false;
+    Value table = QuantizeContext.floatConstant(n.input(0), 2);
+    if (table == null || n.input(1).isConstant()) return false; // not an embedding lookup: shape and index arithmetic
+    if (table.constant().size() < MIN_ELEMENTS) {
+      qc.report.kept(n.name(), n.op(), "table of " + table.constant().size() + " elements, under " + MIN_ELEMENTS);
+      return false;
     }
-    return fired;
+    if (n.intAttr("axis", 0) != 0) {
+      qc.report.kept(n.name(), n.op(), "gathers along axis " + n.intAttr("axis", 0) + ", not rows of a table");
+      return false;
+    }
+    if (qc.excluded(n)) return false;
+    rewrite(n, table);
+    return true;
   }
 
   private void rewrite(Node n, Value table) {

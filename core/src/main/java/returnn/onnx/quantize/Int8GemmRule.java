@@ -1,13 +1,12 @@
 package returnn.onnx.quantize;
 
-import java.util.ArrayList;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
 import returnn.onnx.ops.OnnxBuilder;
-import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -15,33 +14,25 @@ import returnn.onnx.rewrite.RuleContext;
  * {@code alpha · op(B)} (B transposed first when {@code transB}, alpha folded into the weights before quantizing), with
  * {@code beta · C} as the bias input when C is a constant [N] or [1,N], and as an Add after it otherwise.
  */
-final class Int8GemmRule implements Rule {
+final class Int8GemmRule extends NodeRule {
   private final QuantizeContext qc;
 
   Int8GemmRule(QuantizeContext qc) {
+    super("Quantize.Gemm", true);
     this.qc = qc;
   }
 
   @Override
-  public String name() {
-    return "Quantize.Gemm";
-  }
-
-  @Override
-  public int apply(Graph root, RuleContext ctx) {
-    int fired = 0;
-    for (Node n : new ArrayList<>(root.allNodes())) {
-      if (n.graph() == null || !n.isOnnx("Gemm")) continue;
-      Value w = QuantizeContext.floatConstant(n.input(1), 2);
-      if (w == null || n.intAttr("transA", 0) != 0) {
-        qc.report.kept(n.name(), n.op(), w == null ? "no constant float B" : "transA=1 (A would need a Transpose)");
-        continue;
-      }
-      if (qc.excluded(n)) continue;
-      rewrite(n, w);
-      fired++;
+  protected boolean visit(Graph root, Node n, RuleContext ctx) {
+    if (!n.isOnnx("Gemm")) return false;
+    Value w = QuantizeContext.floatConstant(n.input(1), 2);
+    if (w == null || n.intAttr("transA", 0) != 0) {
+      qc.report.kept(n.name(), n.op(), w == null ? "no constant float B" : "transA=1 (A would need a Transpose)");
+      return false;
     }
-    return fired;
+    if (qc.excluded(n)) return false;
+    rewrite(n, w);
+    return true;
   }
 
   private void rewrite(Node n, Value w) {

@@ -8,7 +8,7 @@ import returnn.onnx.ir.Attr;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Value;
-import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -18,37 +18,29 @@ import returnn.onnx.rewrite.RuleContext;
  * GEMM as the right-hand [K,N] operand (quantization_defs.cc). Scales are [D] per tensor or [D, 4H] per gate row.
  * There is no {@code layout} attribute: only time-major X, which is what the fusion rules emit.
  */
-final class Int8LstmRule implements Rule {
+final class Int8LstmRule extends NodeRule {
   static final String OP = "com.microsoft.DynamicQuantizeLSTM";
   private final QuantizeContext qc;
 
   Int8LstmRule(QuantizeContext qc) {
+    super("Quantize.LSTM", true);
     this.qc = qc;
   }
 
   @Override
-  public String name() {
-    return "Quantize.LSTM";
-  }
-
-  @Override
-  public int apply(Graph root, RuleContext ctx) {
-    int fired = 0;
-    for (Node n : new ArrayList<>(root.allNodes())) {
-      if (n.graph() == null || !n.isOnnx("LSTM")) continue;
-      String why = qc.options.standardOps() ? "standard ONNX has no int8 LSTM (without --standard-ops it becomes " + OP + ")"
-          : QuantizeContext.floatConstant(n.input(1), 3) == null || QuantizeContext.floatConstant(n.input(2), 3) == null
-              ? "W or R is not a constant float tensor"
-              : n.intAttr("layout", 0) != 0 ? "layout=1 (batch-major); DynamicQuantizeLSTM is time-major only" : null;
-      if (why != null) {
-        qc.report.kept(n.name(), n.op(), why);
-        continue;
-      }
-      if (qc.excluded(n)) continue;
-      rewrite(n);
-      fired++;
+  protected boolean visit(Graph root, Node n, RuleContext ctx) {
+    if (!n.isOnnx("LSTM")) return false;
+    String why = qc.options.standardOps() ? "standard ONNX has no int8 LSTM (without --standard-ops it becomes " + OP + ")"
+        : QuantizeContext.floatConstant(n.input(1), 3) == null || QuantizeContext.floatConstant(n.input(2), 3) == null
+            ? "W or R is not a constant float tensor"
+            : n.intAttr("layout", 0) != 0 ? "layout=1 (batch-major); DynamicQuantizeLSTM is time-major only" : null;
+    if (why != null) {
+      qc.report.kept(n.name(), n.op(), why);
+      return false;
     }
-    return fired;
+    if (qc.excluded(n)) return false;
+    rewrite(n);
+    return true;
   }
 
   private void rewrite(Node n) {

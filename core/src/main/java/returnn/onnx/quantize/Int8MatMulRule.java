@@ -1,13 +1,12 @@
 package returnn.onnx.quantize;
 
-import java.util.ArrayList;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.rewrite.Rule;
+import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -18,33 +17,25 @@ import returnn.onnx.rewrite.RuleContext;
  * quantized op's bias input; a constant scalar factor after that (a Conformer's half-step feed-forward output) goes into
  * the weight's scales and the bias.
  */
-final class Int8MatMulRule implements Rule {
+final class Int8MatMulRule extends NodeRule {
   private final QuantizeContext qc;
 
   Int8MatMulRule(QuantizeContext qc) {
+    super("Quantize.MatMul", true);
     this.qc = qc;
   }
 
   @Override
-  public String name() {
-    return "Quantize.MatMul";
-  }
-
-  @Override
-  public int apply(Graph root, RuleContext ctx) {
-    int fired = 0;
-    for (Node n : new ArrayList<>(root.allNodes())) {
-      if (n.graph() == null || !n.isOnnx("MatMul")) continue;
-      Value w = QuantizeContext.floatConstant(n.input(1), 2);
-      if (w == null) {
-        qc.report.kept(n.name(), n.op(), "no constant float [K,N] weight");
-        continue;
-      }
-      if (qc.excluded(n)) continue;
-      rewrite(n, w);
-      fired++;
+  protected boolean visit(Graph root, Node n, RuleContext ctx) {
+    if (!n.isOnnx("MatMul")) return false;
+    Value w = QuantizeContext.floatConstant(n.input(1), 2);
+    if (w == null) {
+      qc.report.kept(n.name(), n.op(), "no constant float [K,N] weight");
+      return false;
     }
-    return fired;
+    if (qc.excluded(n)) return false;
+    rewrite(n, w);
+    return true;
   }
 
   private void rewrite(Node n, Value w) {
