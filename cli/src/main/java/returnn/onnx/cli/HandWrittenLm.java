@@ -38,7 +38,7 @@ final class HandWrittenLm {
     Value lengths = g.addInput(onnxName(f.inputs().get(1).tensorName()), DType.INT32, Shape.of(Dim.sym("batch")));
     OnnxBuilder b = new OnnxBuilder(g, OPSET, "hand", null);
     Value x = b.transpose(b.gather(b.constant(f.checkpoint().get("input/W")), ids, 0), 1, 0, 2);
-    for (int k = 0; k < s.layers(); k++) x = b.squeeze(lstm(g, b, f, s, k, x, lengths, null, null).output(0), 1);
+    for (int k = 0; k < s.layers(); k++) x = b.squeeze(lstm(g, b, f, s.hidden(), k, x, lengths, null, null).output(0), 1);
     Value y = output(b, f, b.transpose(x, 1, 0, 2));
     y.setName(onnxName(LstmFixtures.OUTPUT));
     g.addOutput(y);
@@ -61,7 +61,7 @@ final class HandWrittenLm {
     Value x = b.transpose(b.gather(b.constant(f.checkpoint().get("input/W")), ids, 0), 1, 0, 2);
     List<Value> next = new ArrayList<>();
     for (int k = 0; k < s.layers(); k++) {
-      Node lstm = lstm(g, b, f, s, k, x, null, states.get(k)[0], states.get(k)[1]);
+      Node lstm = lstm(g, b, f, s.hidden(), k, x, null, states.get(k)[0], states.get(k)[1]);
       x = b.squeeze(lstm.output(0), 1);
       for (int i = 1; i <= 2; i++) {
         Value v = lstm.output(i);
@@ -77,9 +77,12 @@ final class HandWrittenLm {
     return g;
   }
 
-  private static Node lstm(Graph g, OnnxBuilder b, Fixture f, LstmFixtures.Sizes s, int k, Value x, Value lengths, Value h0, Value c0) {
+  /**
+   * Layer {@code lstmK} of a NativeLstm2 fixture as one ONNX LSTM with n units: W from {@code lstmK/rec/W} and
+   * {@code b}, R from {@code W_re}, RETURNN's j,i,f,o blocks reordered to ONNX i,o,f,c.
+   */
+  static Node lstm(Graph g, OnnxBuilder b, Fixture f, int n, int k, Value x, Value lengths, Value h0, Value c0) {
     String l = "lstm" + k + "/rec/";
-    int n = s.hidden();
     Map<String, Tensor> ckpt = f.checkpoint();
     float[] bias = ckpt.get(l + "b").toFloats();
     float[] bb = new float[8 * n];

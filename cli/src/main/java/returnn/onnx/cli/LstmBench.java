@@ -1,6 +1,5 @@
 package returnn.onnx.cli;
 
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,7 +14,6 @@ import returnn.onnx.fixtures.GraphFormat;
 import returnn.onnx.fixtures.VariableKind;
 import returnn.onnx.fixtures.lstm.LstmFixtures;
 import returnn.onnx.fixtures.lstm.LstmTwin;
-import returnn.onnx.ir.Attr;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Graph;
@@ -139,37 +137,12 @@ final class LstmBench {
     Value h = b.transpose(x, 1, 0, 2);
     int n = o.units;
     for (int k = 0; k < o.layers; k++) {
-      String l = "lstm" + k + "/rec/";
-      Tensor w = gates(f.checkpoint().get(l + "W"), n);
-      Tensor r = gates(f.checkpoint().get(l + "W_re"), n);
-      float[] bias = f.checkpoint().get(l + "b").toFloats();
-      float[] bb = new float[8 * n];
-      for (int gate = 0; gate < 4; gate++) System.arraycopy(bias, ONNX_FROM_RETURNN[gate] * n, bb, gate * n, n);
-      Node lstm = g.addNode(Node.ONNX, "LSTM", "lstm" + k, null, List.of(h, b.constant(w), b.constant(r),
-          b.constant(Tensor.ofFloats(new long[] {1, 8L * n}, bb)), lengths), 3);
-      lstm.set("hidden_size", new Attr.Int(n));
-      lstm.output(0).setDtype(DType.FLOAT);
+      Node lstm = HandWrittenLm.lstm(g, b, f, n, k, h, lengths, null, null);
       h = b.squeeze(lstm.output(0), 1);
     }
     Value y = b.transpose(h, 1, 0, 2);
     y.setName(TensorRef.parse(f.outputs().get(0)).onnxName());
     g.addOutput(y);
     return g;
-  }
-
-  /** ONNX gate g (i, o, f, c) is RETURNN block ONNX_FROM_RETURNN[g] (blocks j, i, f, o). */
-  private static final int[] ONNX_FROM_RETURNN = {1, 3, 2, 0};
-
-  /** [rows, 4n] RETURNN matrix → [1, 4n, rows] ONNX matrix. */
-  private static Tensor gates(Tensor m, int n) {
-    int rows = (int) m.shape()[0];
-    float[] src = m.toFloats();
-    ByteBuffer out = Tensor.alloc(4L * 4 * n * rows);
-    for (int gate = 0; gate < 4; gate++) {
-      for (int c = 0; c < n; c++) {
-        for (int k = 0; k < rows; k++) out.putFloat(4 * ((gate * n + c) * rows + k), src[k * 4 * n + ONNX_FROM_RETURNN[gate] * n + c]);
-      }
-    }
-    return Tensor.of(DType.FLOAT, new long[] {1, 4L * n, rows}, out);
   }
 }
