@@ -123,18 +123,9 @@ final class Layout {
       int ax = axes == null ? k : Shapes.normAxis(axes[k], r);
       long dim = x.shape[ax];
       long step = steps == null ? 1 : steps[k];
-      long s = starts[k], e = ends[k];
-      if (s < 0) s += dim;
-      if (e < 0) e += dim;
-      if (step > 0) {
-        s = Math.max(0, Math.min(s, dim));
-        e = Math.max(0, Math.min(e, dim));
-      } else {
-        s = Math.max(-1, Math.min(s, dim - 1));
-        e = Math.max(-1, Math.min(e, dim - 1));
-      }
-      st[ax] = s;
-      en[ax] = e;
+      long[] se = Shapes.sliceBounds(dim, starts[k], ends[k], step);
+      st[ax] = se[0];
+      en[ax] = se[1];
       sp[ax] = step;
     }
     long[] shape = new long[r];

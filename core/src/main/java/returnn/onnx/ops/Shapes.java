@@ -54,6 +54,22 @@ public final class Shapes {
     return a;
   }
 
+  /** A {@code Shape} op's start/end attr as an index in [0, rank]: negatives count from the end, then clamped. */
+  public static int shapeBound(long a, int rank) {
+    return (int) Math.max(0, Math.min(rank, a < 0 ? a + rank : a));
+  }
+
+  /**
+   * ONNX {@code Slice}'s effective {start, end} on a dim of size {@code dim}: negatives count from the end, then both
+   * are clamped to [0, dim] for a positive step and to [-1, dim - 1] for a negative one.
+   */
+  public static long[] sliceBounds(long dim, long s, long e, long step) {
+    if (s < 0) s += dim;
+    if (e < 0) e += dim;
+    long lo = step > 0 ? 0 : -1, hi = step > 0 ? dim : dim - 1;
+    return new long[] {Math.max(lo, Math.min(s, hi)), Math.max(lo, Math.min(e, hi))};
+  }
+
   public static long[] strides(long[] shape) {
     long[] s = new long[shape.length];
     long acc = 1;

@@ -163,10 +163,8 @@ public final class TypeInference {
         return Shape.of(((Attr.TensorVal) n.attr("value")).value().shape());
       case "Shape": {
         if (!s0.hasRank()) return Shape.of(Dim.UNKNOWN);
-        long start = n.intAttr("start", 0), end = n.intAttr("end", s0.rank());
         int r = s0.rank();
-        start = Math.max(0, Math.min(r, start < 0 ? start + r : start));
-        end = Math.max(0, Math.min(r, end < 0 ? end + r : end));
+        int start = Shapes.shapeBound(n.intAttr("start", 0), r), end = Shapes.shapeBound(n.intAttr("end", r), r);
         return Shape.of(Math.max(0, end - start));
       }
       case "Size":

@@ -12,6 +12,7 @@ import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
 import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.ops.Shapes;
 
 /**
  * Element-wise view of small integer vectors (shape vectors and their pieces) through the ONNX ops shape arithmetic
@@ -100,9 +101,9 @@ final class ArrayShapeTrace {
         Shape xs = x.shape();
         if (!xs.hasRank()) return null;
         int r = xs.rank();
-        long start = clampAxis(n.intAttr("start", 0), r), end = clampAxis(n.intAttr("end", r), r);
+        int start = Shapes.shapeBound(n.intAttr("start", 0), r), end = Shapes.shapeBound(n.intAttr("end", r), r);
         List<Elem> out = new ArrayList<>();
-        for (int i = (int) start; i < end; i++) {
+        for (int i = start; i < end; i++) {
           Dim d = xs.dim(i);
           out.add(d.isFixed() ? Elem.known(d.value()) : new Elem(null, d, x, i, null));
         }
@@ -167,22 +168,10 @@ final class ArrayShapeTrace {
     return u != null && u.size() == in.size() ? in : null;
   }
 
-  private static long clampAxis(long a, int r) {
-    if (a < 0) a += r;
-    return Math.max(0, Math.min(r, a));
-  }
-
   /** Indices ONNX Slice picks from a dim of size {@code dim}. */
-  static long[] sliceIndices(long dim, long s, long e, long step) {
-    if (s < 0) s += dim;
-    if (e < 0) e += dim;
-    if (step > 0) {
-      s = Math.max(0, Math.min(s, dim));
-      e = Math.max(0, Math.min(e, dim));
-    } else {
-      s = Math.max(-1, Math.min(s, dim - 1));
-      e = Math.max(-1, Math.min(e, dim - 1));
-    }
+  static long[] sliceIndices(long dim, long start, long end, long step) {
+    long[] se = Shapes.sliceBounds(dim, start, end, step);
+    long s = se[0], e = se[1];
     List<Long> r = new ArrayList<>();
     for (long i = s; step > 0 ? i < e : i > e; i += step) r.add(i);
     return r.stream().mapToLong(Long::longValue).toArray();

@@ -8,6 +8,7 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
+import returnn.onnx.ops.Shapes;
 
 /**
  * What a small integer tensor computed from shapes holds, element by element: a constant, or "axis i of value v".
@@ -97,17 +98,13 @@ record ShapeExpr(List<Element> elements, boolean scalar) {
     Shape s = v.shape();
     if (!s.hasRank()) return null;
     int rank = s.rank();
-    int start = (int) clampAxis(n.intAttr("start", 0), rank), end = (int) clampAxis(n.intAttr("end", rank), rank);
+    int start = Shapes.shapeBound(n.intAttr("start", 0), rank), end = Shapes.shapeBound(n.intAttr("end", rank), rank);
     List<Element> e = new ArrayList<>();
     for (int i = start; i < end; i++) {
       Dim d = s.dim(i);
       e.add(d.isFixed() ? Element.constant(d.value()) : new Element(-1, v, i));
     }
     return new ShapeExpr(e, false);
-  }
-
-  private static long clampAxis(long a, int rank) {
-    return Math.max(0, Math.min(rank, a < 0 ? a + rank : a));
   }
 
   private static ShapeExpr gather(Node n, int depth) {
