@@ -67,4 +67,35 @@ MODELS = [
           "RETURNN's TF backend maps unit lstmp (and lstm) to its default LSTM unit, NativeLSTM2: no projection"),
     blstm("layernormvariantslstm", {"LSTM": 0, "Loop": 6},
           "layer norm inside the cell: ONNX LSTM has none, so each layer stays an exact Loop"),
+    {
+        "name": "transformer-lm",
+        "kind": "lm",
+        "description": "Transformer LM as i6 writes it: embedding, positional_encoding, 2 pre-norm blocks of causal "
+                       "self_attention (attention_left_only, 4 heads, d 32) + ReLU FF, final layer_norm, softmax",
+        "config": "transformer_lm.config",
+        "train": LM_TRAIN,
+        "inputs": LM_INPUTS,
+        "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 5},
+    },
+    {
+        "name": "transformer-lm-state",
+        "kind": "lm",
+        "description": "the Transformer LM with \"initial_state\": \"placeholder\" on both self_attention layers "
+                       "(RETURNN's k/v state I/O: previous keys/values [B, heads, T_prev, d/heads] in, all keys/values out)",
+        "config": "transformer_lm.config",
+        "subst": {'"attention_left_only": True,': '"attention_left_only": True, "initial_state": "placeholder",'},
+        "checkpoint_from": "transformer-lm",
+        "train": LM_TRAIN,
+        "inputs": dict(LM_INPUTS, state_zeros={
+            "dec_%d_self_att_att/initial_state_placeholder_%s" % (i, kv): [4, 0, 8]
+            for i in range(2) for kv in ("k_left", "v_left")}),
+        "outputs": ["output/output_batch_major"] + [
+            "dec_%d_self_att_att/last_state_%s" % (i, kv) for i in range(2) for kv in ("k_left", "v_left")],
+        "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 5},
+        "notes": "no \"state\" chunk check: a chunked run does NOT equal the full run in RETURNN itself, because "
+                 "positional_encoding restarts at position 0 in every call (it has no offset tied to the k/v state "
+                 "length); the k/v states and the causal mask (ones over the previous keys, lower triangle over the new "
+                 "ones) do carry over. last_state_k_left/v_left are the previous keys/values concatenated with all "
+                 "new ones, padded frames included (attention_left_only ignores the sequence lengths).",
+    },
 ]
