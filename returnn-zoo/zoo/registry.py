@@ -146,4 +146,17 @@ MODELS = [
                  " = ] [6 6 8]'. The reference records what TF does compute: the lengths conv1p/Neg_2. inf_value alone "
                  "(without onnx_export) does not have this problem.",
     },
+    {
+        "name": "ctc-conv-blstm",
+        "kind": "ctc",
+        "description": "CTC model: 2-D conv front end (feature max-pool), 2 BLSTM (nativelstm2) pairs with a 2x max-pool "
+                       "over time between them, softmax with CTC loss; no onnx_export edit",
+        "config": "ctc_conv_blstm.config",
+        "train": {"spec": {"data": ("dense", 20, "T"), "classes": ("sparse", 10, "U")}, "min_len": 4, "max_len": 24,
+                  "label_ratio": 4},
+        "inputs": {"lengths": [13, 1, 6], "inputs": {"data": {"kind": "dense", "dim": 20}}},
+        # lstm0_pool/Neg_1: the lengths after the 2x time pool, -(-T // 2)
+        "outputs": ["output/output_batch_major", "lstm0_pool/Neg_1"],
+        "fuse": {"LSTM": 2, "Loop": 0},
+    },
 ]
