@@ -102,7 +102,9 @@ MODELS = [
         "outputs": ["output/output_batch_major"] + [
             "dec_%d_self_att_att/last_state_%s" % (i, kv) for i in range(2) for kv in ("k_left", "v_left")],
         "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 5},
-        "notes": "no \"state\" chunk check: a chunked run does NOT equal the full run in RETURNN itself, because "
+        "state": {"chunk": 3, "tf_chunked": True},
+        "notes": "the chunk check compares with TF run in the same chunks (tf_chunked): a chunked run does NOT "
+                 "equal the full run in RETURNN itself, because "
                  "positional_encoding restarts at position 0 in every call (it has no offset tied to the k/v state "
                  "length); the k/v states and the causal mask (ones over the previous keys, lower triangle over the new "
                  "ones) do carry over. last_state_k_left/v_left are the previous keys/values concatenated with all "
