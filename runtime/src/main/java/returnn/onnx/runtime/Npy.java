@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Map;
+import returnn.onnx.SafePaths;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Tensor;
 
@@ -72,6 +73,7 @@ public final class Npy {
   }
 
   public static void write(Path file, Tensor t) {
+    SafePaths.checkTarget(file);
     Path dir = file.toAbsolutePath().getParent();
     try {
       Files.createDirectories(dir);

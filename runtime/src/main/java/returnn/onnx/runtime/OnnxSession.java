@@ -52,6 +52,8 @@ public final class OnnxSession implements AutoCloseable {
   }
 
   public static OnnxSession open(Path model, Options o) {
+    // ONNX Runtime follows any external-data location (absolute, ../): only the model's folder is allowed.
+    returnn.onnx.onnx.ExternalDataCheck.check(model);
     OrtSession.SessionOptions so = null;
     try {
       so = sessionOptions(o);

@@ -74,6 +74,7 @@ public final class StreamingSession implements AutoCloseable {
 
   /** Opens a model whose metadata holds a state mapping (see {@code convert --state}). */
   public static StreamingSession open(Path model, OnnxSession.Options o) {
+    returnn.onnx.onnx.ExternalDataCheck.check(model); // external data only from the model's folder
     OverridableInitializers.Split split;
     try {
       split = OverridableInitializers.split(Files.readAllBytes(model), model.toString());
