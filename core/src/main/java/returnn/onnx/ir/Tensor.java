@@ -108,6 +108,16 @@ public final class Tensor {
   public static ByteBuffer alloc(long bytes) {
     if (bytes < 0) throw new IllegalArgumentException("tensor of negative size " + bytes + " bytes");
     if (bytes > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("tensor of " + bytes + " bytes: over 2 GiB held in memory");
+    requireHeap(bytes);
+    return ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  /**
+   * Refuses, with an {@link IllegalArgumentException}, to go on when {@code bytes} more would not fit in the Java
+   * heap: called before allocating what a file's shape asks for, instead of failing with OutOfMemoryError.
+   */
+  public static void requireHeap(long bytes) {
+    if (bytes < 0) throw new IllegalArgumentException("negative size " + bytes + " bytes");
     // Refuse before the JVM throws OutOfMemoryError (which leaves the process in a state where anything may fail).
     Runtime rt = Runtime.getRuntime();
     long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
@@ -119,7 +129,6 @@ public final class Tensor {
             + " bytes of free Java heap (raise -Xmx, or check the shape)");
       }
     }
-    return ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
   }
 
   /** Elements of a shape; a shape whose element count overflows a long is refused (never wraps around). */

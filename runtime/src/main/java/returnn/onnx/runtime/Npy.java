@@ -55,8 +55,12 @@ public final class Npy {
     b.get(h);
     String header = new String(h, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
     Header parsed = Header.parse(header, source);
-    long count = Tensor.count(parsed.shape());
-    long bytesNeeded = count * parsed.dtype().size;
+    long bytesNeeded;
+    try {
+      bytesNeeded = Math.multiplyExact(Tensor.count(parsed.shape()), (long) parsed.dtype().size);
+    } catch (ArithmeticException | IllegalArgumentException e) {
+      throw new IllegalArgumentException(source + ": .npy shape " + java.util.Arrays.toString(parsed.shape()) + " is impossible (its size overflows)");
+    }
     if (b.remaining() != bytesNeeded) {
       throw new IllegalArgumentException(source + ": " + parsed.descr() + java.util.Arrays.toString(parsed.shape()) + " needs "
           + bytesNeeded + " data bytes, the file has " + b.remaining());

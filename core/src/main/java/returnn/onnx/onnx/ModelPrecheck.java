@@ -10,7 +10,10 @@ import returnn.onnx.ConversionException;
 import returnn.onnx.SafePaths;
 
 /**
- * Checks, before ONNX Runtime opens a model file, that every external-data {@code location} in it stays inside the
+ * What is checked in a model file before ONNX Runtime opens it. Returns the op types the model uses
+ * ({@code domain:op_type}, the domain empty for ai.onnx), for guards against inputs ONNX Runtime crashes on.
+ *
+ * <p>Checks that every external-data {@code location} in it stays inside the
  * model's folder ({@link SafePaths#inside}). ONNX Runtime 1.23 itself follows absolute paths and {@code ../}, so a
  * hostile model could make {@code run} read any file and hand its bytes back as an output.
  *
@@ -18,24 +21,27 @@ import returnn.onnx.SafePaths;
  * 2 GB model costs a pass over its structure, not 2 GB of heap. Looks at every TensorProto the model can hold:
  * initializers, sparse initializers, tensor attributes of nodes, in subgraphs, functions and training info.
  */
-public final class ExternalDataCheck {
+public final class ModelPrecheck {
   /** Subgraph nesting we follow; deeper models are refused (ONNX Runtime would need as deep a native stack). */
   static final int MAX_DEPTH = 64;
 
   private final Path model;
   private final Path dir;
+  private final java.util.Set<String> ops = new java.util.TreeSet<>();
 
-  private ExternalDataCheck(Path model) {
+  private ModelPrecheck(Path model) {
     this.model = model;
     this.dir = model.toAbsolutePath().getParent();
   }
 
-  public static void check(Path model) {
-    ExternalDataCheck c = new ExternalDataCheck(model);
+  /** The op types used anywhere in the model ({@code com.microsoft:MultiHeadAttention}, {@code :MatMul}). */
+  public static java.util.Set<String> check(Path model) {
+    ModelPrecheck c = new ModelPrecheck(model);
     try (InputStream in = Files.newInputStream(model)) {
       CodedInputStream s = CodedInputStream.newInstance(in);
       s.setSizeLimit(Integer.MAX_VALUE);
       c.message(s, Kind.MODEL, 0);
+      return java.util.Collections.unmodifiableSet(c.ops);
     } catch (IOException e) {
       throw ConversionException.atFile(model, "cannot read an ONNX model: " + e.getMessage());
     }
@@ -65,7 +71,7 @@ public final class ExternalDataCheck {
 
   private String message(CodedInputStream s, Kind kind, int depth) throws IOException {
     if (depth > MAX_DEPTH) throw ConversionException.atFile(model, "nested deeper than " + MAX_DEPTH + " levels");
-    String key = null, value = null, tensorName = null;
+    String key = null, value = null, tensorName = null, opType = null, domain = "";
     while (true) {
       int tag = s.readTag();
       if (tag == 0) break;
@@ -78,6 +84,10 @@ public final class ExternalDataCheck {
         else value = v;
       } else if (kind == Kind.TENSOR && delimited && field == 8) {
         tensorName = s.readStringRequireUtf8();
+      } else if (kind == Kind.NODE && delimited && (field == 4 || field == 7)) {
+        String v = s.readStringRequireUtf8();
+        if (field == 4) opType = v;
+        else domain = v;
       } else if (c != null) {
         int limit = s.pushLimit(s.readRawVarint32());
         String location = message(s, c, depth + 1);
@@ -89,6 +99,7 @@ public final class ExternalDataCheck {
         break;
       }
     }
+    if (kind == Kind.NODE && opType != null) ops.add(("ai.onnx".equals(domain) ? "" : domain) + ":" + opType);
     return kind == Kind.ENTRY && "location".equals(key) ? value : null;
   }
 }
