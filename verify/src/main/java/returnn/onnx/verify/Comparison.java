@@ -48,6 +48,21 @@ public record Comparison(String name, boolean shapeMatches, boolean dtypeMatches
     return new Comparison(name, true, dtype, maxAbs, maxRel, badNonFinite, n, detail, finite);
   }
 
+  /**
+   * Max |log e - log a| over two probability arrays (natural log): the measure for softmax outputs, whose values are
+   * too small for an absolute bound to mean anything. A NaN difference (log of a negative) counts as infinite.
+   */
+  public static double maxLogDiff(double[] e, double[] a) {
+    if (e.length != a.length) return Double.POSITIVE_INFINITY;
+    double max = 0;
+    for (int i = 0; i < e.length; i++) {
+      double d = Math.abs(Math.log(e[i]) - Math.log(a[i]));
+      if (Double.isNaN(d) && !(Double.isNaN(e[i]) && Double.isNaN(a[i]))) return Double.POSITIVE_INFINITY;
+      if (!Double.isNaN(d)) max = Math.max(max, d);
+    }
+    return max;
+  }
+
   /** Within tolerance: exact for integer and bool outputs, {@code absTol} for floats, and non-finite values agreeing. */
   public boolean ok(double absTol, DType dtype) {
     if (!shapeMatches || !dtypeMatches || mismatchedNonFinite > 0) return false;
