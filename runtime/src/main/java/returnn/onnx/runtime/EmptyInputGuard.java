@@ -19,6 +19,9 @@ final class EmptyInputGuard {
   static final List<String> CRASHING = List.of("com.microsoft:MultiHeadAttention", "com.microsoft:Attention",
       "com.microsoft:GroupQueryAttention", ":Attention");
 
+  /** RETURNN's {@code "initial_state": "placeholder"} inputs: states even in a model converted without --state. */
+  static final String RETURNN_STATE = "initial_state_placeholder_";
+
   private final String op;
 
   private EmptyInputGuard(String op) {
@@ -33,7 +36,7 @@ final class EmptyInputGuard {
   void check(Map<String, Tensor> feeds, Collection<String> exempt, String source) {
     if (op == null) return;
     for (Map.Entry<String, Tensor> e : feeds.entrySet()) {
-      if (exempt.contains(e.getKey())) continue;
+      if (exempt.contains(e.getKey()) || e.getKey().contains(RETURNN_STATE)) continue;
       for (long d : e.getValue().shape()) {
         if (d == 0) {
           throw new IllegalArgumentException(source + ": input '" + e.getKey() + "' has an empty axis "
