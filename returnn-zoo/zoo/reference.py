@@ -57,6 +57,50 @@ def make_inputs(spec, rng):
     return feeds
 
 
+def step_by_step_reference(zoo, m, checkpoint, feeds):
+    """Greedy decoding over a --rec_step_by_step graph, driven as RETURNN's step-by-step protocol says (state in the
+    IO/ variables): encode_ops (init_op) with the input feeds; the choice variable starts at the choice layer's
+    initial_output 0; then per step: assign IO/i = step (compiled without update_i_in_graph), run update_ops (the
+    delayed updates from the previous choice; RETURNN only applies them when i > 0), run decode_ops (scores + state
+    update), read the scores variable (log probs [B, V]), assign the argmax to the choice variable.
+    Returns (labels [B, steps] int32, scores [steps, B, V] float32)."""
+    spec = m["step_by_step"]
+    name = m["name"]
+    with open(os.path.join(zoo, "models", name, spec["info"])) as f:
+        info = json.load(f)
+    meta = tf.compat.v1.MetaGraphDef()
+    with open(os.path.join(zoo, "models", name, spec["graph"]), "rb") as f:
+        meta.ParseFromString(f.read())
+    load_native_ops(meta.graph_def)
+    (stoch,) = info["stochastic_var_order"]  # one choice layer
+    var_op = {k: v["var_op"] for k, v in info["state_vars"].items()}
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
+        saver = tf.compat.v1.train.Saver(var_list=[v for v in tf.compat.v1.trainable_variables()
+                                                   if not v.op.name.startswith("IO/")])
+        variables = {v.op.name: v for v in tf.compat.v1.global_variables()}
+        i_var, choice_var = variables[var_op["i"]], variables[var_op["stochastic_var_choice_" + stoch]]
+        scores_var = variables[var_op["stochastic_var_scores_" + stoch]]
+        cfg = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+        with tf.compat.v1.Session(graph=graph, config=cfg) as session:
+            saver.restore(session, os.path.join(zoo, checkpoint))
+            session.run(info["init_op"], {graph.get_tensor_by_name(k + ":0"): v for k, v in feeds.items()})
+            batch = len(m["inputs"]["lengths"])
+            choice_var.load(np.zeros([batch], "int32"), session)
+            labels, scores = [], []
+            for step in range(spec["steps"]):
+                i_var.load(step, session)
+                session.run(graph.get_collection("update_ops"))
+                session.run(graph.get_collection("decode_ops"))
+                sc = session.run(scores_var.value())
+                choice = sc.argmax(axis=-1).astype("int32")
+                choice_var.load(choice, session)
+                labels.append(choice)
+                scores.append(sc)
+    return np.stack(labels, axis=1), np.stack(scores, axis=0).astype("float32")
+
+
 def main():
     with open(sys.argv[1]) as f:
         job = json.load(f)
@@ -98,6 +142,17 @@ def main():
             entry["max_abs"] = float(np.max(np.abs(v))) if v.size else 0.0
             assert np.all(np.isfinite(v)), "%s: non-finite reference output %s" % (name, k)
         result["outputs"][k] = entry
+    if "step_by_step" in m:
+        labels, scores = step_by_step_reference(zoo, m, job["checkpoint"], feeds)
+        assert np.all(np.isfinite(scores)), "%s: non-finite step-by-step scores" % name
+        sbs = {"graph": "models/%s/%s" % (name, m["step_by_step"]["graph"]),
+               "info": "models/%s/%s" % (name, m["step_by_step"]["info"]), "decoder": "greedy",
+               "steps": m["step_by_step"]["steps"]}
+        for key, v in (("labels", labels), ("scores", scores)):
+            path = os.path.join("outputs", "step_by_step__%s.npy" % key)
+            np.save(path, v)
+            sbs[key] = {"file": "models/%s/%s" % (name, path), "dtype": str(v.dtype), "shape": list(v.shape)}
+        result["step_by_step"] = sbs
     with open("reference.json", "w") as f:
         json.dump(result, f)
     print("reference: %s: %s" % (name, {k: v["shape"] for k, v in result["outputs"].items()}))

@@ -179,6 +179,9 @@ MODELS = [
                 "subst": {', "max_seq_len": "max_len_from(\'base:encoder\')"}': "}"}},
         },
         "reference_graph": "graph.meta",
+        # also a greedy decode over the step-by-step graph (reference.py step_by_step_reference): the labels and
+        # every step's scores (log probs)
+        "step_by_step": {"graph": "rec_step_by_step.meta", "info": "rec_step_by_step.json", "steps": 8},
         "inputs": {"lengths": [11, 1, 6], "inputs": {"data": {"kind": "dense", "dim": 20}}},
         # decision/output_batch_major: the best hypothesis' labels [B, T_out]; decision/GatherNd: its lengths [B];
         # output/rec/output_batch_major: every beam entry's labels [B * beam, T_out]; output/rec/output/truediv:
@@ -192,6 +195,9 @@ MODELS = [
                  "(rec_step_by_step.meta + rec_step_by_step.json, no TF reference) keeps the encoder output and "
                  "decoder state in TF variables under IO/ (init_op rec_step_by_step_init_op; collections encode_ops, "
                  "decode_ops, decoder_input_vars, decoder_output_vars); it is compiled from returnn.rec_step_by_step"
-                 ".config, the config without max_seq_len, which RETURNN refuses in a step-by-step graph.",
+                 ".config, the config without max_seq_len, which RETURNN refuses in a step-by-step graph. Its "
+                 "reference (step_by_step) is a greedy decode for 8 steps, not stopped at EOS: the driver sets IO/i "
+                 "itself (RETURNN compiles without update_i_in_graph) and starts the choice variable at 0 (init_op "
+                 "leaves the stochastic_var_* variables uninitialised).",
     },
 ]
