@@ -2,10 +2,12 @@
 
 Fields: name, kind (lm | am | ctc | encdec), description, config (in configs/), subst (text replacements that make
 a variant of a config), train (synthetic data: spec key -> (sparse|dense, dim, length group "T"|"U")),
-graphs (file -> compile_tf_graph.py flags; default {"graph.meta": []}), reference_graph (the graph TF runs for
-the recorded outputs), inputs (reference feed: lengths of the padded batch, and per data key its kind/dim),
-outputs (TF tensor names recorded), fuse (ONNX op -> exact count the converted model must have), state (state
-variants: what the Java test chunks), notes.
+graphs (file -> compile_tf_graph.py flags, or {"flags": [...], "subst": {...}} for a graph compiled from an edited
+config; default {"graph.meta": []}), reference_graph (the graph TF runs for the recorded outputs), step_by_step (a
+--rec_step_by_step graph + its JSON: reference.py also records a greedy decode through it), inputs (reference feed:
+lengths of the padded batch, per data key its kind/dim, state_zeros: initial-state placeholders fed as zeros, [B, n]
+or [B] + a shape such as a k/v history [heads, 0, d]), outputs (TF tensor names recorded), fuse (ONNX op -> exact
+count the converted model must have), state (state variants: what the Java test chunks), notes.
 """
 
 LM_TRAIN = {"spec": {"data": ("sparse", 50, "T"), "classes": ("sparse", 50, "T")}}
