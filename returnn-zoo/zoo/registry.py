@@ -202,4 +202,33 @@ MODELS = [
                  "itself (RETURNN compiles without update_i_in_graph) and starts the choice variable at 0 (init_op "
                  "leaves the stochastic_var_* variables uninitialised).",
     },
+    {
+        "name": "transformer-lm-rec",
+        "kind": "lm",
+        "description": "the Transformer LM as i6 writes it for RASR: the same layers inside the unit of a rec layer "
+                       "\"output\" (moved out of the loop by RETURNN), names under output/rec/",
+        "config": "transformer_lm_rec.config",
+        "train": LM_TRAIN,
+        "inputs": LM_INPUTS,
+        # compile_tf_graph.py names a rec layer's output output/rec/output_batch_major
+        "outputs": ["output/rec/output_batch_major"],
+        "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 5},
+    },
+    {
+        "name": "transformer-lm-rec-state",
+        "kind": "lm",
+        "description": "transformer-lm-rec with \"initial_state\": \"placeholder\" on both self_attention layers "
+                       "(output/rec/dec_N_self_att_att/initial_state_placeholder_k_left ... last_state_k_left)",
+        "config": "transformer_lm_rec.config",
+        "subst": {'"attention_left_only": True,': '"attention_left_only": True, "initial_state": "placeholder",'},
+        "checkpoint_from": "transformer-lm-rec",
+        "train": LM_TRAIN,
+        "inputs": dict(LM_INPUTS, state_zeros={
+            "output/rec/dec_%d_self_att_att/initial_state_placeholder_%s" % (i, kv): [4, 0, 8]
+            for i in range(2) for kv in ("k_left", "v_left")}),
+        "outputs": ["output/rec/output_batch_major"] + [
+            "output/rec/dec_%d_self_att_att/last_state_%s" % (i, kv) for i in range(2) for kv in ("k_left", "v_left")],
+        "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 5},
+        "notes": "no \"state\" chunk check, as for transformer-lm-state: positional_encoding restarts at 0 in every call.",
+    },
 ]
