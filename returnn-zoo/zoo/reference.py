@@ -101,6 +101,32 @@ def step_by_step_reference(zoo, m, checkpoint, feeds):
     return np.stack(labels, axis=1), np.stack(scores, axis=0).astype("float32")
 
 
+def chunked_run(m, graph, session, feeds, outputs, fetches):
+    """The state variant run chunk by chunk in TF: the padded batch cut into chunks of m["chunked"]["chunk"] frames,
+    each fed with lengths = its width for every sequence (the padding frames are computed as in the full run), the
+    initial-state placeholders fed with the previous chunk's last_state_* (zeros first). Returns the outputs
+    concatenated over time (the first output; the states of the last chunk)."""
+    c = m["chunked"]["chunk"]
+    (data_key,) = m["inputs"]["inputs"]
+    ph = m["inputs"]["inputs"][data_key].get("placeholder", "extern_data/placeholders/%s/%s" % (data_key, data_key))
+    x = feeds[ph]
+    states = {k: v for k, v in feeds.items() if "initial_state_placeholder" in k}
+    pieces = []
+    for t0 in range(0, x.shape[1], c):
+        xc = x[:, t0:t0 + c]
+        feed = dict(states)
+        feed[ph] = xc
+        feed[ph + "_dim0_size"] = np.full([x.shape[0]], xc.shape[1], dtype="int32")
+        vals = dict(zip(outputs, session.run(fetches, feed_dict={graph.get_tensor_by_name(k + ":0"): v
+                                                                 for k, v in feed.items()})))
+        pieces.append(vals[outputs[0]])
+        for k in states:
+            states[k] = vals[k.replace("initial_state_placeholder", "last_state")]
+    res = {outputs[0]: np.concatenate(pieces, axis=1)}
+    res.update({k.replace("initial_state_placeholder", "last_state"): v for k, v in states.items()})
+    return res
+
+
 def main():
     with open(sys.argv[1]) as f:
         job = json.load(f)
@@ -127,6 +153,7 @@ def main():
             fetches = [graph.get_tensor_by_name(o if ":" in o else o + ":0") for o in outputs]
             feed_dict = {graph.get_tensor_by_name(k + ":0"): v for k, v in feeds.items()}
             values = session.run(fetches, feed_dict=feed_dict)
+            chunked = chunked_run(m, graph, session, feeds, outputs, fetches) if "chunked" in m else None
     os.makedirs("inputs", exist_ok=True)
     os.makedirs("outputs", exist_ok=True)
     result = {"native_ops": native, "lengths": m["inputs"]["lengths"], "inputs": {}, "outputs": {}}
@@ -142,6 +169,14 @@ def main():
             entry["max_abs"] = float(np.max(np.abs(v))) if v.size else 0.0
             assert np.all(np.isfinite(v)), "%s: non-finite reference output %s" % (name, k)
         result["outputs"][k] = entry
+    if chunked is not None:
+        ch = {"chunk": m["chunked"]["chunk"], "chunk_lengths": "the chunk's width for every sequence", "outputs": {}}
+        for k, v in chunked.items():
+            path = os.path.join("outputs", "chunked__" + npy_name(k))
+            np.save(path, v)
+            assert np.all(np.isfinite(v)), "%s: non-finite chunked output %s" % (name, k)
+            ch["outputs"][k] = {"file": "models/%s/%s" % (name, path), "dtype": str(v.dtype), "shape": list(v.shape)}
+        result["chunked"] = ch
     if "step_by_step" in m:
         labels, scores = step_by_step_reference(zoo, m, job["checkpoint"], feeds)
         assert np.all(np.isfinite(scores)), "%s: non-finite step-by-step scores" % name

@@ -7,7 +7,8 @@ config; default {"graph.meta": []}), reference_graph (the graph TF runs for the 
 --rec_step_by_step graph + its JSON: reference.py also records a greedy decode through it), inputs (reference feed:
 lengths of the padded batch, per data key its kind/dim, state_zeros: initial-state placeholders fed as zeros, [B, n]
 or [B] + a shape such as a k/v history [heads, 0, d]), outputs (TF tensor names recorded), fuse (ONNX op -> exact
-count the converted model must have), state (state variants: what the Java test chunks), notes.
+count the converted model must have), state (state variants: what the Java test chunks, the chunked run must equal
+the full one), chunked (reference.py also records TF's own run in chunks of this size), notes.
 """
 
 LM_TRAIN = {"spec": {"data": ("sparse", 50, "T"), "classes": ("sparse", 50, "T")}}
@@ -104,10 +105,12 @@ MODELS = [
         "outputs": ["output/output_batch_major"] + [
             "dec_%d_self_att_att/last_state_%s" % (i, kv) for i in range(2) for kv in ("k_left", "v_left")],
         "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 5},
-        "notes": "no \"state\" chunk check: a chunked run does NOT equal the full run in RETURNN itself, because "
-                 "positional_encoding restarts at position 0 in every call (it has no offset tied to the k/v state "
-                 "length); the k/v states and the causal mask (ones over the previous keys, lower triangle over the new "
-                 "ones) do carry over. last_state_k_left/v_left are the previous keys/values concatenated with all "
+        # TF's own chunked run (reference.py chunked_run): what a chunked ONNX run must equal
+        "chunked": {"chunk": 3},
+        "notes": "no \"state\" chunk-equals-full check: a chunked run does NOT equal the full run in RETURNN itself, "
+                 "because positional_encoding restarts at position 0 in every call (it has no offset tied to the k/v "
+                 "state length); the k/v states and the causal mask (ones over the previous keys, lower triangle over "
+                 "the new ones) do carry over. \"chunked\" records TF's chunked run instead. last_state_k_left/v_left are the previous keys/values concatenated with all "
                  "new ones, padded frames included (attention_left_only ignores the sequence lengths).",
     },
     {
@@ -229,6 +232,8 @@ MODELS = [
         "outputs": ["output/rec/output_batch_major"] + [
             "output/rec/dec_%d_self_att_att/last_state_%s" % (i, kv) for i in range(2) for kv in ("k_left", "v_left")],
         "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 5},
-        "notes": "no \"state\" chunk check, as for transformer-lm-state: positional_encoding restarts at 0 in every call.",
+        "chunked": {"chunk": 3},
+        "notes": "no \"state\" chunk-equals-full check, as for transformer-lm-state: positional_encoding restarts at 0 "
+                 "in every call; \"chunked\" records TF's chunked run instead.",
     },
 ]
