@@ -163,4 +163,39 @@ MODELS = [
         "outputs": ["output/output_batch_major", "lstm0_pool/Neg_1"],
         "fuse": {"LSTM": 2, "Loop": 0},
     },
+    {
+        "name": "attention-encdec",
+        "kind": "encdec",
+        "description": "attention encoder-decoder: BLSTM encoder (nativelstm2, 2x time pool), rec decoder with rnn_cell "
+                       "LSTMBlock, MLP attention (linear + combine + tanh + energy + softmax_over_spatial + "
+                       "generic_attention), maxout readout, choice beam search (beam 4) over the target, EOS 0",
+        "config": "attention_encdec.config",
+        # labels 1..9 ending with EOS 0, trained long enough that the search ends hypotheses before max_seq_len
+        "train": {"spec": {"data": ("dense", 20, "T"), "classes": ("sparse", 10, "U")}, "min_len": 4, "max_len": 20,
+                  "label_ratio": 2, "low_label": 1, "eos": 0, "num_seqs": 40, "epochs": 20},
+        "graphs": {
+            "graph.meta": ["--search", "1"],
+            # RETURNN refuses a step-by-step graph whose loop condition depends on the input ("There should be no
+            # path from extern data to <StateVar 'cond' ...>"): max_seq_len comes from the encoder length, so the
+            # step-by-step graph is compiled without it (the decoder that drives the steps stops the search)
+            "rec_step_by_step.meta": {
+                "flags": ["--rec_step_by_step", "output", "--rec_step_by_step_output_file", "rec_step_by_step.json"],
+                "subst": {', "max_seq_len": "max_len_from(\'base:encoder\')"}': "}"}},
+        },
+        "reference_graph": "graph.meta",
+        "inputs": {"lengths": [11, 1, 6], "inputs": {"data": {"kind": "dense", "dim": 20}}},
+        # decision/output_batch_major: the best hypothesis' labels [B, T_out]; decision/GatherNd: its lengths [B];
+        # output/rec/output_batch_major: every beam entry's labels [B * beam, T_out]; output/rec/output/truediv:
+        # the beam scores [B, beam] (log prob, length-normalised by the choice layer: / (max length + 1)); RETURNN
+        # gives these no names of their own
+        "outputs": ["decision/output_batch_major", "decision/GatherNd", "output/rec/output_batch_major",
+                    "output/rec/output/truediv"],
+        "fuse": {"LSTM": 2, "Loop": 1},
+        "notes": "fuse: the encoder's 2 fw/bw nativelstm2 pairs become LSTMs; the beam search stays one Loop (its "
+                 "body steps the decoder's LSTMBlock cell, attention and choice once per label). The step-by-step graph "
+                 "(rec_step_by_step.meta + rec_step_by_step.json, no TF reference) keeps the encoder output and "
+                 "decoder state in TF variables under IO/ (init_op rec_step_by_step_init_op; collections encode_ops, "
+                 "decode_ops, decoder_input_vars, decoder_output_vars); it is compiled from returnn.rec_step_by_step"
+                 ".config, the config without max_seq_len, which RETURNN refuses in a step-by-step graph.",
+    },
 ]
