@@ -190,9 +190,11 @@ MODELS = [
         # gives these no names of their own
         "outputs": ["decision/output_batch_major", "decision/GatherNd", "output/rec/output_batch_major",
                     "output/rec/output/truediv"],
-        "fuse": {"LSTM": 2, "Loop": 1},
-        "notes": "fuse: the encoder's 2 fw/bw nativelstm2 pairs become LSTMs; the beam search stays one Loop (its "
-                 "body steps the decoder's LSTMBlock cell, attention and choice once per label). The step-by-step graph "
+        "fuse": {"LSTM": 2, "Loop": 2},
+        "notes": "fuse: the encoder's 2 fw/bw nativelstm2 pairs become LSTMs; the beam search is 2 Loops: the decoder "
+                 "loop (its body steps the decoder's LSTMBlock cell, attention and choice once per label, its labels "
+                 "and beam backpointers become scan outputs) and RETURNN's search resolve loop (walks them backwards, "
+                 "reading them by Gather, to resolve each beam's labels). The step-by-step graph "
                  "(rec_step_by_step.meta + rec_step_by_step.json, no TF reference) keeps the encoder output and "
                  "decoder state in TF variables under IO/ (init_op rec_step_by_step_init_op; collections encode_ops, "
                  "decode_ops, decoder_input_vars, decoder_output_vars); it is compiled from returnn.rec_step_by_step"
