@@ -214,7 +214,8 @@ final class LoopConversion {
     Value shape = b.shapeOf(scan);
     Value iterations = b.slice(shape, new long[] {0}, new long[] {1}, new long[] {0}, null);
     Value rest = b.slice(shape, new long[] {1}, new long[] {Long.MAX_VALUE}, new long[] {0}, null);
-    Value top = b.op("Add", b.unsqueeze(b.cast(init, DType.INT64), 0), b.constLongs(1));
+    // One past the highest element written; at least 0 (a loop starting below 0 writes nothing).
+    Value top = b.op("Max", b.op("Add", b.unsqueeze(b.cast(init, DType.INT64), 0), b.constLongs(1)), b.constLongs(0));
     Value declared = b.unsqueeze(b.cast(array.input(0), DType.INT64), 0);
     boolean dynamic = array.boolAttr("dynamic_size", false);
     Value size = dynamic ? b.op("Max", declared, top) : declared;

@@ -184,9 +184,9 @@ final class LoopStructure {
       if (!isIterationNumber(w.input(1))) {
         v.countdown = countdownAt(w.input(1));
         if (v.countdown == null) {
-          throw ConversionErrors.inLoop(frame.name, w, "writes at an index that is neither the iteration number (a "
-              + "loop variable starting at 0 and incremented by 1) nor a loop variable decremented by 1 (RETURNN's "
-              + "search resolve loop); only such writes become ONNX scan outputs");
+          throw ConversionErrors.inLoop(frame.name, w, "writes at an index that is not the iteration number (a loop "
+              + "variable starting at 0 and incremented by 1) nor a loop variable decremented by 1 per iteration "
+              + "(RETURNN's search resolve loop); only such writes become ONNX scan outputs");
         }
       }
       v.write = w;
