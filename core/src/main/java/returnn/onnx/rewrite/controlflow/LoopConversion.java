@@ -29,7 +29,10 @@ import returnn.onnx.rewrite.controlflow.TensorArrays.Contents;
  * body output, Exit → Loop output), loop-constant Enters disappear (the body reads the outer value), and a TensorArray
  * written at the iteration number becomes a scan output, stacked by ONNX and zero-padded to the array's size after the
  * loop (TF reads unwritten elements of a fixed-shape array as zeros; {@code dynamic_rnn} runs fewer steps than its array
- * holds when every sequence is shorter than the padded time axis).
+ * holds when every sequence is shorter than the padded time axis). A write at a loop variable counting down by 1
+ * (RETURNN's search resolve loop) is a scan output reversed. Reads of the array after the loop become Gathers there;
+ * reads in a later loop, which enters the Exit flow as a loop constant, become Gathers in that loop (converted next),
+ * of the array as an outer value.
  */
 final class LoopConversion {
   private final Graph g;

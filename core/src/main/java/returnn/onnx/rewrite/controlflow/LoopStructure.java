@@ -16,8 +16,8 @@ import returnn.onnx.ir.Value;
  * What one TF1 while-loop frame is made of, as {@code control_flow_ops.while_loop} builds it: per loop variable
  * {@code Enter → Merge ← NextIteration}, {@code Switch(Merge, LoopCond)}, {@code Identity(Switch:1)} for the body,
  * {@code Exit(Switch:0)}; loop-constant Enters; the condition's nodes between the Merges and {@code LoopCond}; and which
- * variables are TensorArray flows written once per iteration at the iteration number. Fails naming the frame and the
- * node when the frame has another shape.
+ * variables are TensorArray flows written once per iteration at the iteration number (or a count-down). Fails naming
+ * the frame and the node when the frame has another shape.
  */
 final class LoopStructure {
   final Graph g;

@@ -7,9 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,6 +25,9 @@ import returnn.onnx.fixtures.FixtureWriter;
 import returnn.onnx.fixtures.GraphFormat;
 import returnn.onnx.fixtures.VariableKind;
 import returnn.onnx.fixtures.loops.LoopFixtures;
+import returnn.onnx.ir.Attr;
+import returnn.onnx.ir.Graph;
+import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.runtime.OnnxSession;
 import returnn.onnx.tf.TensorRef;
@@ -146,9 +151,9 @@ class LoopFixtureParityTest {
     Path onnx = dir.resolve("beam.onnx");
     Converter.Result r = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), f.outputs()));
     r.write(onnx);
-    List<returnn.onnx.ir.Node> loops = r.graph().nodes().stream().filter(n -> n.isOnnx("Loop")).toList();
+    List<Node> loops = r.graph().nodes().stream().filter(n -> n.isOnnx("Loop")).toList();
     assertEquals(2, loops.size(), r.graph().opHistogram().toString());
-    returnn.onnx.ir.Graph resolve = ((returnn.onnx.ir.Attr.GraphVal) loops.get(1).attr("body")).value();
+    Graph resolve = ((Attr.GraphVal) loops.get(1).attr("body")).value();
     assertEquals(2, resolve.nodes().stream().filter(n -> n.isOnnx("Gather") && n.input(0).producer() != null
         && n.input(0).producer().graph() != resolve).count(), "labels and backpointers gathered from outer values");
     for (int[] lengths : new int[][] {BATCHES[0], BATCHES[1], {4, 6}}) {
@@ -161,7 +166,7 @@ class LoopFixtureParityTest {
       long[] v = labels.toLongs();
       int differing = 0;
       for (int b = 0; b < BATCHES[0].length; b++) {
-        java.util.Set<List<Long>> hyps = new java.util.HashSet<>();
+        Set<List<Long>> hyps = new HashSet<>();
         for (int k = 0; k < LoopFixtures.BEAM; k++) {
           List<Long> row = new ArrayList<>();
           for (int t = 0; t < steps; t++) row.add(v[(int) ((b * LoopFixtures.BEAM + k) * steps + t)]);
