@@ -81,12 +81,12 @@ public final class Npy {
     Path dir = file.toAbsolutePath().getParent();
     try {
       Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, ".npy-", ".tmp");
+      Path tmp = returnn.onnx.TempFiles.create(dir, ".npy.tmp");
       try {
-        Files.write(tmp, toBytes(t));
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        returnn.onnx.TempFiles.write(tmp, ByteBuffer.wrap(toBytes(t)));
+        returnn.onnx.TempFiles.commit(tmp, file);
       } finally {
-        Files.deleteIfExists(tmp);
+        returnn.onnx.TempFiles.discard(tmp);
       }
     } catch (IOException e) {
       throw new IllegalArgumentException(file + ": cannot write: " + e.getMessage(), e);
