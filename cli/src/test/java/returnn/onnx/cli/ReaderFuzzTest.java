@@ -8,7 +8,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicLong;
 import returnn.onnx.ConversionException;
 import returnn.onnx.ir.Value;
 import returnn.onnx.onnx.ModelPrecheck;
@@ -27,13 +26,11 @@ import returnn.onnx.tf.checkpoint.CheckpointReader;
  *
  * <p>In {@code mvn test} (and {@code ./run-tests}) each target runs its seeds: files in
  * {@code src/test/resources/returnn/onnx/cli/ReaderFuzzTestInputs/<target>/}, written from the fixtures by
- * {@link FuzzSeeds}, plus any crash reproducer Jazzer saved there. To fuzz one target for real:
- * {@code JAZZER_FUZZ=1 mvn -B -pl cli -am test -Dtest=ReaderFuzzTest#npy -Dsurefire.failIfNoSpecifiedTests=false}
- * (each target stops after its {@code maxDuration}; {@code -Djazzer.max_duration=10m} fuzzes longer).
+ * {@link FuzzSeeds}, plus every reproducer of a finding Jazzer saved there. {@code ./run-tests} then fuzzes each
+ * target for real for 20 s ({@code scripts/fuzz}); {@code scripts/fuzz 30 onnx} fuzzes longer (rounds of 20 s, the
+ * corpus kept in {@code cli/.cifuzz-corpus/} between them).
  */
 class ReaderFuzzTest {
-  /** Inputs run in this JVM, per target (printed at the end of each fuzzing run by Jazzer as well). */
-  static final AtomicLong RUNS = new AtomicLong();
   private static final Path DIR;
 
   static {
@@ -46,7 +43,6 @@ class ReaderFuzzTest {
   }
 
   private static void clean(Runnable r) {
-    RUNS.incrementAndGet();
     try {
       r.run();
     } catch (ConversionException | IllegalArgumentException | IllegalStateException e) {

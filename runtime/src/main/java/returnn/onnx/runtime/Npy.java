@@ -49,6 +49,7 @@ public final class Npy {
     int major = b.get() & 0xff;
     b.get(); // minor version: no format differences
     if (major < 1 || major > 3) throw new IllegalArgumentException(source + ": .npy version " + major + " is not supported (1 to 3)");
+    if (b.remaining() < (major == 1 ? 2 : 4)) throw new IllegalArgumentException(source + ": truncated .npy header");
     long headerLen = major == 1 ? b.getShort() & 0xffff : b.getInt() & 0xffffffffL;
     if (headerLen > b.remaining()) throw new IllegalArgumentException(source + ": truncated .npy header");
     byte[] h = new byte[(int) headerLen];
