@@ -54,7 +54,7 @@ public final class OnnxSession implements AutoCloseable {
   private String source = "model";
 
   private OnnxSession(OrtSession.SessionOptions options, OrtSession session) {
-    this.env = OrtEnvironment.getEnvironment();
+    this.env = OrtNative.environment();
     this.options = options;
     this.session = session;
   }
@@ -65,7 +65,7 @@ public final class OnnxSession implements AutoCloseable {
     OrtSession.SessionOptions so = null;
     try {
       so = sessionOptions(o);
-      OnnxSession s = new OnnxSession(so, OrtEnvironment.getEnvironment().createSession(model.toString(), so));
+      OnnxSession s = new OnnxSession(so, OrtNative.environment().createSession(model.toString(), so));
       s.guard = EmptyInputGuard.of(ops);
       s.source = model.toString();
       try {
@@ -85,7 +85,7 @@ public final class OnnxSession implements AutoCloseable {
     OrtSession.SessionOptions so = null;
     try {
       so = sessionOptions(o);
-      return new OnnxSession(so, OrtEnvironment.getEnvironment().createSession(model, so));
+      return new OnnxSession(so, OrtNative.environment().createSession(model, so));
     } catch (OrtException e) {
       if (so != null) so.close();
       throw new IllegalStateException("ONNX Runtime cannot load the model: " + e.getMessage(), e);
@@ -93,6 +93,7 @@ public final class OnnxSession implements AutoCloseable {
   }
 
   static OrtSession.SessionOptions sessionOptions(Options o) throws OrtException {
+    OrtNative.environment(); // before any ORT class loads its natives (see OrtNative)
     OrtSession.SessionOptions so = new OrtSession.SessionOptions();
     if (o.threads() > 0) {
       so.setIntraOpNumThreads(o.threads());

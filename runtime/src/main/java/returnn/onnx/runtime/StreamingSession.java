@@ -84,7 +84,7 @@ public final class StreamingSession implements AutoCloseable {
     } catch (IOException e) {
       throw new IllegalArgumentException(model + ": cannot read: " + e.getMessage(), e);
     }
-    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    OrtEnvironment env = OrtNative.environment();
     OrtSession.SessionOptions so = null;
     OrtSession s = null;
     try {
