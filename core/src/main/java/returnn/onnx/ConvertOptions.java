@@ -14,10 +14,13 @@ import java.util.Map;
  * @param inputShapes placeholder shape overrides by TF name (-1 = dynamic)
  * @param fuse run fusion rules (false: plain conversion, for comparison and debugging)
  * @param state every recurrent state as a model input and output, paired in the metadata (for streaming)
+ * @param stateDefaults with {@code state}: give each state input an initializer default (the fresh state), which ONNX
+ *     Runtime then hides from its input lists; without it state inputs are plain inputs and a fresh state is zeros
+ * @param logSoftmaxOutput a Softmax that computes a network output directly becomes LogSoftmax
  */
 public record ConvertOptions(
     Path graph, Path checkpoint, List<String> outputs, int opset, Map<String, long[]> inputShapes, boolean fuse,
-    boolean state) {
+    boolean state, boolean stateDefaults, boolean logSoftmaxOutput) {
   public static final int DEFAULT_OPSET = 17;
   public static final int MIN_OPSET = 13;
   public static final int MAX_OPSET = 23;
@@ -31,6 +34,11 @@ public record ConvertOptions(
     }
   }
 
+  public ConvertOptions(Path graph, Path checkpoint, List<String> outputs, int opset, Map<String, long[]> inputShapes,
+      boolean fuse, boolean state) {
+    this(graph, checkpoint, outputs, opset, inputShapes, fuse, state, false, false);
+  }
+
   /** Without {@code --state}. */
   public ConvertOptions(Path graph, Path checkpoint, List<String> outputs, int opset, Map<String, long[]> inputShapes,
       boolean fuse) {
@@ -42,14 +50,22 @@ public record ConvertOptions(
   }
 
   public ConvertOptions withOpset(int o) {
-    return new ConvertOptions(graph, checkpoint, outputs, o, inputShapes, fuse, state);
+    return new ConvertOptions(graph, checkpoint, outputs, o, inputShapes, fuse, state, stateDefaults, logSoftmaxOutput);
   }
 
   public ConvertOptions withFuse(boolean f) {
-    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, f, state);
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, f, state, stateDefaults, logSoftmaxOutput);
   }
 
   public ConvertOptions withInputShapes(Map<String, long[]> s) {
-    return new ConvertOptions(graph, checkpoint, outputs, opset, s, fuse, state);
+    return new ConvertOptions(graph, checkpoint, outputs, opset, s, fuse, state, stateDefaults, logSoftmaxOutput);
+  }
+
+  public ConvertOptions withState(boolean s, boolean defaults) {
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, s, defaults, logSoftmaxOutput);
+  }
+
+  public ConvertOptions withLogSoftmaxOutput(boolean l) {
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, state, stateDefaults, l);
   }
 }

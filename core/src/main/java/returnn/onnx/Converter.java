@@ -81,14 +81,17 @@ public final class Converter {
       report.handlersUsed.putAll(legalizer.handlerUse());
       pipeline.runOnnxLevel(g, o.opset(), report);
       nameOutputs(g, outputs, model);
-      StateMapping states = o.state() ? StateInterface.expose(g, o.opset(), report) : null;
+      StateMapping states = o.state() ? StateInterface.expose(g, o.opset(), report, o.stateDefaults()) : null;
       g.removeDeadNodes();
       report.onnxOps.putAll(g.opHistogram());
       for (Value v : g.inputs()) report.inputs.add(v.toString());
       for (Value v : g.outputs()) report.outputs.add(v.toString());
       report.millisConvert = (System.nanoTime() - t1) / 1_000_000;
       Map<String, String> metadata = provenance(o, model, ckptPath, outputs);
-      if (states != null) metadata.put(StateMapping.METADATA_KEY, states.toJson());
+      if (states != null) {
+        metadata.put(StateMapping.METADATA_KEY, states.toJson());
+        metadata.putAll(states.rasrMetadata());
+      }
       return new Result(g, report, metadata, o.opset());
     }
   }
@@ -137,6 +140,7 @@ public final class Converter {
       if (Files.exists(index)) m.put("returnn_onnx.checkpoint_index_sha256", sha256(index));
     }
     StringBuilder opts = new StringBuilder("opset=" + o.opset() + " fuse=" + o.fuse() + (o.state() ? " state=true" : "")
+        + (o.stateDefaults() ? " state_defaults=true" : "") + (o.logSoftmaxOutput() ? " log_softmax_output=true" : "")
         + " outputs=" + String.join(",", outputs));
     new java.util.TreeMap<>(o.inputShapes()).forEach((k, v) -> opts.append(" input=").append(k).append(java.util.Arrays.toString(v)));
     m.put("returnn_onnx.options", opts.toString());

@@ -40,13 +40,22 @@ final class ConvertCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   QuantizeFlags quantizeFlags = new QuantizeFlags();
 
-  @Option(names = "--state", description = "Every recurrent state as a model input (with a fresh-state default) and "
-      + "output, paired in the metadata (returnn_onnx.state), for streaming.")
+  @Option(names = "--state", description = "Every recurrent state as a plain model input (a fresh state is zeros) and "
+      + "output, paired in the metadata (STATE_<input> = <output>, and returnn_onnx.state), for streaming.")
   boolean state;
+
+  @Option(names = "--state-defaults", description = "With --state: give each state input its fresh state as an "
+      + "initializer default (ONNX Runtime then leaves those inputs out of its input lists; RASR cannot feed them).")
+  boolean stateDefaults;
+
+  @Option(names = "--log-softmax-output", description = "A Softmax that computes an output directly becomes LogSoftmax.")
+  boolean logSoftmaxOutput;
 
   @Override
   public Integer call() {
-    ConvertOptions o = new ConvertOptions(graph, checkpoint, Parsing.list(outputs), opset, Parsing.shapes(inputs), !noFuse, state);
+    if (stateDefaults && !state) throw new IllegalArgumentException("--state-defaults needs --state");
+    ConvertOptions o = new ConvertOptions(graph, checkpoint, Parsing.list(outputs), opset, Parsing.shapes(inputs), !noFuse, state,
+        stateDefaults, logSoftmaxOutput);
     Converter.Result r = Converter.convert(o);
     returnn.onnx.quantize.QuantizationReport q = quantizeFlags.applyTo(r, quantize);
     r.write(output);

@@ -20,7 +20,8 @@ import returnn.onnx.rewrite.state.StateMapping;
  * Runs a model converted with {@code --state} chunk by chunk, carrying its recurrent states from one call to the next
  * as the model's {@code returnn_onnx.state} metadata pairs them (read through ONNX Runtime's {@code getMetadata()}).
  * The states stay ONNX Runtime tensors between calls (no copy); {@link #reset} starts fresh sequences, for which each
- * state input takes the default stored in the model. Not thread-safe: one session is one stream.
+ * state input gets zeros (batch from the data fed, no frames on a growing time axis), or the default stored in a model
+ * converted with {@code --state-defaults}. Not thread-safe: one session is one stream.
  *
  * <pre>{@code
  * try (StreamingSession s = StreamingSession.open(Path.of("lm.onnx"), OnnxSession.Options.defaults())) {
@@ -41,6 +42,8 @@ public final class StreamingSession implements AutoCloseable {
   private final StateMapping mapping;
   /** Values of inputs whose initializer had to come out of the model (see {@link OverridableInitializers}). */
   private final Map<String, Tensor> defaults;
+  /** Data inputs with a dim named {@code batch}: its index, to size fresh states by. */
+  private final Map<String, Integer> batchAxes;
   private final List<String> networkOutputs;
   private final Set<String> inputNames;
   /** The previous call's results; its state outputs are the next call's state inputs. Null: fresh states. */
@@ -48,11 +51,12 @@ public final class StreamingSession implements AutoCloseable {
   private boolean closed;
 
   private StreamingSession(OrtEnvironment env, OrtSession.SessionOptions options, OrtSession session,
-      Map<String, Tensor> defaults, String source) throws OrtException {
+      OverridableInitializers.Split split, String source) throws OrtException {
     this.env = env;
     this.options = options;
     this.session = session;
-    this.defaults = defaults;
+    this.defaults = split.defaults();
+    this.batchAxes = split.batchAxes();
     String json = session.getMetadata().getCustomMetadataValue(StateMapping.METADATA_KEY).orElse(null);
     if (json == null) {
       throw new IllegalArgumentException(source + ": no " + StateMapping.METADATA_KEY + " metadata; convert the model with --state");
@@ -88,7 +92,7 @@ public final class StreamingSession implements AutoCloseable {
       Path dir = model.toAbsolutePath().getParent();
       if (dir != null) so.addConfigEntry(EXTERNAL_DATA_FOLDER, dir.toString());
       s = env.createSession(split.model(), so);
-      return new StreamingSession(env, so, s, split.defaults(), model.toString());
+      return new StreamingSession(env, so, s, split, model.toString());
     } catch (OrtException e) {
       close(s, so);
       throw new IllegalStateException(model + ": ONNX Runtime cannot load the model: " + e.getMessage(), e);
@@ -135,7 +139,7 @@ public final class StreamingSession implements AutoCloseable {
         if (carried != null) {
           in.put(e.input(), (OnnxTensor) carried.get(e.output()).orElseThrow());
         } else if (!e.hasDefault()) {
-          throw new IllegalArgumentException("state input " + e.input() + " has no default; feed it in the first call");
+          in.put(e.input(), own(owned, zeros(e, batch(feeds))));
         }
       }
       for (Map.Entry<String, Tensor> d : defaults.entrySet()) {
@@ -155,6 +159,31 @@ public final class StreamingSession implements AutoCloseable {
       if (result != null) result.close();
       for (OnnxTensor t : owned) t.close();
     }
+  }
+
+  /** The fresh state of a state input: zeros [batch, fixed dims..., 0 frames on every other dim]. */
+  public static Tensor zeros(StateMapping.Entry e, long batch) {
+    if (!e.inputShape().hasRank()) throw new IllegalArgumentException("state input " + e.input() + " has no known rank; feed it in the first call");
+    long[] dims = new long[e.inputShape().rank()];
+    for (int i = 0; i < dims.length; i++) {
+      returnn.onnx.ir.Dim d = e.inputShape().dim(i);
+      dims[i] = i == 0 ? batch : d.isFixed() ? d.value() : 0;
+    }
+    return Tensor.fromDoubles(e.dtype(), dims, new double[(int) Tensor.count(dims)]);
+  }
+
+  /** The batch size of a call: the {@code batch} dim of a data tensor fed (else dim 0 of the first one). */
+  private long batch(Map<String, Tensor> feeds) {
+    for (Map.Entry<String, Tensor> f : feeds.entrySet()) {
+      Integer axis = batchAxes.get(f.getKey());
+      if (axis != null && !mapping.inputs().contains(f.getKey()) && f.getValue().shape().length > axis) {
+        return f.getValue().shape()[axis];
+      }
+    }
+    for (Map.Entry<String, Tensor> f : feeds.entrySet()) {
+      if (!mapping.inputs().contains(f.getKey()) && f.getValue().shape().length > 0) return f.getValue().shape()[0];
+    }
+    throw new IllegalArgumentException("no data input fed to take the batch size of the fresh states from");
   }
 
   private OnnxTensor own(List<OnnxTensor> owned, Tensor t) throws OrtException {

@@ -36,11 +36,16 @@ final class AttentionStateRule extends NodeRule {
   private static final int PAST_VALUE = 7;
 
   private final Set<String> exposed;
+  private final boolean defaults;
 
-  /** @param exposed collects the names of the state inputs this rule adds */
-  AttentionStateRule(Set<String> exposed) {
+  /**
+   * @param exposed collects the names of the state inputs this rule adds
+   * @param defaults give the inputs their fresh state (no frames) as an initializer default
+   */
+  AttentionStateRule(Set<String> exposed, boolean defaults) {
     super(NAME, true);
     this.exposed = exposed;
+    this.defaults = defaults;
   }
 
   @Override
@@ -137,8 +142,7 @@ final class AttentionStateRule extends NodeRule {
       Value in = g.addInput(StateNames.input(scope, keys[k]), dt, inShape);
       exposed.add(in.name());
       g.setInput(mha, PAST_KEY + k, in);
-      Tensor fresh = StatePorts.zeros(dt, inShape);
-      StatePorts.withDefault(g, ob, in, fresh, query, 0);
+      if (defaults) StatePorts.withDefault(g, ob, in, StatePorts.zeros(dt, inShape), query, 0);
       Value present = mha.output(1 + k);
       present.setDtype(dt);
       present.setShape(outShape);

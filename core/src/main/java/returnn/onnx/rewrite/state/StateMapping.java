@@ -27,6 +27,8 @@ import returnn.onnx.ir.Shape;
  */
 public record StateMapping(List<Entry> entries) {
   public static final String METADATA_KEY = "returnn_onnx.state";
+  /** RASR's and i6's convention: one metadata entry {@code STATE_<input>} = {@code <output>} per state. */
+  public static final String RASR_PREFIX = "STATE_";
   static final long VERSION = 1;
 
   /** Where a state input comes from. */
@@ -46,6 +48,13 @@ public record StateMapping(List<Entry> entries) {
 
   public List<String> outputs() {
     return entries.stream().map(Entry::output).toList();
+  }
+
+  /** {@code STATE_<input>} = {@code <output>} for every entry, in mapping order (= the order of the state outputs). */
+  public Map<String, String> rasrMetadata() {
+    Map<String, String> m = new LinkedHashMap<>();
+    for (Entry e : entries) m.put(RASR_PREFIX + e.input(), e.output());
+    return m;
   }
 
   public String toJson() {

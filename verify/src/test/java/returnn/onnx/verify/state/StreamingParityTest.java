@@ -1,6 +1,7 @@
 package returnn.onnx.verify.state;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -34,7 +35,8 @@ import returnn.onnx.verify.Comparison;
  * {@code convert --state} on the LSTM LM and the causal Transformer LM, each built with RETURNN's state placeholders and
  * without: both forms get the same state inputs and outputs under RETURNN's names, the mapping reads back through ONNX
  * Runtime's metadata, a padded batch run in 1, 2 and 7 chunks with carried state gives the outputs (and final states)
- * of one full run and of TensorFlow, and the model runs with no state fed (defaults).
+ * of one full run and of TensorFlow, and the plain ONNX Runtime API lists the state inputs and runs the model from
+ * zeros fed to them (a fresh state).
  */
 class StreamingParityTest {
   static final String DATA = "extern_data/placeholders/data/data";
@@ -50,8 +52,8 @@ class StreamingParityTest {
   record Case(Fixture fixture, boolean lstm, boolean placeholders, List<String> stateInputs, int opset) {}
 
   static Case fixture(String name) {
-    List<String> lstm = List.of("lstm0/rec/initial_state_placeholder_h", "lstm0/rec/initial_state_placeholder_c",
-        "lstm1/rec/initial_state_placeholder_h", "lstm1/rec/initial_state_placeholder_c");
+    List<String> lstm = List.of("lstm0/rec/initial_state_placeholder_c", "lstm0/rec/initial_state_placeholder_h",
+        "lstm1/rec/initial_state_placeholder_c", "lstm1/rec/initial_state_placeholder_h");
     List<String> att = List.of("dec_01_self_att/initial_state_placeholder_k_left", "dec_01_self_att/initial_state_placeholder_v_left",
         "dec_02_self_att/initial_state_placeholder_k_left", "dec_02_self_att/initial_state_placeholder_v_left");
     return switch (name) {
@@ -96,7 +98,7 @@ class StreamingParityTest {
       StateMapping m = s.mapping();
       assertEquals(c.stateInputs(), m.inputs(), "state inputs under RETURNN's names, in mapping order");
       for (StateMapping.Entry e : m.entries()) {
-        assertTrue(e.hasDefault(), e.toString());
+        assertFalse(e.hasDefault(), e.toString());
         assertEquals(c.placeholders() ? StateMapping.Origin.PLACEHOLDER : StateMapping.Origin.AUTOMATIC, e.origin());
         assertEquals(e.input().replace("initial_state_placeholder_", "last_state_"), e.output());
       }
@@ -127,8 +129,16 @@ class StreamingParityTest {
       }
     }
     try (OnnxSession plain = OnnxSession.open(onnx, OnnxSession.Options.singleThread())) {
-      assertEquals(new ArrayList<>(feeds.keySet()), plain.inputNames());
-      assertClose(tfOut, plain.run(feeds).get("output/output_batch_major"), name + " without state feeds (defaults) vs TF");
+      List<String> expectedInputs = new ArrayList<>(feeds.keySet());
+      expectedInputs.addAll(c.stateInputs());
+      assertEquals(new java.util.TreeSet<>(expectedInputs), new java.util.TreeSet<>(plain.inputNames()), "state inputs are listed");
+      StateMapping m = StateMapping.fromJson(plain.metadata().get(StateMapping.METADATA_KEY));
+      Map<String, Tensor> fresh = new LinkedHashMap<>(feeds);
+      for (StateMapping.Entry e : m.entries()) {
+        assertEquals(e.output(), plain.metadata().get("STATE_" + e.input()), "RASR's STATE_ metadata");
+        fresh.put(e.input(), StreamingSession.zeros(e, SEQ_LENGTHS.length));
+      }
+      assertClose(tfOut, plain.run(fresh).get("output/output_batch_major"), name + " from zeros fed as states vs TF");
     }
   }
 
