@@ -82,6 +82,13 @@ public final class Converter {
       pipeline.runOnnxLevel(g, o.opset(), report);
       nameOutputs(g, outputs, model);
       StateMapping states = o.state() ? StateInterface.expose(g, o.opset(), report, o.stateDefaults()) : null;
+      if (o.ortMinor() < 16) {
+        int causal = returnn.onnx.rewrite.attention.CausalBias.lowerAll(g, o.opset());
+        if (causal > 0) {
+          report.fusions.add("ONNX Runtime 1." + o.ortMinor() + ": " + causal + " causal MultiHeadAttention with the mask as a bias "
+              + "input (1.15 has no 'unidirectional'; --ort-version 1.16 or later keeps it)");
+        }
+      }
       g.removeDeadNodes();
       report.onnxOps.putAll(g.opHistogram());
       for (Value v : g.inputs()) report.inputs.add(v.toString());
@@ -141,6 +148,7 @@ public final class Converter {
     }
     StringBuilder opts = new StringBuilder("opset=" + o.opset() + " fuse=" + o.fuse() + (o.state() ? " state=true" : "")
         + (o.stateDefaults() ? " state_defaults=true" : "") + (o.logSoftmaxOutput() ? " log_softmax_output=true" : "")
+        + " ort_version=1." + o.ortMinor()
         + " outputs=" + String.join(",", outputs));
     new java.util.TreeMap<>(o.inputShapes()).forEach((k, v) -> opts.append(" input=").append(k).append(java.util.Arrays.toString(v)));
     m.put("returnn_onnx.options", opts.toString());

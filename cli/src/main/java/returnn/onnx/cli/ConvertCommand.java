@@ -48,6 +48,10 @@ final class ConvertCommand implements Callable<Integer> {
       + "initializer default (ONNX Runtime then leaves those inputs out of its input lists; RASR cannot feed them).")
   boolean stateDefaults;
 
+  @Option(names = "--ort-version", defaultValue = "1.15", description = "The oldest ONNX Runtime the model must run in "
+      + "(default ${DEFAULT-VALUE}, the oldest RASR links). Before 1.16, causal attention is masked through a bias input.")
+  String ortVersion;
+
   @Option(names = "--log-softmax-output", description = "A Softmax that computes an output directly becomes LogSoftmax.")
   boolean logSoftmaxOutput;
 
@@ -55,7 +59,7 @@ final class ConvertCommand implements Callable<Integer> {
   public Integer call() {
     if (stateDefaults && !state) throw new IllegalArgumentException("--state-defaults needs --state");
     ConvertOptions o = new ConvertOptions(graph, checkpoint, Parsing.list(outputs), opset, Parsing.shapes(inputs), !noFuse, state,
-        stateDefaults, logSoftmaxOutput);
+        stateDefaults, logSoftmaxOutput, ConvertOptions.parseOrtVersion(ortVersion));
     Converter.Result r = Converter.convert(o);
     returnn.onnx.quantize.QuantizationReport q = quantizeFlags.applyTo(r, quantize);
     r.write(output);

@@ -39,7 +39,7 @@ final class StateFeeds {
 
   /** True if {@code name} is one of the state inputs. */
   static boolean isState(String name, StateMapping states) {
-    return states != null && states.inputs().contains(name);
+    return states != null && (states.inputs().contains(name) || name.equals(states.prefixLength()));
   }
 
   /**
@@ -60,6 +60,9 @@ final class StateFeeds {
         dims[i] = i == 0 ? batch : d.isFixed() ? d.value() : 0;
       }
       all.put(e.input(), Tensor.fromDoubles(e.dtype(), dims, new double[(int) Tensor.count(dims)]));
+    }
+    if (plainAutomatic && states.prefixLength() != null && !all.containsKey(states.prefixLength())) {
+      all.put(states.prefixLength(), Tensor.ofInts(new long[] {batch}, new int[(int) batch])); // no past frames
     }
     return all;
   }

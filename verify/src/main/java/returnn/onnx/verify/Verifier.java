@@ -79,7 +79,9 @@ public final class Verifier {
         specs.add(new InputGenerator.Spec(in, dt, shape, Vocabulary.boundFor(model.graph(), p.getName())));
       }
       feeds.putAll(new InputGenerator(o.seed(), o.batch(), o.time()).generate(specs));
-      Map<String, Tensor> onnxOut = ort.run(StateFeeds.withFreshStates(feeds, states, true), onnxOutputs);
+      Map<String, Tensor> ortFeeds = StateFeeds.withFreshStates(feeds, states, true);
+      ortFeeds.keySet().retainAll(ort.inputNames()); // inputs with a default (--state-defaults) cannot be fed
+      Map<String, Tensor> onnxOut = ort.run(ortFeeds, onnxOutputs);
       List<String> tfFetches = onnxOutputs.stream().map(n -> TensorRef.parse(n).toString()).toList();
       Map<String, Tensor> tfOut = TfReference.run(model.graph(), ckpt, StateFeeds.withFreshStates(feeds, states), tfFetches);
       List<Comparison> cmp = new ArrayList<>();

@@ -37,7 +37,8 @@ public final class StateInterface {
   /** Exposes and pairs the states of {@code g}; returns the mapping for the model metadata. */
   public static StateMapping expose(Graph g, int opset, ConversionReport report, boolean defaults) {
     Set<String> automatic = new LinkedHashSet<>();
-    new Pipeline(List.of(), List.of(new LstmStateRule(automatic, defaults), new AttentionStateRule(automatic, defaults))).runOnnxLevel(g, opset, report);
+    AttentionStateRule attention = new AttentionStateRule(automatic, defaults);
+    new Pipeline(List.of(), List.of(new LstmStateRule(automatic, defaults), attention)).runOnnxLevel(g, opset, report);
     Map<String, Value> outputs = new HashMap<>();
     for (Value v : g.outputs()) outputs.put(v.name(), v);
     Value batchSource = batchSource(g);
@@ -71,13 +72,15 @@ public final class StateInterface {
     // the order their outputs follow the network outputs.
     entries.sort(java.util.Comparator.comparing(StateMapping.Entry::input));
     orderOutputs(g, entries);
-    return new StateMapping(entries);
+    Value prefix = attention.prefixLengthInput();
+    if (prefix != null) report.fusions.add("state: " + prefix.name() + " int32 [batch]: real frames of each sequence's left-padded past keys/values");
+    return new StateMapping(entries, prefix == null ? null : prefix.name());
   }
 
   /** A non-state input with a batch dim in front, to take the batch size of defaults from. */
   private static Value batchSource(Graph g) {
     for (Value v : g.inputs()) {
-      if (StateNames.isStateInput(v.name()) || !v.shape().hasRank() || v.shape().rank() == 0) continue;
+      if (StateNames.isStateInput(v.name()) || v.name().equals(AttentionStateRule.PREFIX_LENGTH) || !v.shape().hasRank() || v.shape().rank() == 0) continue;
       if (v.shape().dim(0).equals(Dim.sym(StatePorts.BATCH))) return v;
     }
     return null;
