@@ -156,6 +156,31 @@ class OrtCompatibilityTest {
     }
   }
 
+  /**
+   * {@code --ort-version 1.16} keeps MultiHeadAttention's {@code unidirectional} (faster) and adds no q/k/v bias: right
+   * from 1.16 on, rejected by ONNX Runtime 1.15.
+   */
+  @Test
+  void ortVersion116KeepsUnidirectional() {
+    Fixture f = TransformerFixtures.causalLm(VariableKind.RESOURCE, 2, false);
+    FixtureWriter.Written w = f.write(dir, GraphFormat.META);
+    Converter.Result conv = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), List.of(f.outputs().get(0))).withOrtMinor(16));
+    assertEquals(2, conv.graph().nodes().stream().filter(n -> n.intAttr("unidirectional", 0) == 1).count());
+    Map<String, Tensor> tfFeeds = f.randomFeeds(3, 7, 4, 1);
+    Map<String, Tensor> in = Map.of(Fixtures.DATA, tfFeeds.get(Fixtures.DATA + ":0"));
+    if (loadedVersion().startsWith("1.15.")) {
+      IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+          () -> OnnxSession.open(conv.toBytes(), OnnxSession.Options.singleThread()).close());
+      assertTrue(e.getMessage().contains("unidirectional"), e.getMessage());
+      return;
+    }
+    Tensor tf = TfReference.run(f.graph(), w.checkpointPrefix(), tfFeeds, List.of(f.outputs().get(0))).get(f.outputs().get(0));
+    try (OnnxSession s = OnnxSession.open(conv.toBytes(), OnnxSession.Options.singleThread())) {
+      Comparison cmp = Comparison.of("output", tf, s.run(in).get(TensorRef.parse(f.outputs().get(0)).onnxName()));
+      assertTrue(cmp.ok(TOL, tf.dtype()), cmp.toString());
+    }
+  }
+
   /** What a carried state needs: the ONNX Runtime of this run continues a state chunk by chunk. */
   @ParameterizedTest(name = "{0}")
   @ValueSource(strings = {"lstm_lm_state", "transformer_lm_state"})

@@ -137,7 +137,8 @@ public final class StreamingSession implements AutoCloseable {
    * Like {@link #step(Map)}, where sequence b's chunk has only {@code chunkLengths[b]} real frames (the rest is right
    * padding; null: all real). LSTM states take the lengths from the model's own lengths input. Attention states
    * (with a {@code prefix-length} input) keep only each sequence's real frames, right-aligned (left-padded) as the
-   * model expects, and the session feeds how many are real: any mix of chunk lengths works.
+   * model expects, and the session feeds how many are real: any mix of chunk lengths works. A caller that feeds
+   * {@code prefix-length} itself aligns the states itself (from then on the session carries them as they come out).
    */
   public Map<String, Tensor> step(Map<String, Tensor> feeds, int[] chunkLengths) {
     check();
@@ -161,10 +162,13 @@ public final class StreamingSession implements AutoCloseable {
       }
       String prefixName = mapping.prefixLength();
       if (prefixName != null && !in.containsKey(prefixName)) {
-        if (fresh || prefix == null) prefix = new long[(int) batch(feeds)];
+        if (!fresh && prefix == null) {
+          throw new IllegalArgumentException(prefixName + " was fed in an earlier call of this sequence: feed it in every call (or reset)");
+        }
+        if (fresh) prefix = new long[(int) batch(feeds)];
         in.put(prefixName, own(owned, Tensor.fromLongs(returnn.onnx.ir.DType.INT32, new long[] {prefix.length}, prefix)));
       } else if (prefixName != null) {
-        prefix = feeds.get(prefixName).toLongs();
+        prefix = null; // the caller aligns the states and counts their real frames itself
       }
       for (Map.Entry<String, Tensor> d : defaults.entrySet()) {
         if (!in.containsKey(d.getKey())) in.put(d.getKey(), own(owned, d.getValue()));
@@ -177,7 +181,7 @@ public final class StreamingSession implements AutoCloseable {
       realigned.clear();
       carried = result;
       result = null;
-      if (prefixName != null) realign(chunkLengths);
+      if (prefixName != null && prefix != null) realign(chunkLengths);
       for (OnnxTensor t : previousAligned.values()) t.close();
       if (previous != null) previous.close();
       return out;

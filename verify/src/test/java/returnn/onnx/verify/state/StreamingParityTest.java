@@ -147,6 +147,77 @@ class StreamingParityTest {
     }
   }
 
+  /**
+   * Chunk lengths per step (rows) and sequence (columns): every mix of chunk and prefix lengths in one batch, an empty
+   * chunk (0), a sequence that stops early, one that has no tokens. Column sums are {@link #SEQ_LENGTHS}.
+   */
+  static final int[][] MIXED = {{3, 1, 0, 0}, {2, 0, 0, 1}, {2, 3, 0, 0}};
+
+  /**
+   * The causal Transformer LM (both state forms; also with --state-defaults and --ort-version 1.16, where the same
+   * prefix mask is built) streamed in chunks of different lengths per sequence: every real frame equals TensorFlow's
+   * full run. The states are re-aligned between calls (left padding) and prefix-length tells the model how many past
+   * frames are real; without the mask (prefix-length fed as "all real") the result differs, so the check can fail.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"transformer_lm", "transformer_lm_state", "transformer_lm+defaults", "transformer_lm+ort1.16"})
+  void mixedChunkLengthsEqualTensorFlow(String variant) {
+    String name = variant.split("\\+")[0];
+    Case c = fixture(name);
+    Fixture f = c.fixture();
+    FixtureWriter.Written w = f.write(dir, GraphFormat.META);
+    ConvertOptions o = new ConvertOptions(w.graph(), w.checkpointPrefix(), List.of(LstmFixtures.OUTPUT), c.opset(), Map.of(), true, true)
+        .withState(true, variant.endsWith("+defaults")).withOrtMinor(variant.endsWith("+ort1.16") ? 16 : ConvertOptions.MIN_ORT_MINOR);
+    Converter.Result conv = Converter.convert(o);
+    Path onnx = dir.resolve(name + ".onnx");
+    conv.write(onnx);
+    Map<String, Tensor> feeds = dataFeeds(f);
+    Tensor tfOut = tensorFlow(c, w, feeds).get(LstmFixtures.OUTPUT);
+    Tensor data = feeds.get(DATA);
+    int time = (int) data.shape()[1];
+    for (boolean masked : new boolean[] {true, false}) {
+      float[] got = new float[(int) tfOut.size()];
+      long vocab = tfOut.shape()[2];
+      try (StreamingSession s = StreamingSession.open(onnx, OnnxSession.Options.singleThread())) {
+        int[] done = new int[SEQ_LENGTHS.length];
+        for (int[] lens : MIXED) {
+          int width = 0;
+          for (int l : lens) width = Math.max(width, l);
+          int[] chunk = new int[SEQ_LENGTHS.length * width];
+          int[] all = data.toInts();
+          for (int b = 0; b < lens.length; b++) {
+            for (int t = 0; t < lens[b]; t++) chunk[b * width + t] = all[b * time + done[b] + t];
+          }
+          Map<String, Tensor> step = new LinkedHashMap<>(Map.of(DATA, Tensor.ofInts(new long[] {lens.length, width}, chunk)));
+          if (!masked && done[0] > 0) {
+            int[] everything = new int[lens.length];
+            java.util.Arrays.fill(everything, Integer.MAX_VALUE);
+            step.put("prefix-length", Tensor.ofInts(new long[] {lens.length}, everything));
+          }
+          float[] y = s.step(step, lens).get("output/output_batch_major").toFloats();
+          for (int b = 0; b < lens.length; b++) {
+            for (int t = 0; t < lens[b]; t++) {
+              System.arraycopy(y, (int) ((b * width + t) * vocab), got, (int) ((b * time + done[b] + t) * vocab), (int) vocab);
+            }
+            done[b] += lens[b];
+          }
+          if (masked) {
+            for (int b = 0; b < lens.length; b++) assertEquals(done[b], s.prefixLengths()[b], "real past frames of sequence " + b);
+          }
+        }
+      }
+      double worst = 0;
+      float[] want = tfOut.toFloats();
+      for (int b = 0; b < SEQ_LENGTHS.length; b++) {
+        for (int i = (int) (b * time * vocab); i < (b * time + SEQ_LENGTHS[b]) * vocab; i++) worst = Math.max(worst, Math.abs(want[i] - got[i]));
+      }
+      String what = variant + (masked ? "" : " without the prefix mask") + ": mixed chunk lengths vs TF, max abs " + worst;
+      System.out.println(what);
+      if (masked) assertTrue(worst < TOL, what);
+      else assertTrue(worst > 100 * TOL, what);
+    }
+  }
+
   /** Labels and lengths (ONNX names) of a padded batch. */
   static Map<String, Tensor> dataFeeds(Fixture f) {
     Map<String, Tensor> all = f.randomFeeds(5, SEQ_LENGTHS);
