@@ -81,6 +81,7 @@ public final class Converter {
       report.handlersUsed.putAll(legalizer.handlerUse());
       pipeline.runOnnxLevel(g, o.opset(), report);
       nameOutputs(g, outputs, model);
+      if (o.logSoftmaxOutput()) returnn.onnx.rewrite.output.LogSoftmaxOutputs.apply(g, new ArrayList<>(g.outputs()), report);
       StateMapping states = o.state() ? StateInterface.expose(g, o.opset(), report, o.stateDefaults()) : null;
       if (o.ortMinor() < 16) {
         int causal = returnn.onnx.rewrite.attention.CausalBias.lowerAll(g, o.opset());

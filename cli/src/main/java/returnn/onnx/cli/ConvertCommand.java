@@ -52,6 +52,10 @@ final class ConvertCommand implements Callable<Integer> {
       + "(default ${DEFAULT-VALUE}, the oldest RASR links). Before 1.16, causal attention is masked through a bias input.")
   String ortVersion;
 
+  @Option(names = "--rasr-config", paramLabel = "FILE", description = "Also write a RASR config fragment for the model "
+      + "(session, io-map, state manager, output transformation); printed in the report too.")
+  Path rasrConfig;
+
   @Option(names = "--log-softmax-output", description = "A Softmax that computes an output directly becomes LogSoftmax.")
   boolean logSoftmaxOutput;
 
@@ -62,8 +66,23 @@ final class ConvertCommand implements Callable<Integer> {
         stateDefaults, logSoftmaxOutput, ConvertOptions.parseOrtVersion(ortVersion));
     Converter.Result r = Converter.convert(o);
     returnn.onnx.quantize.QuantizationReport q = quantizeFlags.applyTo(r, quantize);
+    String fragment = null;
+    if (rasrConfig != null) {
+      returnn.onnx.tf.TfModel model = returnn.onnx.tf.GraphReader.read(graph);
+      RasrConfig.prepare(r, name -> model.graph().getNodeList().stream()
+          .anyMatch(n -> n.getName().equals(name) && n.getOp().equals("Placeholder")));
+      fragment = RasrConfig.fragment(r, output.toString());
+    }
     r.write(output);
+    if (fragment != null) {
+      try {
+        java.nio.file.Files.writeString(rasrConfig, fragment);
+      } catch (java.io.IOException e) {
+        throw new IllegalArgumentException("--rasr-config " + rasrConfig + ": cannot write: " + e.getMessage(), e);
+      }
+    }
     System.out.print(r.report().format(explainFusions));
+    if (fragment != null) System.out.print("rasr config (" + rasrConfig + "):\n" + fragment);
     if (q != null) System.out.print(q.format());
     System.out.println("wrote " + output);
     return 0;
