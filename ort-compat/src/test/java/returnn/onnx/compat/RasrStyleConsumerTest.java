@@ -210,9 +210,17 @@ class RasrStyleConsumerTest {
    */
   float[] run(OrtSession s, Prepared p, Map<String, String> states, Map<String, float[]> carried, Map<String, long[]> shapes,
       TransformerCache transformer) throws OrtException {
-    int[] words = p.data().toInts();
-    long time = p.data().shape()[1], vocab = p.tf().shape()[2];
-    float[] got = new float[(int) p.tf().size()];
+    return run(s, p.data(), p.tf().shape(), CHUNKS, SEQ, states, carried, shapes, transformer);
+  }
+
+  /** {@link #run} with the data [B,T] labels, the output shape [B,T,V], a chunk schedule and the sequence lengths. */
+  float[] run(OrtSession s, Tensor data, long[] outShape, int[][] chunks, int[] seq, Map<String, String> states,
+      Map<String, float[]> carried, Map<String, long[]> shapes, TransformerCache transformer) throws OrtException {
+    final int[] SEQ = seq;
+    final int[][] CHUNKS = chunks;
+    int[] words = data.toInts();
+    long time = data.shape()[1], vocab = outShape[2];
+    float[] got = new float[(int) (outShape[0] * outShape[1] * outShape[2])];
     int[] done = new int[SEQ.length];
     for (int[] chunk : CHUNKS) {
       int width = 0;
@@ -261,7 +269,14 @@ class RasrStyleConsumerTest {
     final String prefixLength;
     final boolean maskPrefix;
 
+    final int batch;
+
     TransformerCache(OrtSession s, Map<String, String> states, String prefixLength, boolean maskPrefix) throws OrtException {
+      this(s, states, prefixLength, maskPrefix, SEQ.length);
+    }
+
+    TransformerCache(OrtSession s, Map<String, String> states, String prefixLength, boolean maskPrefix, int batch) throws OrtException {
+      this.batch = batch;
       this.states = states;
       this.prefixLength = prefixLength;
       this.maskPrefix = maskPrefix;
@@ -273,7 +288,7 @@ class RasrStyleConsumerTest {
         assertEquals(1, dynamic, in + ": one dynamic time axis, other axes static: " + java.util.Arrays.toString(shape));
         declared.put(in, shape);
         List<List<float[]>> perSeq = new ArrayList<>();
-        for (int b = 0; b < SEQ.length; b++) perSeq.add(new ArrayList<>()); // starts with time length 0
+        for (int b = 0; b < batch; b++) perSeq.add(new ArrayList<>()); // starts with time length 0
         cache.put(in, perSeq);
       }
     }
@@ -285,22 +300,22 @@ class RasrStyleConsumerTest {
 
     /** mergeStates: a zero tensor [B,…,P_max,…] with every prefix right-aligned, plus prefix-length. */
     void merge(Map<String, OnnxTensor> in) throws OrtException {
-      int[] lengths = new int[SEQ.length];
+      int[] lengths = new int[batch];
       int max = 0;
       for (String st : states.keySet()) {
-        for (int b = 0; b < SEQ.length; b++) {
+        for (int b = 0; b < batch; b++) {
           lengths[b] = cache.get(st).get(b).size();
           max = Math.max(max, lengths[b]);
         }
         long[] shape = declared.get(st).clone();
         int axis = timeAxis(shape);
-        shape[0] = SEQ.length;
+        shape[0] = batch;
         shape[axis] = max;
         long outer = 1, inner = 1;
         for (int i = 1; i < axis; i++) outer *= shape[i];
         for (int i = axis + 1; i < shape.length; i++) inner *= shape[i];
-        float[] t = new float[(int) (SEQ.length * outer * max * inner)];
-        for (int b = 0; b < SEQ.length; b++) {
+        float[] t = new float[(int) (batch * outer * max * inner)];
+        for (int b = 0; b < batch; b++) {
           List<float[]> prefix = cache.get(st).get(b);
           for (int p = 0; p < prefix.size(); p++) {
             float[] slice = prefix.get(p);
@@ -314,7 +329,7 @@ class RasrStyleConsumerTest {
       }
       int[] fed = lengths.clone();
       if (!maskPrefix) java.util.Arrays.fill(fed, max); // as if the padding were real: must fail
-      in.put(prefixLength, ints(fed, SEQ.length));
+      in.put(prefixLength, ints(fed, batch));
     }
 
     /** splitStates: the new positions' states at output_time - max_suffix + p. */
@@ -329,7 +344,7 @@ class RasrStyleConsumerTest {
         for (int i = 1; i < axis; i++) outer *= shape[i];
         for (int i = axis + 1; i < shape.length; i++) inner *= shape[i];
         long total = shape[axis], maxPrefix = total - maxSuffix;
-        for (int b = 0; b < SEQ.length; b++) {
+        for (int b = 0; b < batch; b++) {
           for (int p = 0; p < suffix[b]; p++) {
             float[] slice = new float[(int) (outer * inner)];
             for (long o = 0; o < outer; o++) {
