@@ -94,6 +94,11 @@ public final class Converter {
       nameOutputs(g, outputs, model);
       if (o.logSoftmaxOutput()) returnn.onnx.rewrite.output.LogSoftmaxOutputs.apply(g, new ArrayList<>(g.outputs()), report);
       StateMapping states = o.state() ? StateInterface.expose(g, o.opset(), report, o.stateDefaults()) : null;
+      if (o.ortMinor() < 17 && o.opset() > 19) {
+        // ONNX Runtime 1.15 and 1.16 implement ai.onnx up to opset 19 (1.17 added 20).
+        report.warnings.add("opset " + o.opset() + " needs ONNX Runtime 1.17 or later; the model will not load in 1." + o.ortMinor()
+            + " (--ort-version; RASR's oldest image links 1.15.1)");
+      }
       if (o.ortMinor() < 16) {
         int causal = returnn.onnx.rewrite.attention.CausalBias.lowerAll(g, o.opset());
         if (causal > 0) {

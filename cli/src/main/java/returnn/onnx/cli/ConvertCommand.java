@@ -66,6 +66,7 @@ final class ConvertCommand implements Callable<Integer> {
     returnn.onnx.SafePaths.checkOutput(output, ins);
     returnn.onnx.SafePaths.checkOutput(output.resolveSibling(output.getFileName() + ".data"), ins);
     if (stateDefaults && !state) throw new IllegalArgumentException("--state-defaults needs --state");
+    if (rasrConfig != null) returnn.onnx.SafePaths.checkOutput(rasrConfig, ins);
     ConvertOptions o = new ConvertOptions(graph, checkpoint, Parsing.list(outputs), opset, Parsing.shapes(inputs), !noFuse, state,
         stateDefaults, logSoftmaxOutput, ConvertOptions.parseOrtVersion(ortVersion));
     Converter.Result r = Converter.convert(o);

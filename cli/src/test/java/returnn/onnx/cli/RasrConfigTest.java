@@ -126,4 +126,22 @@ class RasrConfigTest {
     assertEquals("error: --rasr-config: a model over labels is a RASR language model, which carries its state: convert with --state\n", r.err());
     assertFalse(Files.exists(dir.resolve("lm.onnx")), "nothing written");
   }
+
+  @Test
+  void stateDefaultsNeedState() throws IOException {
+    Fixture f = LstmFixtures.biLstm(VariableKind.RESOURCE);
+    FixtureWriter.Written w = f.write(dir, GraphFormat.META);
+    CliRunner.Run r = CliRunner.run("convert", "--graph", w.graph().toString(), "--checkpoint", w.checkpointPrefix().toString(),
+        "--output", dir.resolve("am.onnx").toString(), "--state-defaults");
+    assertEquals(1, r.exit());
+    assertEquals("error: --state-defaults needs --state\n", r.err());
+    r = CliRunner.run("convert", "--graph", w.graph().toString(), "--checkpoint", w.checkpointPrefix().toString(),
+        "--output", dir.resolve("am.onnx").toString(), "--ort-version", "2.0");
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("error: --ort-version '2.0' is not an ONNX Runtime version"), r.err());
+    r = CliRunner.run("convert", "--graph", w.graph().toString(), "--checkpoint", w.checkpointPrefix().toString(),
+        "--output", dir.resolve("am.onnx").toString(), "--opset", "21");
+    assertEquals(0, r.exit(), r.err());
+    assertTrue(r.out().contains("warning: opset 21 needs ONNX Runtime 1.17 or later; the model will not load in 1.15"), r.out());
+  }
 }
