@@ -170,10 +170,23 @@ public final class StreamingSession implements AutoCloseable {
       }
       String prefixName = mapping.prefixLength();
       if (prefixName != null && !in.containsKey(prefixName)) {
-        if (!fresh && prefix == null) {
+        long[] fedStates = null;
+        // Attention states fed by the caller without prefix-length: all their frames are real.
+        for (StateMapping.Entry e : mapping.entries()) {
+          int axis = timeAxis(e);
+          if (axis < 0 || !feeds.containsKey(e.input())) continue;
+          long[] shape = feeds.get(e.input()).shape();
+          fedStates = new long[(int) shape[0]];
+          java.util.Arrays.fill(fedStates, shape[axis]);
+          break;
+        }
+        if (fedStates != null) {
+          prefix = fedStates;
+        } else if (fresh) {
+          prefix = new long[(int) batch(feeds)];
+        } else if (prefix == null) {
           throw new IllegalArgumentException(prefixName + " was fed in an earlier call of this sequence: feed it in every call (or reset)");
         }
-        if (fresh) prefix = new long[(int) batch(feeds)];
         in.put(prefixName, own(owned, Tensor.fromLongs(returnn.onnx.ir.DType.INT32, new long[] {prefix.length}, prefix)));
       } else if (prefixName != null) {
         prefix = null; // the caller aligns the states and counts their real frames itself

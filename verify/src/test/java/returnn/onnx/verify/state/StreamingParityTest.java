@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -216,6 +217,36 @@ class StreamingParityTest {
       if (masked) assertTrue(worst < TOL, what);
       else assertTrue(worst > 100 * TOL, what);
     }
+  }
+
+  /**
+   * States handed over by the caller (as {@code run --input} does) without prefix-length: every frame of them is real.
+   * Two sessions: the first runs frames [0,4), the second continues from its states; together they equal TF.
+   */
+  @Test
+  void attentionStatesFedByTheCallerCountAsReal() {
+    Case c = fixture("transformer_lm");
+    FixtureWriter.Written w = c.fixture().write(dir, GraphFormat.META);
+    Path onnx = dir.resolve("lm.onnx");
+    Converter.convert(new ConvertOptions(w.graph(), w.checkpointPrefix(), List.of(LstmFixtures.OUTPUT), c.opset(), Map.of(), true, true))
+        .write(onnx);
+    int[] full = {7, 7, 7, 7};
+    Map<String, Tensor> all = c.fixture().randomFeeds(5, full);
+    Tensor data = all.get(DATA + ":0");
+    Tensor tf = TfReference.run(c.fixture().graph(), w.checkpointPrefix(), Map.of(DATA + ":0", data), List.of(LstmFixtures.OUTPUT))
+        .get(LstmFixtures.OUTPUT);
+    Map<String, Tensor> states;
+    List<Tensor> outs = new ArrayList<>();
+    try (StreamingSession s = StreamingSession.open(onnx, OnnxSession.Options.singleThread())) {
+      outs.add(s.step(Map.of(DATA, TimeChunks.slice(data, 0, 4))).get("output/output_batch_major"));
+      states = s.states();
+    }
+    try (StreamingSession s = StreamingSession.open(onnx, OnnxSession.Options.singleThread())) {
+      Map<String, Tensor> feeds = new LinkedHashMap<>(Map.of(DATA, TimeChunks.slice(data, 4, 7)));
+      for (StateMapping.Entry e : s.mapping().entries()) feeds.put(e.input(), states.get(e.output()));
+      outs.add(s.step(feeds).get("output/output_batch_major"));
+    }
+    assertClose(tf, TimeChunks.concat(outs), "continued from caller-fed states vs TF");
   }
 
   /** Labels and lengths (ONNX names) of a padded batch. */
