@@ -93,7 +93,9 @@ public final class OnnxSession implements AutoCloseable {
   }
 
   static OrtSession.SessionOptions sessionOptions(Options o) throws OrtException {
-    OrtNative.environment(); // before any ORT class loads its natives (see OrtNative)
+    // Before any ORT class loads its natives (see OrtNative); ONNX Runtime 1.15's SessionOptions does not load the
+    // native library itself, the environment does.
+    OrtNative.environment();
     OrtSession.SessionOptions so = new OrtSession.SessionOptions();
     if (o.threads() > 0) {
       so.setIntraOpNumThreads(o.threads());
@@ -173,7 +175,15 @@ public final class OnnxSession implements AutoCloseable {
     }
     ByteBuffer direct = ByteBuffer.allocateDirect((int) t.byteSize()).order(ByteOrder.nativeOrder());
     direct.put(t.data()).flip();
-    return OnnxTensor.createTensor(env, direct, t.shape(), javaType(t.dtype()));
+    // Typed buffers for multi-byte types: ONNX Runtime 1.15 counts a ByteBuffer's bytes as elements.
+    return switch (t.dtype()) {
+      case FLOAT -> OnnxTensor.createTensor(env, direct.asFloatBuffer(), t.shape());
+      case DOUBLE -> OnnxTensor.createTensor(env, direct.asDoubleBuffer(), t.shape());
+      case INT32 -> OnnxTensor.createTensor(env, direct.asIntBuffer(), t.shape());
+      case INT64 -> OnnxTensor.createTensor(env, direct.asLongBuffer(), t.shape());
+      case INT16 -> OnnxTensor.createTensor(env, direct.asShortBuffer(), t.shape());
+      default -> OnnxTensor.createTensor(env, direct, t.shape(), javaType(t.dtype()));
+    };
   }
 
   static Tensor fromOrt(OnnxTensor t) {
