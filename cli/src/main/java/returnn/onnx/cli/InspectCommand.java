@@ -48,7 +48,7 @@ final class InspectCommand implements Callable<Integer> {
       hist.merge(d.getOp(), 1, Integer::sum);
       if (d.getOp().equals("Placeholder") || d.getOp().equals("PlaceholderWithDefault")) {
         String dt = d.containsAttr("dtype") ? TfTensors.dtype(d.getAttrOrThrow("dtype").getTypeValue(), d.getName()).lower() : "?";
-        Shape s = d.containsAttr("shape") ? TfTensors.shape(d.getAttrOrThrow("shape").getShape()) : Shape.UNKNOWN;
+        Shape s = TfTensors.placeholderShape(d, m.graph().getVersions().getProducer());
         System.out.println("  " + d.getName() + "  " + dt + s + (d.getOp().equals("Placeholder") ? "" : "  (with default)"));
       }
     }
