@@ -49,7 +49,7 @@ final class InspectCommand implements Callable<Integer> {
       if (d.getOp().equals("Placeholder") || d.getOp().equals("PlaceholderWithDefault")) {
         String dt = d.containsAttr("dtype") ? TfTensors.dtype(d.getAttrOrThrow("dtype").getTypeValue(), d.getName()).lower() : "?";
         Shape s = TfTensors.placeholderShape(d, m.graph().getVersions().getProducer());
-        System.out.println("  " + d.getName() + "  " + dt + s + (d.getOp().equals("Placeholder") ? "" : "  (with default)"));
+        System.out.println("  " + d.getName() + "  " + dt + (s.hasRank() ? "" : " ") + s + (d.getOp().equals("Placeholder") ? "" : "  (with default)"));
       }
     }
     System.out.println("candidate outputs:");

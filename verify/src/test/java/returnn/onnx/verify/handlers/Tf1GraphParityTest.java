@@ -9,7 +9,11 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.VersionDef;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import returnn.onnx.fixtures.GraphDefBuilder;
+import returnn.onnx.fixtures.TfOps;
+import returnn.onnx.verify.OnnxChecker;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
@@ -47,5 +51,85 @@ class Tf1GraphParityTest {
     OpParity.Result r = OpParity.check(b.build(), Map.of("x", Tensor.ofFloats(new long[0], 0.5f)), "y");
     assertTrue(input(r, "x").shape().hasRank());
     assertEquals(0, input(r, "x").shape().rank());
+  }
+
+  private static Value output(OpParity.Result r, String name) {
+    return r.converted().graph().outputs().stream().filter(v -> v.name().equals(name)).findFirst().orElseThrow();
+  }
+
+  private static String checker(OpParity.Result r) throws Exception {
+    Path f = Files.createTempFile("tf1graph", ".onnx");
+    try {
+      Files.write(f, r.converted().toBytes());
+      return OnnxChecker.check(f);
+    } finally {
+      Files.delete(f);
+    }
+  }
+
+  /**
+   * A dropout mask as TF1 writes it ({@code RandomUniform(Shape(x))}, then {@code x * Floor(keep + rnd) / keep}) and a
+   * RandomUniform of a fed shape vector [3]: TF knows their ranks (the length of the shape input), so the outputs have
+   * a shape field and the ONNX checker accepts the model. Floor(keep + rnd) with keep = 1 is 1 whatever the numbers
+   * are, so TF and ONNX Runtime agree exactly.
+   */
+  @Test
+  void randomUniformHasTheRankOfItsShapeInput() throws Exception {
+    GraphDefBuilder b = new GraphDefBuilder();
+    TfOps tf = new TfOps(b);
+    String x = b.placeholder("x", DType.FLOAT, -1, 5).name();
+    String dims = b.placeholder("dims", DType.INT32, 3).name();
+    String rnd = b.op("RandomUniform", "dropout/random_uniform", tf.shape(x)).attr("T", DType.INT32)
+        .attr("dtype", DType.FLOAT).attr("seed", 0L).attr("seed2", 0L).outType(DType.FLOAT).name();
+    String keep = b.op("Floor", "dropout/Floor", tf.add(tf.scalarFloat("dropout/keep_prob", 1f), rnd))
+        .attr("T", DType.FLOAT).outType(DType.FLOAT).name();
+    tf.identity("y", tf.mul(x, keep));
+    String r3 = b.op("RandomUniform", "r3", dims).attr("T", DType.INT32).attr("dtype", DType.FLOAT)
+        .attr("seed", 0L).attr("seed2", 0L).outType(DType.FLOAT).name();
+    b.op("Floor", "z", r3).attr("T", DType.FLOAT).outType(DType.FLOAT);
+    OpParity.Result r = OpParity.check(b.build(), Map.of("x", OpParity.normal(1, 3, 5),
+        "dims", Tensor.ofInts(new long[] {3}, 2, 1, 4)), List.of("y", "z"), OpParity.TOL, 17);
+    assertEquals(2, output(r, "y").shape().rank(), output(r, "y").toString());
+    assertEquals(3, output(r, "z").shape().rank(), output(r, "z").toString());
+    assertEquals(null, checker(r));
+    assertTrue(r.converted().report().format().contains("z:float[?, ?, ?]"), r.converted().report().format());
+  }
+
+  /** BlockLSTM left as a Loop (cell_clip): every output is [T, B, n] in TF, so in the model too. */
+  @Test
+  void blockLstmLoopOutputsHaveRankThree() throws Exception {
+    int n = 4;
+    GraphDefBuilder b = new GraphDefBuilder();
+    TfOps tf = new TfOps(b);
+    String x = b.placeholder("x", DType.FLOAT, -1, -1, 3).name();
+    String h0 = b.placeholder("h0", DType.FLOAT, -1, n).name();
+    String len = b.placeholder("seq_len_max", DType.INT64).name();
+    String w = tf.constant("w", OpParity.uniform(1, -0.5f, 0.5f, 3 + n, 4 * n));
+    String bias = tf.constant("b", OpParity.uniform(2, -0.5f, 0.5f, 4 * n));
+    String p = tf.constant("p", Tensor.ofFloats(new long[] {n}, new float[n]));
+    GraphDefBuilder.Node block = b.op("BlockLSTM", "lstm", len, x, h0, h0, w, p, p, p, bias).attr("T", DType.FLOAT)
+        .attr("cell_clip", 0.3f).attr("use_peephole", false).attr("forget_bias", 1f);
+    for (int i = 0; i < 7; i++) block.outType(i, DType.FLOAT);
+    OpParity.Result r = OpParity.check(b.build(), Map.of("x", OpParity.normal(3, 5, 2, 3), "h0",
+        OpParity.normal(4, 2, n), "seq_len_max", Tensor.ofLongs(new long[0], 4L)), List.of("lstm:1", "lstm:6"),
+        OpParity.TOL, 17);
+    assertEquals(1, r.count("Loop"));
+    for (String o : List.of("lstm:1", "lstm:6")) {
+      assertEquals(3, output(r, o).shape().rank(), output(r, o).toString());
+      assertEquals(n, output(r, o).shape().dim(2).value(), output(r, o).toString());
+    }
+    assertEquals(null, checker(r));
+  }
+
+  /** Where the rank is not known (a placeholder of unknown shape), the report says {@code ?rank}, not [?]. */
+  @Test
+  void unknownRankIsPrintedAsSuch() {
+    GraphDefBuilder b = new GraphDefBuilder();
+    b.placeholder("u", DType.FLOAT, (long[]) null);
+    b.op("Tanh", "y", "u").attr("T", DType.FLOAT);
+    OpParity.Result r = OpParity.check(b.build(), Map.of("u", OpParity.normal(1, 2, 3)), "y");
+    String report = r.converted().report().format();
+    assertTrue(report.contains("u:float ?rank") && report.contains("y:float ?rank"), report);
+    assertFalse(report.contains("[?]"), report);
   }
 }
