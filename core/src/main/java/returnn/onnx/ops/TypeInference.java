@@ -25,7 +25,7 @@ public final class TypeInference {
       "LogSoftmax", "Cast", "Not", "Floor", "Ceil", "Round", "Clip", "CumSum", "HardSigmoid", "Gelu", "IsNaN",
       "IsInf", "Dropout", "LayerNormalization", "BatchNormalization", "CastLike", "ReverseSequence", "Hardmax",
       "Sin", "Cos", "Softsign", "Mish", "Swish", "QuickGelu", "FastGelu", "BiasGelu", "SkipLayerNormalization",
-      "RandomUniformLike", "RandomNormalLike", "BernoulliLike", "ScatterND", "ScatterElements");
+      "RandomUniformLike", "RandomNormalLike", "Bernoulli", "ScatterND", "ScatterElements");
   private static final Set<String> BROADCAST = Set.of("Add", "Sub", "Mul", "Div", "Pow", "Mod", "Equal", "Less",
       "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor", "PRelu", "Max", "Min", "Sum", "Mean", "Where",
       "BitShift");
@@ -101,6 +101,7 @@ public final class TypeInference {
 
   private static DType dtype(Node n, int i, DType d0) {
     String op = n.op();
+    if (op.equals("Dropout") && i == 1) return DType.BOOL; // the mask
     if (BOOL_OUT.contains(op)) return DType.BOOL;
     if (INT64_OUT.contains(op)) return DType.INT64;
     switch (op) {
