@@ -30,6 +30,9 @@ public final class GraphOutputs {
       "AudioSummary", "AudioSummaryV2", "TensorSummary", "TensorSummaryV2", "MergeSummary", "Placeholder",
       "PlaceholderWithDefault", "Const", "VariableV2", "Variable", "VarHandleOp", "ReadVariableOp", "ControlTrigger");
 
+  /** Sinks named in the error at most (inspect lists every one). */
+  private static final int MAX_LISTED = 20;
+
   /** The chosen outputs, and a sentence for the report when they were not named by the graph's conventions. */
   public record Choice(List<String> outputs, String note) {}
 
@@ -87,7 +90,11 @@ public final class GraphOutputs {
         + "' in the graph; name the outputs with --outputs");
     if (!batchMajor.isEmpty()) msg.append(" (candidates: ").append(String.join(", ", batchMajor)).append(")");
     else if (sinks.isEmpty()) msg.append(" (the graph has no sink computed from a placeholder)");
-    else msg.append(" (the graph has ").append(sinks.size()).append(" sinks: ").append(String.join(", ", sinks)).append(")");
+    else {
+      int shown = Math.min(sinks.size(), MAX_LISTED);
+      msg.append(" (the graph has ").append(sinks.size()).append(" sinks: ").append(String.join(", ", sinks.subList(0, shown)))
+          .append(shown < sinks.size() ? ", ... " + (sinks.size() - shown) + " more; `inspect` lists them all" : "").append(")");
+    }
     throw new ConversionException(msg.toString());
   }
 }

@@ -384,7 +384,11 @@ public final class SavedModelExporter {
 
     Map<String, TensorInfo> inputs = new LinkedHashMap<>();
     Map<String, TensorInfo> outputs = new LinkedHashMap<>();
-    for (NodeDef p : plan.placeholders) inputs.put(p.getName(), tensorInfo(p, 0, plan.opDefs));
+    int producer = plan.model.graph().getVersions().getProducer();
+    for (NodeDef p : plan.placeholders) {
+      inputs.put(p.getName(), tensorInfo(p, 0, plan.opDefs).toBuilder()
+          .setTensorShape(returnn.onnx.tf.TfTensors.placeholderShapeProto(p, producer)).build());
+    }
     for (TensorRef r : plan.outputs) {
       TensorInfo info = tensorInfo(byName.get(r.node()), r.index(), plan.opDefs);
       if (info.getDtype() == DataType.DT_INVALID) {

@@ -132,4 +132,29 @@ class Tf1GraphParityTest {
     assertTrue(report.contains("u:float ?rank") && report.contains("y:float ?rank"), report);
     assertFalse(report.contains("[?]"), report);
   }
+
+  /**
+   * A SavedModel written from such a graph (its only sink the default output) declares the placeholder with unknown
+   * rank in its signature, and converting it gives a model that runs a rank-3 input as TF does.
+   */
+  @Test
+  void earlyProducerPlaceholderThroughSavedModel() throws Exception {
+    GraphDefBuilder b = producer(21);
+    b.placeholder("x", DType.FLOAT);
+    b.op("Tanh", "y", "x").attr("T", DType.FLOAT);
+    GraphDef g = b.build();
+    Path dir = Files.createTempDirectory("tf1sm");
+    Path pb = dir.resolve("graph.pb");
+    Files.write(pb, g.toByteArray());
+    Path sm = dir.resolve("saved");
+    returnn.onnx.tf.savedmodel.SavedModelExporter.Result r = returnn.onnx.tf.savedmodel.SavedModelExporter.export(
+        new returnn.onnx.tf.savedmodel.SavedModelExporter.Options(pb, null, List.of(), sm));
+    assertTrue(r.inputs().get("x").getTensorShape().getUnknownRank(), r.inputs().toString());
+    returnn.onnx.Converter.Result conv = returnn.onnx.Converter.convert(returnn.onnx.ConvertOptions.of(sm, null, List.of()));
+    Tensor x = OpParity.normal(2, 2, 3, 4);
+    Tensor onnx = OpParity.runOnnx(conv, Map.of("x", x)).get("y");
+    Tensor tf = returnn.onnx.reference.TfReference.run(g, null, Map.of("x", x), List.of("y")).get("y");
+    assertTrue(returnn.onnx.verify.Comparison.of("y", tf, onnx).ok(OpParity.TOL, DType.FLOAT));
+    assertEquals(3, onnx.shape().length);
+  }
 }
