@@ -17,6 +17,8 @@ public final class ConversionReport {
   public List<String> warnings = new ArrayList<>();
   /** Exceptions shape inference and constant folding stepped over ({@link InternalErrors}): bugs, shown. */
   public List<String> internalErrors = new ArrayList<>();
+  /** Choices the user should know of, such as the output taken when none was named. */
+  public List<String> notes = new ArrayList<>();
   public List<String> inputs = new ArrayList<>();
   public List<String> outputs = new ArrayList<>();
   public long millisRead;
@@ -35,6 +37,7 @@ public final class ConversionReport {
     StringBuilder sb = new StringBuilder();
     sb.append("inputs:  ").append(String.join(", ", inputs)).append('\n');
     sb.append("outputs: ").append(String.join(", ", outputs)).append('\n');
+    for (String n : notes) sb.append("note: ").append(n).append('\n');
     sb.append(String.format("time: read %d ms, convert %d ms, write %d ms%n", millisRead, millisConvert, millisWrite));
     if (outputBytes >= 0) sb.append(String.format("model size: %,d bytes (opset %d)%n", outputBytes, opset));
     sb.append(histograms());

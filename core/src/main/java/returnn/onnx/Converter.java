@@ -22,6 +22,7 @@ import returnn.onnx.rewrite.state.StateInterface;
 import returnn.onnx.rewrite.state.StateMapping;
 import returnn.onnx.rewrite.state.StateOutputs;
 import returnn.onnx.tf.CheckpointVariables;
+import returnn.onnx.tf.GraphOutputs;
 import returnn.onnx.tf.GraphReader;
 import returnn.onnx.tf.TensorRef;
 import returnn.onnx.tf.TfImporter;
@@ -76,7 +77,9 @@ public final class Converter {
     long t0 = System.nanoTime();
     TfModel model = GraphReader.read(o.graph());
     Path ckptPath = o.checkpoint() != null ? o.checkpoint() : model.variablesPrefix();
-    List<String> requested = o.outputs().isEmpty() ? defaultOutputs(model) : o.outputs();
+    GraphOutputs.Choice chosen = o.outputs().isEmpty() ? GraphOutputs.defaults(model) : null;
+    List<String> requested = chosen != null ? chosen.outputs() : o.outputs();
+    if (chosen != null && chosen.note() != null) report.notes.add(chosen.note());
     List<String> outputs = o.state() ? StateOutputs.withLastStates(model.graph(), requested, model.signatureOutputs()) : requested;
     try (CheckpointReader ckpt = ckptPath == null ? null : CheckpointReader.open(ckptPath)) {
       TfImporter.Imported imported = TfImporter.importGraph(model, ckpt == null ? null : new CheckpointVariables(ckpt),
@@ -118,16 +121,6 @@ public final class Converter {
       }
       return new Result(g, report, metadata, o.opset());
     }
-  }
-
-  static List<String> defaultOutputs(TfModel model) {
-    if (!model.signatureOutputs().isEmpty()) return new ArrayList<>(model.signatureOutputs().keySet());
-    boolean has = model.graph().getNodeList().stream().anyMatch(n -> n.getName().equals(ConvertOptions.DEFAULT_OUTPUT));
-    if (has) return List.of(ConvertOptions.DEFAULT_OUTPUT);
-    List<String> candidates = model.graph().getNodeList().stream().map(n -> n.getName())
-        .filter(n -> n.endsWith("/output_batch_major")).sorted().toList();
-    throw new ConversionException(model.source() + ": no '" + ConvertOptions.DEFAULT_OUTPUT + "' in the graph; name the outputs with --outputs"
-        + (candidates.isEmpty() ? "" : " (candidates: " + String.join(", ", candidates) + ")"));
   }
 
   /**

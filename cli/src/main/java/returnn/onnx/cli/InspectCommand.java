@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 import returnn.onnx.convert.HandlerRegistry;
 import returnn.onnx.ir.Shape;
+import returnn.onnx.tf.GraphOutputs;
 import returnn.onnx.tf.GraphReader;
 import returnn.onnx.tf.TfModel;
 import returnn.onnx.tf.TfTensors;
@@ -23,6 +24,10 @@ import org.tensorflow.proto.NodeDef;
 final class InspectCommand implements Callable<Integer> {
   /** Ops the importer turns into graph inputs and constants; no handler needed. */
   static final Set<String> IMPORTED = Set.of("Placeholder", "Const", "VarHandleOp", "VariableV2", "Variable");
+  /** TF1 control flow, converted by TF-level rules (while loops to Loop, conditionals to If), not by handlers. */
+  static final Set<String> CONTROL_FLOW = Set.of("Enter", "Exit", "Merge", "Switch", "LoopCond", "NextIteration",
+      "TensorArrayV3", "TensorArrayReadV3", "TensorArrayWriteV3", "TensorArrayGatherV3", "TensorArrayScatterV3",
+      "TensorArraySizeV3", "TensorArraySplitV3", "TensorArrayConcatV3", "TensorArrayCloseV3");
 
   @Parameters(paramLabel = "FILE", description = "A graph file, SavedModel directory, or checkpoint prefix.")
   Path file;
@@ -48,14 +53,15 @@ final class InspectCommand implements Callable<Integer> {
       hist.merge(d.getOp(), 1, Integer::sum);
       if (d.getOp().equals("Placeholder") || d.getOp().equals("PlaceholderWithDefault")) {
         String dt = d.containsAttr("dtype") ? TfTensors.dtype(d.getAttrOrThrow("dtype").getTypeValue(), d.getName()).lower() : "?";
-        Shape s = d.containsAttr("shape") ? TfTensors.shape(d.getAttrOrThrow("shape").getShape()) : Shape.UNKNOWN;
-        System.out.println("  " + d.getName() + "  " + dt + s + (d.getOp().equals("Placeholder") ? "" : "  (with default)"));
+        Shape s = TfTensors.placeholderShape(d, m.graph().getVersions().getProducer());
+        System.out.println("  " + d.getName() + "  " + dt + (s.hasRank() ? "" : " ") + s + (d.getOp().equals("Placeholder") ? "" : "  (with default)"));
       }
     }
     System.out.println("candidate outputs:");
     m.graph().getNodeList().stream().map(NodeDef::getName).filter(x -> x.endsWith("/output_batch_major")).sorted()
         .forEach(x -> System.out.println("  " + x));
     m.signatureOutputs().forEach((k, v) -> System.out.println("  " + k + " (signature output, tensor " + v + ")"));
+    if (!returnnOrSignature(m)) GraphOutputs.sinks(m.graph()).forEach(x -> System.out.println("  " + x + " (sink)"));
     System.out.println("op histogram (nodes the candidate outputs need / all nodes):");
     Set<String> needed = neededByCandidates(m);
     Map<String, Integer> neededHist = new TreeMap<>();
@@ -64,7 +70,7 @@ final class InspectCommand implements Callable<Integer> {
     TreeMap<String, Integer> unsupported = new TreeMap<>();
     hist.forEach((op, c) -> {
       int n = neededHist.getOrDefault(op, 0);
-      boolean ok = IMPORTED.contains(op) || reg.find(op, returnn.onnx.ConvertOptions.MAX_OPSET) != null;
+      boolean ok = IMPORTED.contains(op) || CONTROL_FLOW.contains(op) || reg.find(op, returnn.onnx.ConvertOptions.MAX_OPSET) != null;
       if (!ok && n > 0) unsupported.put(op, n);
       System.out.printf("  %-32s %6d / %-6d%s%n", op, n, c, ok ? "" : n > 0 ? "  (unsupported)" : "  (unsupported, pruned)");
     });
@@ -76,6 +82,12 @@ final class InspectCommand implements Callable<Integer> {
     System.out.println(unsupported.isEmpty() ? "unsupported ops: none" : "unsupported ops: " + unsupported);
   }
 
+  /** Whether the graph names its outputs: RETURNN's {@code ../output_batch_major} or a SavedModel signature. */
+  static boolean returnnOrSignature(TfModel m) {
+    return !m.signatureOutputs().isEmpty()
+        || m.graph().getNodeList().stream().anyMatch(d -> d.getName().endsWith("/output_batch_major"));
+  }
+
   /** Nodes reachable through data edges from the candidate outputs (what a conversion would keep). */
   static Set<String> neededByCandidates(TfModel m) {
     Map<String, NodeDef> byName = new java.util.HashMap<>();
@@ -83,6 +95,7 @@ final class InspectCommand implements Callable<Integer> {
     java.util.Deque<String> todo = new java.util.ArrayDeque<>();
     byName.keySet().stream().filter(x -> x.endsWith("/output_batch_major")).forEach(todo::add);
     m.signatureOutputs().values().forEach(v -> todo.add(returnn.onnx.tf.TensorRef.parse(v).node()));
+    if (!returnnOrSignature(m)) todo.addAll(GraphOutputs.sinks(m.graph()));
     Set<String> seen = new java.util.HashSet<>();
     while (!todo.isEmpty()) {
       String n = todo.poll();

@@ -69,7 +69,7 @@ final class SavedModelCommand implements Callable<Integer> {
   }
 
   private static String shape(TensorShapeProto s) {
-    if (s.getUnknownRank()) return "[?]";
+    if (s.getUnknownRank()) return " ?rank";
     StringBuilder b = new StringBuilder("[");
     for (int i = 0; i < s.getDimCount(); i++) {
       if (i > 0) b.append(',');

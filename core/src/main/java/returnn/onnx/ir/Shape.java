@@ -88,6 +88,6 @@ public final class Shape {
 
   @Override
   public String toString() {
-    return dims == null ? "[?]" : dims.toString();
+    return dims == null ? "?rank" : dims.toString();
   }
 }

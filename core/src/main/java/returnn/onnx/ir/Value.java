@@ -90,6 +90,6 @@ public final class Value {
 
   @Override
   public String toString() {
-    return name + ":" + (dtype == null ? "?" : dtype.lower()) + shape;
+    return name + ":" + (dtype == null ? "?" : dtype.lower()) + (shape.hasRank() ? "" : " ") + shape;
   }
 }

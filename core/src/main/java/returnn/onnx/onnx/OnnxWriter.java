@@ -231,6 +231,9 @@ public final class OnnxWriter {
     return b.build();
   }
 
+  /** ONNX ops none of whose outputs may be left out (ONNX Runtime refuses the model otherwise). */
+  private static final java.util.Set<String> ALL_OUTPUTS_REQUIRED = java.util.Set.of("TopK", "Split", "DynamicQuantizeLinear");
+
   private OnnxMl.NodeProto node(Node n) {
     if (n.domain().equals(Node.TF)) {
       throw ConversionException.atNode(n.tfName(), n.op(), "TF op left unconverted in the ONNX graph");
@@ -247,7 +250,9 @@ public final class OnnxWriter {
     }
     // Loop/If outputs are positional against their body's outputs (ONNX Runtime requires the counts to match), so an
     // unused one keeps its name instead of becoming an empty optional output.
-    boolean positional = n.attrs().values().stream().anyMatch(a -> a instanceof Attr.GraphVal);
+    // TopK's indices, Split's parts and DynamicQuantizeLinear's scale/zero point are not optional either.
+    boolean positional = n.attrs().values().stream().anyMatch(a -> a instanceof Attr.GraphVal)
+        || n.domain().isEmpty() && ALL_OUTPUTS_REQUIRED.contains(n.op());
     for (Value v : n.outputs()) b.addOutput(positional || v.useCount() > 0 || n.outputs().indexOf(v) == 0 ? nameOf(v) : "");
     while (b.getOutputCount() > 1 && b.getOutput(b.getOutputCount() - 1).isEmpty()) {
       List<String> l = new ArrayList<>(b.getOutputList());

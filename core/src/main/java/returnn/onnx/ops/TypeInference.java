@@ -24,7 +24,8 @@ public final class TypeInference {
       "Reciprocal", "Relu", "Elu", "Selu", "LeakyRelu", "Softplus", "Tanh", "Sigmoid", "Erf", "Softmax",
       "LogSoftmax", "Cast", "Not", "Floor", "Ceil", "Round", "Clip", "CumSum", "HardSigmoid", "Gelu", "IsNaN",
       "IsInf", "Dropout", "LayerNormalization", "BatchNormalization", "CastLike", "ReverseSequence", "Hardmax",
-      "Sin", "Cos", "Softsign", "Mish", "Swish", "QuickGelu", "FastGelu", "BiasGelu", "SkipLayerNormalization");
+      "Sin", "Cos", "Softsign", "Mish", "Swish", "QuickGelu", "FastGelu", "BiasGelu", "SkipLayerNormalization",
+      "RandomUniformLike", "RandomNormalLike", "Bernoulli", "ScatterND", "ScatterElements");
   private static final Set<String> BROADCAST = Set.of("Add", "Sub", "Mul", "Div", "Pow", "Mod", "Equal", "Less",
       "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor", "PRelu", "Max", "Min", "Sum", "Mean", "Where",
       "BitShift");
@@ -110,6 +111,7 @@ public final class TypeInference {
 
   private static DType dtype(Node n, int i, DType d0) {
     String op = n.op();
+    if (op.equals("Dropout") && i == 1) return DType.BOOL; // the mask
     if (BOOL_OUT.contains(op)) return DType.BOOL;
     if (INT64_OUT.contains(op)) return DType.INT64;
     switch (op) {

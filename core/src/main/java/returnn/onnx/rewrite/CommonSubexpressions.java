@@ -71,8 +71,9 @@ final class CommonSubexpressions implements Rule {
 
   /** A key equal for nodes with the same op, inputs and attributes; null for nodes never merged. */
   private static String key(Node n, Map<Value, Integer> ids) {
-    if (n.domain().equals(Node.TF) || n.op().startsWith("Random") || n.op().equals("Multinomial") || n.op().equals("Bernoulli")) {
-      return null; // random ops give a new value per node
+    if (n.domain().equals(Node.TF) || n.op().startsWith("Random") || n.op().equals("Multinomial") || n.op().equals("Bernoulli")
+        || n.op().equals("Dropout")) {
+      return null; // random ops give a new value per node (Dropout's mask too: the random bits at opset >= 22)
     }
     StringBuilder sb = new StringBuilder(n.domain()).append('.').append(n.op()).append('(');
     for (Value v : n.inputs()) sb.append(v == null ? "-" : Integer.toString(ids.computeIfAbsent(v, k -> ids.size()))).append(',');

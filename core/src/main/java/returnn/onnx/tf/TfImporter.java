@@ -164,8 +164,8 @@ public final class TfImporter {
             + (n == null ? "no node of the graph" : "a " + n.getOp() + ", not a placeholder") + " (placeholders: "
             + String.join(", ", placeholders) + ")");
       }
-      if (!n.containsAttr("shape") || n.getAttrOrThrow("shape").getShape().getUnknownRank()) continue;
-      org.tensorflow.proto.TensorShapeProto declared = n.getAttrOrThrow("shape").getShape();
+      org.tensorflow.proto.TensorShapeProto declared = TfTensors.placeholderShapeProto(n, model.graph().getVersions().getProducer());
+      if (declared.getUnknownRank()) continue;
       long[] want = e.getValue();
       long[] have = declared.getDimList().stream().mapToLong(org.tensorflow.proto.TensorShapeProto.Dim::getSize).toArray();
       boolean ok = want.length == have.length;
@@ -185,7 +185,7 @@ public final class TfImporter {
 
   private Value placeholder(NodeDef n) {
     DType dt = TfTensors.dtype(n.getAttrOrThrow("dtype").getType().getNumber(), "node '" + n.getName() + "' (Placeholder)");
-    Shape shape = n.containsAttr("shape") ? TfTensors.shape(n.getAttrOrThrow("shape").getShape()) : Shape.UNKNOWN;
+    Shape shape = TfTensors.placeholderShape(n, model.graph().getVersions().getProducer());
     long[] override = inputShapes.get(n.getName());
     if (override != null) shape = Shape.of(override);
     return graph.addInput(TensorRef.parse(n.getName()).onnxName(), dt, InputDims.name(n.getName(), shape, byName.keySet()));

@@ -30,6 +30,33 @@ public final class TfTensors {
     return Shape.of(dims);
   }
 
+  /**
+   * The last GraphDef producer version whose {@code Placeholder} cannot tell a scalar {@code shape} attribute from an
+   * unknown shape: TF's Placeholder shape function ({@code core/ops/array_ops.cc}) gives an unknown shape when
+   * {@code graph_def_version() <= 21 && shape.dims() <= 0}.
+   */
+  public static final int PLACEHOLDER_SCALAR_IS_UNKNOWN_MAX_PRODUCER = 21;
+
+  /**
+   * The shape TensorFlow gives a placeholder node: its {@code shape} attribute, except that a {@code Placeholder} of a
+   * graph written by producer version 21 or older whose attribute has no dims (or is missing) has an unknown shape.
+   * {@code PlaceholderWithDefault} and {@code PlaceholderV2} have no such rule.
+   */
+  public static Shape placeholderShape(org.tensorflow.proto.NodeDef n, int producer) {
+    return shape(placeholderShapeProto(n, producer));
+  }
+
+  /** {@link #placeholderShape} as TF's proto (unknown rank when TF's shape is unknown). */
+  public static TensorShapeProto placeholderShapeProto(org.tensorflow.proto.NodeDef n, int producer) {
+    TensorShapeProto unknown = TensorShapeProto.newBuilder().setUnknownRank(true).build();
+    if (!n.containsAttr("shape")) return unknown;
+    TensorShapeProto p = n.getAttrOrThrow("shape").getShape();
+    if (n.getOp().equals("Placeholder") && producer <= PLACEHOLDER_SCALAR_IS_UNKNOWN_MAX_PRODUCER && p.getDimCount() == 0) {
+      return unknown;
+    }
+    return p;
+  }
+
   public static long[] fixedShape(TensorShapeProto p, String where) {
     long[] s = new long[p.getDimCount()];
     for (int i = 0; i < s.length; i++) {

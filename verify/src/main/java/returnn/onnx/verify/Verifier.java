@@ -100,7 +100,7 @@ public final class Verifier {
         NodeDef p = nodes.get(TensorRef.parse(in).node());
         if (p == null) throw new ConversionException(o.onnx() + ": model input '" + in + "' is no node of " + o.graph());
         DType dt = TfTensors.dtype(p.getAttrOrThrow("dtype").getType().getNumber(), in);
-        Shape shape = p.containsAttr("shape") ? TfTensors.shape(p.getAttrOrThrow("shape").getShape()) : Shape.UNKNOWN;
+        Shape shape = TfTensors.placeholderShape(p, model.graph().getVersions().getProducer());
         specs.add(new InputGenerator.Spec(in, dt, shape, Vocabulary.boundFor(model.graph(), p.getName())));
       }
       feeds.putAll(new InputGenerator(o.seed(), o.batch(), o.time()).generate(specs));

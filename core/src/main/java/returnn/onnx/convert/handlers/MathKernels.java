@@ -35,8 +35,9 @@ final class MathKernels {
   static final Set<DType> POW = EnumSet.of(DType.FLOAT, DType.DOUBLE, DType.INT32, DType.INT64);
   static final Set<DType> CLIP = EnumSet.of(DType.FLOAT, DType.DOUBLE, DType.INT8, DType.INT32, DType.INT64,
       DType.UINT8, DType.UINT32, DType.UINT64);
-  static final Set<DType> WHERE = EnumSet.of(DType.BOOL, DType.FLOAT, DType.DOUBLE, DType.INT32, DType.INT64,
-      DType.UINT8, DType.STRING);
+  /** Where (9 and 16): no bool kernel in ONNX Runtime 1.23, so bool branches go through int32. */
+  static final Set<DType> WHERE = EnumSet.of(DType.FLOAT, DType.DOUBLE, DType.INT32, DType.INT64, DType.UINT8,
+      DType.STRING);
 
   /** The type to compute in when {@code t} has no kernel: float32 for floats, int64 for ints. */
   static DType wider(DType t, Set<DType> ok) {

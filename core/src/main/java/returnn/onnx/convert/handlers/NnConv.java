@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 import returnn.onnx.convert.ConversionContext;
 import returnn.onnx.ir.Attr;
+import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
@@ -18,6 +19,7 @@ import returnn.onnx.ops.OnnxBuilder;
 final class NnConv {
   private static final long[] TO_NCHW = {0, 3, 1, 2};
   private static final long[] TO_NHWC = {0, 2, 3, 1};
+  private static final java.util.Set<DType> POOL_TYPES = java.util.EnumSet.of(DType.FLOAT, DType.DOUBLE, DType.INT8, DType.UINT8);
 
   private NnConv() {}
 
@@ -62,6 +64,48 @@ final class NnConv {
   }
 
   /**
+   * Transposed convolution (the gradient of a Conv2D with respect to its input): ONNX ConvTranspose without padding
+   * gives every position {@code o·s + t·d} of the "full" output; TF's input position i is full position
+   * {@code i + pad_before} of the forward convolution (0 for VALID, half of TF's SAME total, rounded down, or the
+   * explicit padding), and positions past the full output are zero. input_sizes may be computed at run time.
+   */
+  static void conv2dBackpropInput(ConversionContext ctx) {
+    OnnxBuilder b = ctx.onnx();
+    boolean nhwc = nhwc(ctx);
+    Value dy = nhwc ? b.transpose(ctx.input(2), TO_NCHW) : ctx.input(2);
+    Value f = ctx.input(1);
+    long[] k = kernelOf(f.shape());
+    if (k[0] < 0 || k[1] < 0) throw ctx.error("needs a filter of static height and width, got shape " + f.shape());
+    long[] s = spatial(ctx, "strides", ctx.attrInts("strides"), nhwc);
+    long[] dAttr = ctx.attrInts("dilations");
+    long[] d = dAttr == null ? new long[] {1, 1} : spatial(ctx, "dilations", dAttr, nhwc);
+    Value w = b.transpose(f, 3, 2, 0, 1); // [out of the forward conv, its in, kh, kw] = ConvTranspose's [C, M, kh, kw]
+    Value full = b.op("ConvTranspose", List.of(dy, w), Attrs.of("strides", s, "dilations", d, "pads", new long[4]));
+    Value sizes = b.cast(ctx.input(0), DType.INT64);
+    Value in = nhwc ? b.slice(sizes, new long[] {1}, new long[] {3}, new long[] {0}, null)
+        : b.slice(sizes, new long[] {2}, new long[] {4}, new long[] {0}, null);
+    Value out = b.slice(b.shapeOf(dy), new long[] {2}, new long[] {4}, new long[] {0}, null);
+    Value fullSize = b.op("Add", b.op("Mul", b.op("Sub", out, b.constLongs(1, 1)), b.constLongs(s)),
+        b.constLongs((k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1));
+    String padding = ctx.attrString("padding", null);
+    if (padding == null) throw ctx.error("missing attribute padding");
+    Value begin = switch (padding) {
+      case "VALID" -> b.constLongs(0, 0);
+      case "SAME" -> b.op("Div", b.op("Max", b.op("Sub", fullSize, in), b.constLongs(0, 0)), b.constLongs(2, 2));
+      case "EXPLICIT" -> {
+        long[] p = explicitPads(ctx, nhwc);
+        yield b.constLongs(p[0], p[1]);
+      }
+      default -> throw ctx.unsupported("padding", padding);
+    };
+    Value end = b.op("Add", begin, in);
+    Value after = b.op("Max", b.op("Sub", end, fullSize), b.constLongs(0, 0));
+    Value padded = b.op("Pad", full, b.concat(List.of(b.constLongs(0, 0, 0, 0, 0, 0), after), 0));
+    Value y = b.op("Slice", padded, begin, end, b.constLongs(2, 3));
+    ctx.setOutput(0, nhwc ? b.transpose(y, TO_NHWC) : y);
+  }
+
+  /**
    * MaxPool/MaxPoolV2/AvgPool. TF SAME max-pooling never picks a padded element (as if −inf), and ONNX MaxPool
    * ignores pads the same way; TF SAME average-pooling divides by the number of real elements only, which is
    * ONNX's count_include_pad=0.
@@ -81,7 +125,13 @@ final class NnConv {
     long[] k = spatial(ctx, "ksize", ksize, nhwc);
     Value x = nhwc ? b.transpose(ctx.input(0), TO_NCHW) : ctx.input(0);
     boolean max = !ctx.op().equals("AvgPool");
+    // ONNX Runtime's MaxPool has float, double, int8 and uint8 kernels: other ints go through double, which holds
+    // every int32 (and int64 below 2^53) exactly; float16 and bfloat16 through float.
+    DType t = x.dtype();
+    DType via = t == null || POOL_TYPES.contains(t) ? null : t.isFloating() ? DType.FLOAT : DType.DOUBLE;
+    if (via != null) x = b.cast(x, via);
     Value y = convLike(ctx, max ? "MaxPool" : "AveragePool", List.of(x), k, 0, strides);
+    if (via != null) y = b.cast(y, t);
     ctx.setOutput(0, nhwc ? b.transpose(y, TO_NHWC) : y);
   }
 

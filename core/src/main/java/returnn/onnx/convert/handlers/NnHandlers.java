@@ -18,6 +18,9 @@ public final class NnHandlers {
 
     r.register("Conv2D", NnConv::conv2d);
     r.register("DepthwiseConv2dNative", NnConv::depthwiseConv2d);
+    r.register("Conv2DBackpropInput", NnConv::conv2dBackpropInput);
+    r.register("SpaceToBatchND", NnSpaceToBatch::spaceToBatch);
+    r.register("BatchToSpaceND", NnSpaceToBatch::batchToSpace);
     r.register("MaxPool", NnConv::pool);
     r.register("MaxPoolV2", NnConv::pool);
     r.register("AvgPool", NnConv::pool);

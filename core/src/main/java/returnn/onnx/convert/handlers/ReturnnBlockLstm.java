@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import returnn.onnx.convert.ConversionContext;
 import returnn.onnx.ir.DType;
+import returnn.onnx.ir.Dim;
+import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
 import returnn.onnx.ops.OnnxBuilder;
 
@@ -54,11 +56,30 @@ final class ReturnnBlockLstm {
       }
     }
     List<Value> out = loop.build(trips, List.of(hNew, csNew), scans);
+    Shape known = outputShape(x, w);
     for (int k = 0; k < used.size(); k++) {
       // Frames at and after seq_len_max stay zero.
-      ctx.setOutput(used.get(k), ReturnnLoop.place(b, out.get(2 + k), null, frameCount, b.scalarLong(0),
-          b.scalarLong(1), null, null));
+      Value o = ReturnnLoop.place(b, out.get(2 + k), null, frameCount, b.scalarLong(0), b.scalarLong(1), null, null);
+      o.setShape(refine(o.shape(), known));
+      ctx.setOutput(used.get(k), o);
     }
+  }
+
+  /** {@code have} with its unknown dims taken from {@code known} (the whole of {@code known} where the rank is lost). */
+  private static Shape refine(Shape have, Shape known) {
+    if (!have.hasRank() || have.rank() != known.rank()) return known;
+    List<Dim> d = new ArrayList<>(have.dims());
+    for (int i = 0; i < d.size(); i++) if (!d.get(i).isFixed() && !d.get(i).isSymbolic()) d.set(i, known.dim(i));
+    return Shape.of(d);
+  }
+
+  /** TF's shape function: every output is [T, B, n] (x is [T, B, in], w is [in + n, 4n]), even where x's rank is not known. */
+  private static Shape outputShape(Value x, Value w) {
+    Shape xs = x.shape(), ws = w.shape();
+    Dim t = xs.hasRank() && xs.rank() == 3 ? xs.dim(0) : Dim.UNKNOWN;
+    Dim batch = xs.hasRank() && xs.rank() == 3 ? xs.dim(1) : Dim.UNKNOWN;
+    Dim n = ws.hasRank() && ws.rank() == 2 && ws.dim(1).isFixed() ? Dim.of(ws.dim(1).value() / 4) : Dim.UNKNOWN;
+    return Shape.of(t, batch, n);
   }
 
   /** {@code LSTMBlockCell}: one step of the same cell (TF1's {@code lstmblock} unit, inside a while loop body). */

@@ -161,7 +161,7 @@ public final class SavedModelExporter {
         }
       }
       for (OpDef d : model.strippedOps().getOpList()) opDefs.put(d.getName(), d);
-      List<String> names = requested.isEmpty() ? defaultOutputs(model) : requested;
+      List<String> names = requested.isEmpty() ? returnn.onnx.tf.GraphOutputs.defaults(model).outputs() : requested;
       Set<TensorRef> seen = new HashSet<>();
       for (String name : names) {
         TensorRef r = resolveOutput(name);
@@ -215,18 +215,6 @@ public final class SavedModelExporter {
       }
       return keep;
     }
-  }
-
-  /** As {@code convert}: a SavedModel's signature outputs, else RETURNN's {@code output/output_batch_major}. */
-  static List<String> defaultOutputs(TfModel model) {
-    if (!model.signatureOutputs().isEmpty()) return new ArrayList<>(model.signatureOutputs().keySet());
-    boolean has = model.graph().getNodeList().stream().anyMatch(n -> n.getName().equals(ConvertOptions.DEFAULT_OUTPUT));
-    if (has) return List.of(ConvertOptions.DEFAULT_OUTPUT);
-    List<String> candidates = model.graph().getNodeList().stream().map(NodeDef::getName)
-        .filter(n -> n.endsWith("/output_batch_major")).sorted().toList();
-    throw new ConversionException(model.source() + ": no '" + ConvertOptions.DEFAULT_OUTPUT
-        + "' in the graph; name the outputs with --outputs"
-        + (candidates.isEmpty() ? "" : " (candidates: " + String.join(", ", candidates) + ")"));
   }
 
   /** The checkpoint values of the variables, keyed by variable node name; all problems reported at once. */
@@ -394,7 +382,11 @@ public final class SavedModelExporter {
 
     Map<String, TensorInfo> inputs = new LinkedHashMap<>();
     Map<String, TensorInfo> outputs = new LinkedHashMap<>();
-    for (NodeDef p : plan.placeholders) inputs.put(p.getName(), tensorInfo(p, 0, plan.opDefs));
+    int producer = plan.model.graph().getVersions().getProducer();
+    for (NodeDef p : plan.placeholders) {
+      inputs.put(p.getName(), tensorInfo(p, 0, plan.opDefs).toBuilder()
+          .setTensorShape(returnn.onnx.tf.TfTensors.placeholderShapeProto(p, producer)).build());
+    }
     for (TensorRef r : plan.outputs) {
       TensorInfo info = tensorInfo(byName.get(r.node()), r.index(), plan.opDefs);
       if (info.getDtype() == DataType.DT_INVALID) {
