@@ -19,6 +19,10 @@ import returnn.onnx.rewrite.RuleContext;
  * pair) → one {@code bidirectional} LSTM. When their outputs are concatenated on the feature axis (RETURNN's
  * {@code concat_sources} ConcatV2 of [T,B,n] and [T,B,n]), the ConcatV2 becomes Transpose + Reshape of the
  * [T,2,B,n] Y: the one copy the concatenation made anyway. Other uses get Slices of the merged outputs.
+ *
+ * <p>It runs at the TF level and again at the ONNX level: in real RETURNN graphs each layer of a first pair transposes
+ * and flattens {@code data} itself, so the two X inputs are only one value once common subexpressions are merged
+ * (and ConcatV2 is then an ONNX Concat).
  */
 final class BidirectionalPairRule extends NodeRule {
   static final String NAME = "LstmRules.BIDIRECTIONAL_PAIR";
@@ -98,9 +102,15 @@ final class BidirectionalPairRule extends NodeRule {
     if (fwY == null || bwY == null) return null;
     for (Value.Use u : fwY.uses()) {
       Node c = u.node();
-      if (!c.is(Node.TF, "ConcatV2") || c.inputs().size() != 3 || c.input(0) != fwY || c.input(1) != bwY) continue;
-      Long axis = TfPatterns.scalarInt(c.input(2));
-      if (axis != null && (axis == 2 || axis == -1)) return c;
+      Long axis;
+      if (c.is(Node.TF, "ConcatV2") && c.inputs().size() == 3) {
+        axis = TfPatterns.scalarInt(c.input(2));
+      } else if (c.isOnnx("Concat") && c.inputs().size() == 2) {
+        axis = c.intAttr("axis", 0);
+      } else {
+        continue;
+      }
+      if (c.input(0) == fwY && c.input(1) == bwY && axis != null && (axis == 2 || axis == -1)) return c;
     }
     return null;
   }
