@@ -74,8 +74,10 @@ def export_savedmodel(job_file):
             def tensor(name):
                 return graph.get_tensor_by_name(name if ":" in name else name + ":0")
 
+            names = {op.name for op in graph.get_operations()}
+            inputs = [k for k in job["inputs"] if k.split(":")[0] in names]  # an edited graph may lack some
             sig = tf.compat.v1.saved_model.signature_def_utils.predict_signature_def(
-                inputs={k: tensor(k) for k in job["inputs"]}, outputs={k: tensor(k) for k in job["outputs"]})
+                inputs={k: tensor(k) for k in inputs}, outputs={k: tensor(k) for k in job["outputs"]})
             shutil.rmtree(job["output"], ignore_errors=True)
             builder = tf.compat.v1.saved_model.Builder(job["output"])
             builder.add_meta_graph_and_variables(
@@ -139,7 +141,12 @@ def onnx_stats(path):
                     walk(sg)
 
     walk(model.graph)
+
+    def dims(v):
+        return [d.dim_param or (d.dim_value if d.HasField("dim_value") else "?") for d in v.type.tensor_type.shape.dim]
+
     return {
+        "input_shapes": {i.name: dims(i) for i in model.graph.input},
         "nodes": sum(hist.values()),
         "top_level_nodes": top,
         "fused": {k: sum(hist.get(op, 0) for op in ops) for k, ops in FUSED.items()},
@@ -154,9 +161,9 @@ def norm(name):
     return re.sub(r"[^A-Za-z0-9]", "_", name)
 
 
-def match_names(model_names, recorded):
-    """model name -> recorded name: equal up to ':0' and tf2onnx's renaming of '/' and ':'."""
-    by_norm = {norm(r): r for r in recorded}
+def match_names(model_names, recorded, renamed):
+    """model name -> recorded name: equal (after renamed) up to ':0' and tf2onnx's renaming of '/' and ':'."""
+    by_norm = {norm(renamed.get(r, r)): r for r in recorded}
     return {n: by_norm.get(norm(n)) for n in model_names}
 
 
@@ -177,10 +184,12 @@ ORT_NP = {"tensor(float)": "float32", "tensor(int32)": "int32", "tensor(int64)":
 class Runner:
     """One ONNX model in ONNX Runtime, fed the recorded inputs; errors vs the recorded outputs."""
 
-    def __init__(self, path, inputs, outputs):
+    def __init__(self, path, inputs, outputs, renamed=None):
+        """renamed: recorded TF name -> the name in the graph this model was converted from (an edited graph)."""
+        renamed = renamed or {}
         self.notes = []
         self.session = make_session(path)
-        names = match_names([i.name for i in self.session.get_inputs()], inputs)
+        names = match_names([i.name for i in self.session.get_inputs()], inputs, renamed)
         self.feed = {}
         for i in self.session.get_inputs():
             r = names[i.name]
@@ -196,7 +205,7 @@ class Runner:
         if unused:
             self.notes.append("recorded inputs not used by the model: " + ", ".join(sorted(unused)))
         out_names = [o.name for o in self.session.get_outputs()]
-        by_rec = {v: k for k, v in match_names(out_names, outputs).items() if v is not None}
+        by_rec = {v: k for k, v in match_names(out_names, outputs, renamed).items() if v is not None}
         missing = [o for o in outputs if o not in by_rec]
         if missing:
             raise RuntimeError("model has no output for " + ", ".join(missing))
@@ -279,14 +288,16 @@ def convert_tf2onnx(entry, work, python):
     for p in (out,):
         if os.path.exists(p):
             os.remove(p)
+    renamed = dict(spec.get("inputs", {}), **spec.get("outputs", {}))  # recorded name -> name in that graph
     job = {"graph": os.path.join(ZOO, graph), "checkpoint": checkpoint and os.path.join(ZOO, checkpoint),
-           "inputs": list(entry.get("inputs", {})), "outputs": list(entry.get("outputs", {})) or
-           ["output/output_batch_major"], "output": saved, "result": os.path.join(work, "saved_model.json")}
+           "inputs": [renamed.get(k, k) for k in entry.get("inputs", {})],
+           "outputs": [renamed.get(k, k) for k in entry.get("outputs", {})] or ["output/output_batch_major"],
+           "output": saved, "result": os.path.join(work, "saved_model.json")}
     job_file = os.path.join(work, "saved_model-job.json")
     with open(job_file, "w") as f:
         json.dump(job, f, indent=1)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    r = {"graph": graph, "seed_edits": "graph" in spec}
+    r = {"graph": graph, "seed_edits": "graph" in spec, "renamed": renamed}
     rc, seconds, text = run([python, os.path.abspath(__file__), "savedmodel", job_file],
                             os.path.join(work, "saved_model.log"), env)
     r["savedmodel_seconds"] = round(seconds, 2)
@@ -340,7 +351,7 @@ def compare_model(entry, args, python):
     work = os.path.join(WORK, name)
     os.makedirs(work, exist_ok=True)
     print("compare: %s ..." % name, flush=True)
-    res = {"name": name, "kind": entry.get("kind"), "graph": entry["graph"], "tools": {}}
+    res = {"name": name, "kind": entry.get("kind"), "graph": entry["graph"], "fuse": entry.get("fuse"), "tools": {}}
     res["tools"]["returnn-onnx"] = convert_ours(entry, work)
     res["tools"]["tf2onnx"] = convert_tf2onnx(entry, work, python)
     inputs = load_recorded(entry, "inputs")
@@ -352,7 +363,7 @@ def compare_model(entry, args, python):
             continue
         r.update(onnx_stats(r["model"]))
         try:
-            runner = Runner(r["model"], inputs, outputs)
+            runner = Runner(r["model"], inputs, outputs, r.get("renamed"))
             r["notes"] = runner.notes
             r["outputs"] = runner.errors()
         except Exception as e:  # loads or runs wrong: recorded as such, the other tool still measured
@@ -438,7 +449,18 @@ def notes(results):
                 whys = ["%s %s" % (o, e.get("why", "max error %s > %.1e" % (fmt_err(e["max_abs_error"]), e.get("tolerance", 0))))
                         for o, e in r.get("outputs", {}).items() if not e["ok"]]
                 lines.append("%s: %s differs from TF: %s" % (res["name"], tool, "; ".join(whys)))
-        t = res["tools"]["tf2onnx"]
+        ours, t = res["tools"]["returnn-onnx"], res["tools"]["tf2onnx"]
+        want = res.get("fuse") or {}
+        if ours.get("ops") is not None and any(ours["ops"].get(op, 0) != n for op, n in want.items()):
+            lines.append("%s: returnn-onnx has %s where the manifest expects %s" % (res["name"], ", ".join(
+                "%s %d" % (op, ours["ops"].get(op, 0)) for op in want), ", ".join("%s %d" % kv for kv in want.items())))
+        if t.get("input_shapes") and ours.get("input_shapes"):
+            ours_dims = {norm(k): v for k, v in ours["input_shapes"].items()}
+            fixed = {k: v for k, v in t["input_shapes"].items() if any(
+                isinstance(d, int) and not isinstance(o, int) for d, o in zip(v, ours_dims.get(norm(k), [])))}
+            if fixed:
+                lines.append("%s: tf2onnx model inputs of fixed shape: %s" % (res["name"], ", ".join(
+                    "%s %s" % kv for kv in fixed.items())))
         if t.get("seed_edits"):
             lines.append("%s: tf2onnx ran on %s (the seed's config edits)" % (res["name"], t["graph"]))
         for w in res["tools"]["returnn-onnx"].get("warnings", []):
@@ -475,11 +497,13 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "savedmodel":
         return export_savedmodel(sys.argv[2])
     ap = argparse.ArgumentParser(description="returnn-onnx vs checkpoint -> SavedModel -> tf2onnx on the zoo")
-    ap.add_argument("--repeat", type=int, default=20, help="timed runs per model and tool (median; default 20)")
+    ap.add_argument("--repeat", type=int, default=50, help="timed runs per model and tool (median; default 50)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    ap.add_argument("--manifest", default=os.path.join(ZOO, "manifest.json"),
+                    help="the zoo's manifest (default: manifest.json; its paths are relative to returnn-zoo/)")
     ap.add_argument("models", nargs="*", help="model names from manifest.json (default: all)")
     args = ap.parse_args()
-    with open(os.path.join(ZOO, "manifest.json")) as f:
+    with open(args.manifest) as f:
         entries = json.load(f)["models"]
     unknown = set(args.models) - {e["name"] for e in entries}
     if unknown:
