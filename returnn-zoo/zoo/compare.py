@@ -436,6 +436,21 @@ def summary(results):
                 n, conv["returnn-onnx"], n, match["returnn-onnx"], n, conv["tf2onnx"], n, match["tf2onnx"], n, med))
 
 
+def timing_line(results):
+    """Conversion wall times, medians over the models each tool converts (tf2onnx: plus the SavedModel export)."""
+    def med(v):
+        return "%.1f s" % statistics.median(v) if v else "n/a"
+
+    ours = [r["tools"]["returnn-onnx"]["seconds"] for r in results if r["tools"]["returnn-onnx"]["converted"]]
+    t2o = [r["tools"]["tf2onnx"] for r in results if r["tools"]["tf2onnx"]["converted"]]
+    both = [r["tools"]["tf2onnx"]["seconds"] / r["tools"]["returnn-onnx"]["seconds"] for r in results
+            if r["tools"]["tf2onnx"]["converted"] and r["tools"]["returnn-onnx"]["converted"]]
+    return ("conversion time (median): returnn-onnx %s; tf2onnx %s, plus %s for the SavedModel export; "
+            "tf2onnx time / ours where both convert: median %s" % (
+                med(ours), med([t["seconds"] for t in t2o]), med([t["savedmodel_seconds"] for t in t2o]),
+                "%.2fx" % statistics.median(both) if both else "n/a"))
+
+
 def notes(results):
     lines = []
     for res in results:
@@ -519,21 +534,24 @@ def main():
     legend = ("converts / conv s: conversion and its wall time (process start to end; tf2onnx: `python -m "
               "tf2onnx.convert --saved-model`, SavedModel export not included); nodes: ONNX nodes incl. subgraphs; "
               "LSTM/Attn/LN/Loop: ONNX LSTM, MultiHeadAttention+Attention, LayerNormalization, Loop+Scan nodes; "
-              "ms: median ONNX Runtime latency on the recorded inputs, 1 thread, %d runs; max err: max abs error vs "
+              "ms: median ONNX Runtime latency on the recorded inputs, 1 thread, %d runs (ORT fails: converted, but ONNX "
+              "Runtime rejects or cannot run the model); max err: max abs error vs "
               "the recorded TF outputs (✗: over %.0e x max(1, |TF|) or NaN); speed: tf2onnx ms / ours." % (
                   args.repeat, FLOAT_TOL))
     print()
     print(text_table(rows))
     for l in note_lines:
         print("  " + l)
+    timing = timing_line(results)
+    print(timing)
     print(last)
     with open(os.path.join(ZOO, "compare.md"), "w") as f:
         f.write(md_table(rows) + "\n\n" + legend + "\n\n")
         for l in note_lines:
             f.write("- " + l + "\n")
-        f.write("\n`%s`\n" % last)
+        f.write("\n%s\n\n`%s`\n" % (timing, last))
     with open(os.path.join(ZOO, "compare.json"), "w") as f:
-        json.dump({"summary": last, "repeat": args.repeat, "warmup": args.warmup, "opset": OPSET,
+        json.dump({"summary": last, "conversion_time": timing, "repeat": args.repeat, "warmup": args.warmup, "opset": OPSET,
                    "versions": versions(), "models": [strip_paths(r) for r in results]}, f, indent=1)
         f.write("\n")
 
