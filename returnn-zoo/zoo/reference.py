@@ -50,7 +50,10 @@ def make_inputs(spec, rng):
         if inp.get("lengths", True):
             feeds[ph + "_dim0_size"] = np.array(lengths, dtype="int32")
     for ph, dim in spec.get("state_zeros", {}).items():
-        feeds[ph] = np.zeros((b, dim), dtype="float32")  # RETURNN's "initial_state": "placeholder" has no default
+        # RETURNN's "initial_state": "placeholder" has no default. dim: the state's size ([B, dim], an LSTM's h/c),
+        # or its shape without the batch dim (self-attention k/v: [heads, 0, d], an empty history)
+        shape = (b,) + (tuple(dim) if isinstance(dim, (list, tuple)) else (dim,))
+        feeds[ph] = np.zeros(shape, dtype="float32")
     return feeds
 
 

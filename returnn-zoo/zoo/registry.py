@@ -13,6 +13,16 @@ LM_INPUTS = {"lengths": [7, 1, 4], "inputs": {"data": {"kind": "sparse", "dim": 
 AM_TRAIN = {"spec": {"data": ("dense", 20, "T"), "classes": ("sparse", 12, "T")}, "min_len": 3, "max_len": 16}
 AM_INPUTS = {"lengths": [11, 1, 6], "inputs": {"data": {"kind": "dense", "dim": 20}}}
 
+# Conformer: 4x time subsampling, CTC over the subsampled frames, labels about T / 8 long (CTC needs room for blanks
+# between repeated labels); min_len survives the subsampling (pool "same" gives ceil(T / 4) frames)
+CONFORMER_TRAIN = {"spec": {"data": ("dense", 20, "T"), "classes": ("sparse", 12, "U")}, "min_len": 8, "max_len": 40,
+                   "label_ratio": 8}
+CONFORMER_INPUTS = {"lengths": [23, 1, 10], "inputs": {"data": {"kind": "dense", "dim": 20}}}
+# the seed's edits for exporting attention models: a finite masking value instead of RETURNN's default +inf (masked
+# energies -1e30, not -inf: no NaN for an all-masked softmax row in ONNX Runtime) and RETURNN's onnx_export flag
+# (length arithmetic via onnx_compat_floor_div)
+CONFORMER_ONNX_EDITS = "inf_value = 1e30\nonnx_export = True\n"
+
 
 def blstm(unit, fuse, notes=None, name=None):
     m = {
@@ -67,4 +77,86 @@ MODELS = [
           "RETURNN's TF backend maps unit lstmp (and lstm) to its default LSTM unit, NativeLSTM2: no projection"),
     blstm("layernormvariantslstm", {"LSTM": 0, "Loop": 6},
           "layer norm inside the cell: ONNX LSTM has none, so each layer stays an exact Loop"),
+    {
+        "name": "transformer-lm",
+        "kind": "lm",
+        "description": "Transformer LM as i6 writes it: embedding, positional_encoding, 2 pre-norm blocks of causal "
+                       "self_attention (attention_left_only, 4 heads, d 32) + ReLU FF, final layer_norm, softmax",
+        "config": "transformer_lm.config",
+        "train": LM_TRAIN,
+        "inputs": LM_INPUTS,
+        "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 5},
+    },
+    {
+        "name": "transformer-lm-state",
+        "kind": "lm",
+        "description": "the Transformer LM with \"initial_state\": \"placeholder\" on both self_attention layers "
+                       "(RETURNN's k/v state I/O: previous keys/values [B, heads, T_prev, d/heads] in, all keys/values out)",
+        "config": "transformer_lm.config",
+        "subst": {'"attention_left_only": True,': '"attention_left_only": True, "initial_state": "placeholder",'},
+        "checkpoint_from": "transformer-lm",
+        "train": LM_TRAIN,
+        "inputs": dict(LM_INPUTS, state_zeros={
+            "dec_%d_self_att_att/initial_state_placeholder_%s" % (i, kv): [4, 0, 8]
+            for i in range(2) for kv in ("k_left", "v_left")}),
+        "outputs": ["output/output_batch_major"] + [
+            "dec_%d_self_att_att/last_state_%s" % (i, kv) for i in range(2) for kv in ("k_left", "v_left")],
+        "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 5},
+        "notes": "no \"state\" chunk check: a chunked run does NOT equal the full run in RETURNN itself, because "
+                 "positional_encoding restarts at position 0 in every call (it has no offset tied to the k/v state "
+                 "length); the k/v states and the causal mask (ones over the previous keys, lower triangle over the new "
+                 "ones) do carry over. last_state_k_left/v_left are the previous keys/values concatenated with all "
+                 "new ones, padded frames included (attention_left_only ignores the sequence lengths).",
+    },
+    {
+        "name": "conformer-am",
+        "kind": "am",
+        "description": "Conformer AM as in RETURNN's/i6's TF setups: 2-D conv front end with max-pool subsampling (4x "
+                       "in time), 2 Conformer blocks (half-step swish FFs, relative_positional_encoding + self_attention "
+                       "key_shift, conv module with depthwise conv (conv groups), batch_norm, swish), layer_norm, CTC "
+                       "softmax; compiled without the seed's config edits",
+        "config": "conformer_am.config",
+        "train": CONFORMER_TRAIN,
+        "inputs": CONFORMER_INPUTS,
+        # conv1p/Neg_1: the subsampled lengths, -(-T // 4) (RETURNN merges both pools' ceildivs into one)
+        "outputs": ["output/output_batch_major", "conv1p/Neg_1"],
+        "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 10},
+    },
+    {
+        "name": "conformer-am-onnx-edits",
+        "kind": "am",
+        "description": "the Conformer AM compiled with the seed's config edits for ONNX export: finite inf_value, "
+                       "onnx_export = True (same checkpoint)",
+        "config": "conformer_am.config",
+        "subst": {"use_tensorflow = True\n": "use_tensorflow = True\n" + CONFORMER_ONNX_EDITS},
+        "checkpoint_from": "conformer-am",
+        "train": CONFORMER_TRAIN,
+        "inputs": CONFORMER_INPUTS,
+        # only the subsampled lengths: TF cannot run output/output_batch_major of this graph (see notes)
+        "outputs": ["conv1p/Neg_2"],
+        "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 10},
+        "notes": "TF cannot run this graph's output: with onnx_export = True RETURNN computes the pools' ceildiv(T, 4) "
+                 "as -onnx_compat_floor_div(-T, 4) = -(tf.where(a*b >= 0, a // b, -|a| // |b| - cast(|a| % |b| != 0))), "
+                 "and in RETURNN's TF1 graph mode `tensor != 0` is Python's identity test (no tf.not_equal), so the "
+                 "cast is a constant True (conv1p/Cast/x): every subsampled length is ceil(T / 4) + 1 ([23, 1, 10] -> "
+                 "[7, 2, 4], not [6, 1, 3]; also when 4 divides T). relative_positional_encoding takes the time dim "
+                 "from these lengths (7), the tensor has 6 frames, so TF fails for every input: 'assertion failed: "
+                 "[check_shape_of_key_shift:] [Condition x == y did not hold element-wise:] [x "
+                 "(conformer_block_01_self_att/Shape:0) = ] [7 7 8] [y (conformer_block_01_self_att/assert_equal_1/y:0)"
+                 " = ] [6 6 8]'. The reference records what TF does compute: the lengths conv1p/Neg_2. inf_value alone "
+                 "(without onnx_export) does not have this problem.",
+    },
+    {
+        "name": "ctc-conv-blstm",
+        "kind": "ctc",
+        "description": "CTC model: 2-D conv front end (feature max-pool), 2 BLSTM (nativelstm2) pairs with a 2x max-pool "
+                       "over time between them, softmax with CTC loss; no onnx_export edit",
+        "config": "ctc_conv_blstm.config",
+        "train": {"spec": {"data": ("dense", 20, "T"), "classes": ("sparse", 10, "U")}, "min_len": 4, "max_len": 24,
+                  "label_ratio": 4},
+        "inputs": {"lengths": [13, 1, 6], "inputs": {"data": {"kind": "dense", "dim": 20}}},
+        # lstm0_pool/Neg_1: the lengths after the 2x time pool, -(-T // 2)
+        "outputs": ["output/output_batch_major", "lstm0_pool/Neg_1"],
+        "fuse": {"LSTM": 2, "Loop": 0},
+    },
 ]

@@ -146,10 +146,14 @@ final class LoopLstmRule extends NodeRule {
       }
     }
     Node inReverse = reverseSequence(x, lengths);
-    Node outReverse = padding.output(0).uses().size() == 1 && !padding.output(0).isGraphOutput()
-        ? reverseSequence(padding.output(0).uses().get(0).node(), lengths) : null;
+    Node stack = stackGather(padding);
+    Node beforeReverse = stack != null ? stack : padding;
+    Node outReverse = beforeReverse.output(0).uses().size() == 1 && !beforeReverse.output(0).isGraphOutput()
+        ? reverseSequence(beforeReverse.output(0).uses().get(0).node(), lengths) : null;
     if ((inReverse == null) != (outReverse == null)) {
-      return Check.no("ReverseSequence on only one side of the loop");
+      return Check.no(inReverse != null ? "ReverseSequence before the loop but not after it (scan output used by "
+          + padding.output(0).uses().stream().map(u -> u.node().describe()).toList() + ")"
+          : "ReverseSequence after the loop but not before it (input " + x.name() + (x.producer() == null ? "" : " from " + x.producer().describe()) + ")");
     }
     if (inReverse != null) x = inReverse.input(0);
     return new Check(new Match(cell, lengths, t, c, h, x, w, r, b, folded, inReverse != null, padding, outReverse), null, false);
@@ -273,6 +277,24 @@ final class LoopLstmRule extends NodeRule {
     if (concat == null || scan.isGraphOutput() || concat.intAttr("axis", -1) != 0) return null;
     Node zeros = concat.input(1).producer();
     return zeros != null && zeros.isOnnx("ConstantOfShape") ? concat : null;
+  }
+
+  /**
+   * The only use of the padded scan output when it is TensorArrayStack's gather of every element in order
+   * ({@code Gather(axis 0, Range(0, size, 1))}, an identity): real RETURNN graphs reverse the backward direction's
+   * output after it.
+   */
+  private static Node stackGather(Node padding) {
+    Value v = padding.output(0);
+    if (v.uses().size() != 1 || v.isGraphOutput()) return null;
+    Node g = v.uses().get(0).node();
+    if (!g.isOnnx("Gather") || g.intAttr("axis", 0) != 0 || g.input(0) != v) return null;
+    Node range = g.input(1).producer();
+    if (range == null || !(range.isOnnx("Range") || range.is(Node.TF, "Range"))) return null;
+    long[] start = TfPatterns.constLongs(range.input(0));
+    long[] delta = TfPatterns.constLongs(range.input(2));
+    boolean inOrder = start != null && start.length == 1 && start[0] == 0 && delta != null && delta.length == 1 && delta[0] == 1;
+    return inOrder ? g : null;
   }
 
   /** {@code n} (or the producer of {@code v}) if it is ReverseSequence over time-major [T,B,...] by {@code lengths}. */
