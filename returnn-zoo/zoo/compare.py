@@ -242,6 +242,8 @@ class Runner:
                          if got.size else 0.0, ok=mism == 0)
                 if mism:
                     e["why"] = "%d values differ" % mism
+                    if got.size <= 8:
+                        e["why"] += ": %s, TF %s" % (got.tolist(), ref.tolist())
             result[rname] = e
         return result
 
