@@ -57,6 +57,31 @@ def make_inputs(spec, rng):
     return feeds
 
 
+def run_chunked(session, graph, feeds, output, lengths, chunk):
+    """TF over the time axis in chunks, each chunk's last_state_X fed back as initial_state_placeholder_X.
+
+    For models whose chunked run differs from their full run in RETURNN itself (positional_encoding restarts at 0 in
+    every call), this is the reference a chunked ONNX run must meet.
+    """
+    states = {k: v for k, v in feeds.items() if "initial_state_placeholder_" in k}
+    data = {k: v for k, v in feeds.items() if k not in states and not k.endswith("_dim0_size")}
+    time = max(lengths)
+    outs = []
+    for t0 in range(0, time, chunk):
+        t1 = min(time, t0 + chunk)
+        f = dict(states)
+        for k, v in data.items():
+            f[k] = v[:, t0:t1]
+            if k + "_dim0_size" in feeds:
+                f[k + "_dim0_size"] = np.clip(np.array(lengths) - t0, 0, t1 - t0).astype("int32")
+        names = [output] + [k.replace("initial_state_placeholder_", "last_state_") for k in states]
+        values = session.run([graph.get_tensor_by_name(n + ":0") for n in names],
+                             feed_dict={graph.get_tensor_by_name(k + ":0"): v for k, v in f.items()})
+        outs.append(values[0])
+        states = dict(zip(states.keys(), values[1:]))
+    return np.concatenate(outs, axis=1)
+
+
 def main():
     with open(sys.argv[1]) as f:
         job = json.load(f)
@@ -83,6 +108,9 @@ def main():
             fetches = [graph.get_tensor_by_name(o if ":" in o else o + ":0") for o in outputs]
             feed_dict = {graph.get_tensor_by_name(k + ":0"): v for k, v in feeds.items()}
             values = session.run(fetches, feed_dict=feed_dict)
+            chunked = None
+            if m.get("state", {}).get("tf_chunked"):
+                chunked = run_chunked(session, graph, feeds, outputs[0], m["inputs"]["lengths"], m["state"]["chunk"])
     os.makedirs("inputs", exist_ok=True)
     os.makedirs("outputs", exist_ok=True)
     result = {"native_ops": native, "lengths": m["inputs"]["lengths"], "inputs": {}, "outputs": {}}
@@ -98,6 +126,11 @@ def main():
             entry["max_abs"] = float(np.max(np.abs(v))) if v.size else 0.0
             assert np.all(np.isfinite(v)), "%s: non-finite reference output %s" % (name, k)
         result["outputs"][k] = entry
+    if chunked is not None:
+        path = os.path.join("outputs", "chunked__" + npy_name(outputs[0]))
+        np.save(path, chunked)
+        result["chunked_outputs"] = {outputs[0]: {"file": "models/%s/%s" % (name, path), "dtype": str(chunked.dtype),
+                                                  "shape": list(chunked.shape), "chunk": m["state"]["chunk"]}}
     with open("reference.json", "w") as f:
         json.dump(result, f)
     print("reference: %s: %s" % (name, {k: v["shape"] for k, v in result["outputs"].items()}))

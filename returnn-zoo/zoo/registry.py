@@ -102,7 +102,9 @@ MODELS = [
         "outputs": ["output/output_batch_major"] + [
             "dec_%d_self_att_att/last_state_%s" % (i, kv) for i in range(2) for kv in ("k_left", "v_left")],
         "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 5},
-        "notes": "no \"state\" chunk check: a chunked run does NOT equal the full run in RETURNN itself, because "
+        "state": {"chunk": 3, "tf_chunked": True},
+        "notes": "the chunk check compares with TF run in the same chunks (tf_chunked): a chunked run does NOT "
+                 "equal the full run in RETURNN itself, because "
                  "positional_encoding restarts at position 0 in every call (it has no offset tied to the k/v state "
                  "length); the k/v states and the causal mask (ones over the previous keys, lower triangle over the new "
                  "ones) do carry over. last_state_k_left/v_left are the previous keys/values concatenated with all "
@@ -134,6 +136,8 @@ MODELS = [
         "inputs": CONFORMER_INPUTS,
         # only the subsampled lengths: TF cannot run output/output_batch_major of this graph (see notes)
         "outputs": ["conv1p/Neg_2"],
+        # the fusions are checked on a conversion of the network output, which has no TF reference
+        "fuse_outputs": ["output/output_batch_major"],
         "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 10},
         "notes": "TF cannot run this graph's output: with onnx_export = True RETURNN computes the pools' ceildiv(T, 4) "
                  "as -onnx_compat_floor_div(-T, 4) = -(tf.where(a*b >= 0, a // b, -|a| // |b| - cast(|a| % |b| != 0))), "

@@ -15,6 +15,8 @@ public final class ConversionReport {
   public List<String> fusions = new ArrayList<>();
   /** Declines shown even without explain: e.g. an LSTM kernel left as an exact (slower) Loop. */
   public List<String> warnings = new ArrayList<>();
+  /** Exceptions shape inference and constant folding stepped over ({@link InternalErrors}): bugs, shown. */
+  public List<String> internalErrors = new ArrayList<>();
   public List<String> inputs = new ArrayList<>();
   public List<String> outputs = new ArrayList<>();
   public long millisRead;
@@ -51,6 +53,12 @@ public final class ConversionReport {
       for (String f : fusions) sb.append("  ").append(f).append('\n');
     }
     for (String w : warnings) sb.append("warning: ").append(w).append('\n');
+    if (!internalErrors.isEmpty()) {
+      sb.append("warning: ").append(internalErrors.size()).append(" internal error(s) in shape inference or constant folding "
+          + "were stepped over (a fusion may have been declined because of them; the model is still exact)")
+          .append(explain ? ":" : "; --explain-fusions lists them").append('\n');
+      if (explain) for (String e : internalErrors) sb.append("  ").append(e).append('\n');
+    }
     if (explain) {
       sb.append(ruleNotes.isEmpty() ? "no fusion candidate was declined\n" : "declined fusion candidates:\n");
       for (String n : ruleNotes) sb.append("  ").append(n).append('\n');

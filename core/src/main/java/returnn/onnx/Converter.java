@@ -60,6 +60,17 @@ public final class Converter {
   }
 
   public static Result convert(ConvertOptions o) {
+    List<String> internalErrors = InternalErrors.start();
+    try {
+      Result r = convertCollecting(o);
+      r.report().internalErrors.addAll(internalErrors);
+      return r;
+    } finally {
+      InternalErrors.stop();
+    }
+  }
+
+  private static Result convertCollecting(ConvertOptions o) {
     ConversionReport report = new ConversionReport();
     report.opset = o.opset();
     long t0 = System.nanoTime();

@@ -48,6 +48,7 @@ final class BarChart {
     g.setStroke(new BasicStroke(1));
     g.drawLine(left, top, left, top + rowH * labels.size());
     g.dispose();
+    returnn.onnx.SafePaths.checkTarget(file);
     ImageIO.write(img, "png", file.toFile());
   }
 }

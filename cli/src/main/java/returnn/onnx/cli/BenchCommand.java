@@ -53,6 +53,22 @@ final class BenchCommand implements Callable<Integer> {
       System.err.println("error: choose a benchmark: --synthetic, --conformer, --lstm, --graph/--fixture");
       return 2;
     }
+    Parsing.range("--repeat", repeat, 1, 100_000);
+    Parsing.range("--layers", layers, 1, 1_000_000);
+    Parsing.range("--checkpoint-mb", checkpointMb, 1, 1_000_000);
+    Parsing.range("--threads", model.threads, 0, 1024);
+    Parsing.range("--blocks", conformer.blocks, 1, 1000);
+    for (int b : conformer.batches) Parsing.range("--batch", b, 1, 4096);
+    for (int f : conformer.frames) Parsing.range("--frames", f, 1, 1_000_000);
+    Parsing.range("--lstm-units", lstm.units, 1, 1 << 16);
+    Parsing.range("--lstm-layers", lstm.layers, 1, 1000);
+    Parsing.range("--lstm-time", lstm.time, 1, 1_000_000);
+    Parsing.range("--lstm-batch", lstm.batch, 1, 4096);
+    Parsing.range("--sequences", model.sequences, 0, 1_000_000);
+    Parsing.range("--seq-length", model.length, 0, 1_000_000);
+    if (conformer.noTf && model.enabled()) {
+      throw new IllegalArgumentException("--no-tf applies to --conformer only; the --graph/--fixture table is measured against TensorFlow");
+    }
     Path dir = workDir != null ? Files.createDirectories(workDir) : Files.createTempDirectory("returnn-onnx-bench");
     try {
       if (conformer.enabled) ConformerBench.run(conformer, dir, repeat);

@@ -46,6 +46,10 @@ final class ConvertCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    java.util.List<Path> ins = new java.util.ArrayList<>(returnn.onnx.SafePaths.checkpointFiles(checkpoint));
+    ins.add(graph);
+    returnn.onnx.SafePaths.checkOutput(output, ins);
+    returnn.onnx.SafePaths.checkOutput(output.resolveSibling(output.getFileName() + ".data"), ins);
     ConvertOptions o = new ConvertOptions(graph, checkpoint, Parsing.list(outputs), opset, Parsing.shapes(inputs), !noFuse, state);
     Converter.Result r = Converter.convert(o);
     returnn.onnx.quantize.QuantizationReport q = quantizeFlags.applyTo(r, quantize);

@@ -95,6 +95,12 @@ final class ModelBench {
   private ModelBench() {}
 
   static void run(Options o, Path dir, int repeat) throws IOException {
+    if (o.plot != null) {
+      List<Path> ins = new ArrayList<>(returnn.onnx.SafePaths.checkpointFiles(o.checkpoint));
+      ins.add(o.graph);
+      ins.add(o.data);
+      returnn.onnx.SafePaths.checkOutput(o.plot, ins);
+    }
     Model m = model(o, dir);
     QuantizeOptions q = o.quantize.options();
     Converted fused = convert(m, true, q, dir), plain = convert(m, false, q, dir);

@@ -10,6 +10,14 @@ import java.util.Map;
 final class Parsing {
   private Parsing() {}
 
+  /** Refuses an option value outside [min, max] with one error naming the flag. */
+  static long range(String flag, long value, long min, long max) {
+    if (value < min || value > max) {
+      throw new IllegalArgumentException(flag + " must be " + min + " to " + max + ", got " + value);
+    }
+    return value;
+  }
+
   static List<String> list(String csv) {
     if (csv == null || csv.isBlank()) return List.of();
     List<String> l = new ArrayList<>();
@@ -30,10 +38,30 @@ final class Parsing {
       String name = item.substring(0, c).trim();
       if (name.endsWith(":0")) name = name.substring(0, name.length() - 2);
       String shape = item.substring(c + 1).trim();
-      long[] dims = shape.isEmpty() ? new long[0] : Arrays.stream(shape.split("x"))
-          .mapToLong(d -> d.equals("?") ? -1 : Long.parseLong(d.trim())).toArray();
-      m.put(name, dims);
+      long[] dims = shape.isEmpty() ? new long[0] : Arrays.stream(shape.split("x", -1))
+          .mapToLong(d -> dim(item, d.trim())).toArray();
+      // Fixed dims alone must not ask for more than a tensor can hold (2 GiB of bytes at 1 byte an element):
+      // a model with such an input could never be fed, and folding its shapes would allocate it.
+      long elements = 1;
+      for (long d : dims) {
+        if (d > 0) elements = elements > (Integer.MAX_VALUE - 8L) / d ? Long.MAX_VALUE : elements * d;
+      }
+      if (elements > Integer.MAX_VALUE - 8L) {
+        throw new IllegalArgumentException("--inputs entry '" + item + "' fixes a shape of more than 2^31 elements");
+      }
+      if (m.put(name, dims) != null) throw new IllegalArgumentException("--inputs names '" + name + "' twice");
     }
     return m;
+  }
+
+  private static long dim(String item, String d) {
+    if (d.equals("?")) return -1;
+    try {
+      long v = Long.parseLong(d);
+      if (v >= -1) return v;
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw new IllegalArgumentException("--inputs entry '" + item + "': '" + d + "' is not a dim (a size >= 0, or -1 or ? for dynamic)");
   }
 }

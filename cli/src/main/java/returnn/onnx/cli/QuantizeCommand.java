@@ -3,7 +3,9 @@ package returnn.onnx.cli;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -12,6 +14,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import returnn.onnx.ConversionException;
 import returnn.onnx.ConvertOptions;
+import returnn.onnx.SafePaths;
 import returnn.onnx.onnx.OnnxReader;
 import returnn.onnx.onnx.OnnxWriter;
 import returnn.onnx.quantize.QuantizationReport;
@@ -33,7 +36,14 @@ final class QuantizeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     long t0 = System.nanoTime();
+    Path outData = output.resolveSibling(output.getFileName() + ".data");
+    List<Path> ins = new ArrayList<>(List.of(input, input.resolveSibling(input.getFileName() + ".data")));
+    SafePaths.checkOutput(output, ins);
+    SafePaths.checkOutput(outData, ins);
     OnnxReader.Model m = OnnxReader.read(input);
+    // The weights of the input are read lazily while writing: the output must not replace any of its files.
+    SafePaths.checkOutput(output, m.externalFiles());
+    SafePaths.checkOutput(outData, m.externalFiles());
     if (m.opset() < ConvertOptions.MIN_OPSET) {
       throw ConversionException.atFile(input, "opset " + m.opset() + " is below " + ConvertOptions.MIN_OPSET + ", the oldest this tool writes");
     }

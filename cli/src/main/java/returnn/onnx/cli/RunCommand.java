@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import returnn.onnx.SafePaths;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.rewrite.state.StateMapping;
 import returnn.onnx.runtime.Npy;
@@ -56,8 +57,18 @@ final class RunCommand implements Callable<Integer> {
         outputs.putAll(s.states());
       }
     }
+    // Output names come from the model (a TF node name passes through convert unchanged): every one must resolve
+    // inside --output-dir, and none may replace an input, before anything is written.
+    List<Path> ins = new ArrayList<>(List.of(onnx, onnx.resolveSibling(onnx.getFileName() + ".data")));
+    for (String spec : inputs) ins.add(Path.of(spec.substring(spec.lastIndexOf('=') + 1).trim()));
+    Map<String, Path> files = new LinkedHashMap<>();
+    for (String name : outputs.keySet()) {
+      Path file = SafePaths.inside(outputDir, name + ".npy", onnx + ": output '" + name + "'");
+      SafePaths.checkOutput(file, ins);
+      files.put(name, file);
+    }
     for (Map.Entry<String, Tensor> e : outputs.entrySet()) {
-      Path file = outputDir.resolve(e.getKey() + ".npy");
+      Path file = files.get(e.getKey());
       Npy.write(file, e.getValue());
       Tensor t = e.getValue();
       System.out.println(e.getKey() + " " + t.dtype().lower() + java.util.Arrays.toString(t.shape()) + " -> " + file);

@@ -33,6 +33,13 @@ final class SavedModelCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    java.util.List<Path> ins = new java.util.ArrayList<>(returnn.onnx.SafePaths.checkpointFiles(checkpoint));
+    ins.add(graph);
+    for (Path in : ins) {
+      if (in.toAbsolutePath().normalize().equals(output.toAbsolutePath().normalize())) {
+        throw returnn.onnx.ConversionException.atFile(output, "is one of the command's inputs; refusing to overwrite it");
+      }
+    }
     SavedModelExporter.Result r = SavedModelExporter.export(
         new SavedModelExporter.Options(graph, checkpoint, Parsing.list(outputs), output));
     System.out.println("SavedModel: tag '" + SavedModelExporter.SERVE_TAG + "', signature '"

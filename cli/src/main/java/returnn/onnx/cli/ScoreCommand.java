@@ -38,8 +38,19 @@ final class ScoreCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    Parsing.range("--chunk", chunk, 0, Integer.MAX_VALUE);
+    List<String> sentences;
+    try {
+      sentences = Files.readAllLines(text, StandardCharsets.UTF_8);
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new IllegalArgumentException(text + ": not UTF-8 text (" + e.getMessage() + ")");
+    } catch (IOException e) {
+      throw new IllegalArgumentException(text + ": cannot read: " + e.getMessage());
+    }
+    if (sentences.stream().allMatch(String::isBlank)) {
+      throw new IllegalArgumentException(text + ": no sentence to score (the text is empty)");
+    }
     ReturnnVocabulary v = ReturnnVocabulary.read(vocab);
-    List<String> sentences = Files.readAllLines(text, StandardCharsets.UTF_8);
     try (StreamingSession s = StreamingSession.open(onnx, new OnnxSession.Options(threads, true))) {
       StreamInputs in = StreamInputs.of(s.dataInputs());
       LmScorer.Result r = new LmScorer(s, v, in.data(), in.lengths(), unknownLabel)

@@ -36,9 +36,15 @@ final class StreamCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     if (chunk <= 0) throw new IllegalArgumentException("--chunk must be positive, got " + chunk);
+    if (output != null) {
+      returnn.onnx.SafePaths.checkOutput(output, List.of(onnx, onnx.resolveSibling(onnx.getFileName() + ".data"), input));
+    }
     Tensor feats = Npy.read(input);
     if (feats.rank() == 2) feats = feats.reshape(new long[] {1, feats.shape()[0], feats.shape()[1]});
     if (feats.rank() != 3) throw new IllegalArgumentException(input + ": features must be [T,F] or [B,T,F], not " + java.util.Arrays.toString(feats.shape()));
+    if (feats.shape()[0] == 0 || feats.shape()[1] == 0) {
+      throw new IllegalArgumentException(input + ": features " + java.util.Arrays.toString(feats.shape()) + " have no frames or no sequences");
+    }
     int batch = (int) feats.shape()[0], time = (int) feats.shape()[1];
     int[] lengths = new int[batch];
     java.util.Arrays.fill(lengths, time);

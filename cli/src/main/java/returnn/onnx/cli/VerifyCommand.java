@@ -34,10 +34,21 @@ final class VerifyCommand implements Callable<Integer> {
   @Option(names = "--time", defaultValue = "11", description = "Padded time length of generated inputs.")
   int time;
 
+  @Option(names = "--allow-non-finite", description = "Let float outputs that are NaN or infinite everywhere pass (when TF agrees).")
+  boolean allowNonFinite;
+
   @Override
   public Integer call() {
+    Parsing.range("--batch", batch, 1, 1024);
+    Parsing.range("--time", time, 1, 10_000);
+    // Generated inputs and every output are [batch, time, ...] (attention [batch, heads, time, time]): bound the
+    // product before anything is allocated. Checking needs a few sequences, not a corpus.
+    if ((long) batch * time > 100_000) {
+      throw new IllegalArgumentException("--batch " + batch + " x --time " + time + " is over 100,000 frames; verify on fewer");
+    }
+    if (!(tolerance >= 0) || Double.isInfinite(tolerance)) throw new IllegalArgumentException("--tolerance must be a finite number >= 0, got " + tolerance);
     Verifier.Report r = Verifier.verify(new Verifier.Options(graph, checkpoint, onnx, Parsing.list(outputs), Map.of(),
-        seed, batch, time, tolerance));
+        seed, batch, time, tolerance)).allowingNonFinite(allowNonFinite);
     System.out.print(r.format());
     return r.ok() ? 0 : 1;
   }

@@ -29,7 +29,7 @@ public final class Tensor {
   /** A tensor over little-endian bytes (not copied). */
   public static Tensor of(DType dtype, long[] shape, ByteBuffer data) {
     long n = count(shape);
-    if (dtype.size > 0 && data.remaining() != n * dtype.size) {
+    if (dtype.size > 0 && (n < 0 || n > Long.MAX_VALUE / dtype.size || data.remaining() != n * dtype.size)) {
       throw new IllegalArgumentException(
           "tensor of " + dtype + Arrays.toString(shape) + " needs " + n * dtype.size + " bytes, got " + data.remaining());
     }
@@ -106,13 +106,41 @@ public final class Tensor {
   }
 
   public static ByteBuffer alloc(long bytes) {
-    if (bytes > Integer.MAX_VALUE) throw new IllegalArgumentException("tensor over 2 GiB held in memory");
+    if (bytes < 0) throw new IllegalArgumentException("tensor of negative size " + bytes + " bytes");
+    if (bytes > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("tensor of " + bytes + " bytes: over 2 GiB held in memory");
+    requireHeap(bytes);
     return ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
   }
 
+  /**
+   * Refuses, with an {@link IllegalArgumentException}, to go on when {@code bytes} more would not fit in the Java
+   * heap: called before allocating what a file's shape asks for, instead of failing with OutOfMemoryError.
+   */
+  public static void requireHeap(long bytes) {
+    if (bytes < 0) throw new IllegalArgumentException("negative size " + bytes + " bytes");
+    // Refuse before the JVM throws OutOfMemoryError (which leaves the process in a state where anything may fail).
+    Runtime rt = Runtime.getRuntime();
+    long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+    if (bytes > free) {
+      System.gc();
+      free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+      if (bytes > free) {
+        throw new IllegalArgumentException("tensor of " + bytes + " bytes does not fit in the " + free
+            + " bytes of free Java heap (raise -Xmx, or check the shape)");
+      }
+    }
+  }
+
+  /** Elements of a shape; a shape whose element count overflows a long is refused (never wraps around). */
   public static long count(long[] shape) {
     long n = 1;
-    for (long s : shape) n *= s;
+    for (long s : shape) {
+      try {
+        n = Math.multiplyExact(n, s);
+      } catch (ArithmeticException e) {
+        throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has more elements than fit in 64 bits");
+      }
+    }
     return n;
   }
 

@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import returnn.onnx.ConversionException;
+import returnn.onnx.SafePaths;
 import returnn.onnx.ir.Attr;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Dim;
@@ -38,13 +39,19 @@ import returnn.onnx.ops.TypeInference;
  */
 public final class OnnxReader {
   /** A model read into the IR: its main graph, the ai.onnx opset it imports, and its metadata. */
-  public record Model(Graph graph, int opset, Map<String, String> metadata) {}
+  public record Model(Graph graph, int opset, Map<String, String> metadata, java.util.Set<Path> externalFiles) {
+    public Model(Graph graph, int opset, Map<String, String> metadata) {
+      this(graph, opset, metadata, java.util.Set.of());
+    }
+  }
 
   /** Domains {@link OnnxWriter} imports at version 1; others could not be written back faithfully. */
   private static final List<String> WRITABLE_DOMAINS = List.of(Node.ONNX, Node.MS);
 
   private final Path file;
   private final int opset;
+  /** The external data files the model refers to (all inside the model's folder). */
+  private final java.util.Set<Path> externalFiles = new java.util.LinkedHashSet<>();
 
   private OnnxReader(Path file, int opset) {
     this.file = file;
@@ -82,7 +89,7 @@ public final class OnnxReader {
     r.graph(m.getGraph(), g, new Scope(null));
     Map<String, String> metadata = new LinkedHashMap<>();
     for (OnnxMl.StringStringEntryProto e : m.getMetadataPropsList()) metadata.put(e.getKey(), e.getValue());
-    return new Model(g, opset, metadata);
+    return new Model(g, opset, metadata, java.util.Collections.unmodifiableSet(r.externalFiles));
   }
 
   /** Values visible by name: this graph's, then enclosing graphs'. */
@@ -203,11 +210,20 @@ public final class OnnxReader {
   Tensor tensor(OnnxMl.TensorProto t) {
     DType dt = DType.fromOnnx(t.getDataType());
     long[] shape = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
+    if (dt != DType.STRING) byteSize(t, dt, shape); // refuses negative dims and overflowing sizes
     long n = Tensor.count(shape);
     if (t.hasSegment()) throw fail("tensor '" + t.getName() + "' is segmented (not supported)");
     if (t.getDataLocation() == OnnxMl.TensorProto.DataLocation.EXTERNAL) return external(t, dt, shape);
     if (dt == DType.STRING) return Tensor.ofStrings(shape, t.getStringDataList().stream().map(s -> s.toByteArray()).toList());
     if (!t.getRawData().isEmpty()) return Tensor.of(dt, shape, t.getRawData().asReadOnlyByteBuffer());
+    int have = switch (dt) {
+      case FLOAT -> t.getFloatDataCount();
+      case DOUBLE -> t.getDoubleDataCount();
+      case INT64 -> t.getInt64DataCount();
+      case UINT32, UINT64 -> t.getUint64DataCount();
+      default -> t.getInt32DataCount();
+    };
+    if (have != n) throw fail("tensor '" + t.getName() + "' has " + have + " values; its shape " + java.util.Arrays.toString(shape) + " needs " + n);
     ByteBuffer b = Tensor.alloc(n * dt.size);
     for (int i = 0; i < n; i++) {
       switch (dt) {
@@ -231,12 +247,20 @@ public final class OnnxReader {
     for (OnnxMl.StringStringEntryProto e : t.getExternalDataList()) kv.put(e.getKey(), e.getValue());
     String location = kv.get("location");
     if (location == null) throw fail("tensor '" + t.getName() + "' has external data without a location");
-    Path data = file.toAbsolutePath().getParent().resolve(location);
-    long offset = Long.parseLong(kv.getOrDefault("offset", "0"));
-    long length = Long.parseLong(kv.getOrDefault("length", Long.toString(Tensor.count(shape) * dt.size)));
+    // As the ONNX spec and ONNX Runtime require: only files in the model's folder (no absolute path, no '..', no
+    // symbolic link leading out), so that a hostile model cannot make us read (and copy into our output) any file.
+    Path data = SafePaths.inside(file.toAbsolutePath().getParent(), location,
+        file + ": external data of tensor '" + t.getName() + "'");
+    externalFiles.add(data);
+    long needed = byteSize(t, dt, shape);
+    long offset = externalNumber(t, kv, "offset", 0);
+    long length = externalNumber(t, kv, "length", needed);
+    if (length != needed) {
+      throw fail("tensor '" + t.getName() + "' has external data of " + length + " bytes; its type and shape need " + needed);
+    }
     return Tensor.lazy(dt, shape, () -> {
       try (FileChannel ch = FileChannel.open(data, StandardOpenOption.READ)) {
-        if (offset + length > ch.size()) {
+        if (offset > ch.size() || length > ch.size() - offset) {
           throw ConversionException.atFile(data, "tensor '" + t.getName() + "' runs past the end of the file");
         }
         return ch.map(FileChannel.MapMode.READ_ONLY, offset, length);
@@ -244,6 +268,36 @@ public final class OnnxReader {
         throw ConversionException.atFile(data, "cannot read external data of '" + t.getName() + "': " + e.getMessage());
       }
     });
+  }
+
+  private long externalNumber(OnnxMl.TensorProto t, Map<String, String> kv, String key, long dflt) {
+    String v = kv.get(key);
+    if (v == null) return dflt;
+    try {
+      long n = Long.parseLong(v.trim());
+      if (n >= 0) return n;
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw fail("tensor '" + t.getName() + "' has external data " + key + " '" + v + "' (not a byte count)");
+  }
+
+  /** Bytes the tensor's data must have, refusing negative dims and sizes that overflow. */
+  private long byteSize(OnnxMl.TensorProto t, DType dt, long[] shape) {
+    long n = 1;
+    for (long d : shape) {
+      if (d < 0) throw fail("tensor '" + t.getName() + "' has a negative dim " + java.util.Arrays.toString(shape));
+      try {
+        n = Math.multiplyExact(n, d);
+      } catch (ArithmeticException e) {
+        throw fail("tensor '" + t.getName() + "' has an impossible shape " + java.util.Arrays.toString(shape) + " (size overflows)");
+      }
+    }
+    try {
+      return Math.multiplyExact(n, (long) Math.max(dt.size, 1));
+    } catch (ArithmeticException e) {
+      throw fail("tensor '" + t.getName() + "' has an impossible shape " + java.util.Arrays.toString(shape) + " (size overflows)");
+    }
   }
 
   private DType dtype(OnnxMl.ValueInfoProto vi) {

@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import returnn.onnx.ConversionException;
+import returnn.onnx.SafePaths;
 import returnn.onnx.ir.Attr;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Dim;
@@ -79,6 +80,7 @@ public final class OnnxWriter {
 
   /** As {@link #write(Graph, int, Map, Path)}, with weights going external above {@code externalThreshold} bytes. */
   public static void write(Graph g, int opset, Map<String, String> metadata, Path out, long externalThreshold) {
+    SafePaths.checkTarget(out);
     OnnxWriter w = new OnnxWriter(opset, metadata);
     long weightBytes = 0;
     for (Value c : allConstants(g)) weightBytes += c.constant().byteSize();
@@ -86,6 +88,7 @@ public final class OnnxWriter {
       w.external = true;
       w.externalLocation = out.getFileName() + ".data";
     }
+    if (w.external) SafePaths.checkTarget(out.resolveSibling(w.externalLocation));
     OnnxMl.ModelProto model = w.model(g);
     Path dir = out.toAbsolutePath().getParent();
     try {

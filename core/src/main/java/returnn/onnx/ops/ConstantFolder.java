@@ -37,9 +37,34 @@ public final class ConstantFolder {
       NdArray r = eval(op, in, attrs, opset);
       if (r == null || r.size() > MAX_ELEMENTS) return null;
       return List.of(r.toTensor());
+    } catch (IllegalArgumentException e) {
+      return null; // invalid for these inputs (or too large): leave it to the runtime, which reports it with the real inputs
     } catch (RuntimeException e) {
-      return null; // leave it to the runtime, which reports errors with the real inputs
+      returnn.onnx.InternalErrors.record("constant folding of " + op, e); // a bug in the folder
+      return null;
     }
+  }
+
+  /** Whether every value converts to {@code to} as ONNX defines it: finite, and in range after truncation. */
+  static boolean castDefined(NdArray x, DType to) {
+    double lo, hi; // inclusive bounds of the truncated value
+    switch (to) {
+      case INT8 -> { lo = Byte.MIN_VALUE; hi = Byte.MAX_VALUE; }
+      case UINT8 -> { lo = 0; hi = 255; }
+      case INT16 -> { lo = Short.MIN_VALUE; hi = Short.MAX_VALUE; }
+      case UINT16 -> { lo = 0; hi = 65535; }
+      case INT32 -> { lo = Integer.MIN_VALUE; hi = Integer.MAX_VALUE; }
+      case UINT32 -> { lo = 0; hi = 4294967295.0; }
+      case UINT64 -> { lo = 0; hi = Math.nextDown(18446744073709551616.0); }
+      default -> { lo = -9223372036854775808.0; hi = Math.nextDown(9223372036854775808.0); }
+    }
+    for (int i = 0; i < x.size(); i++) {
+      double v = x.getD(i);
+      if (!Double.isFinite(v)) return false;
+      double t = v < 0 ? Math.ceil(v) : Math.floor(v);
+      if (t < lo || t > hi) return false;
+    }
+    return true;
   }
 
   private static NdArray eval(String op, List<Tensor> in, Map<String, Attr> attrs, int opset) {
@@ -51,7 +76,13 @@ public final class ConstantFolder {
       return Elementwise.binary(op, a.get(0), a.get(1), intAttr(attrs, "fmod", 0) == 1);
     }
     return switch (op) {
-      case "Cast" -> Elementwise.cast(a.get(0), DType.fromOnnx((int) intAttr(attrs, "to", 1)));
+      case "Cast" -> {
+        DType to = DType.fromOnnx((int) intAttr(attrs, "to", 1));
+        // Float to integer of NaN, an infinity or a value outside the target's range is undefined in ONNX (ONNX
+        // Runtime gives INT_MIN for NaN on x86, Java gives 0): not folded, so the model computes what the runtime does.
+        yield a.get(0).floating() && !to.isFloating() && to != DType.BOOL && !castDefined(a.get(0), to)
+            ? null : Elementwise.cast(a.get(0), to);
+      }
       case "Where" -> Elementwise.where(a.get(0), a.get(1), a.get(2));
       case "Concat" -> Layout.concat(a, intAttr(attrs, "axis", 0));
       case "Unsqueeze" -> Layout.unsqueeze(a.get(0), a.get(1).l);

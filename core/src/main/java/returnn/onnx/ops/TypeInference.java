@@ -43,7 +43,9 @@ public final class TypeInference {
       Shape s = shape(n, opset);
       if (s != null && !n.outputs().isEmpty() && !n.output(0).shape().hasRank()) n.output(0).setShape(s);
     } catch (RuntimeException e) {
-      // Shapes are an aid, not a requirement; a rule that needs one checks for it.
+      // Shapes are an aid, not a requirement; a rule that needs one checks for it. But an exception here is a bug:
+      // recorded (and thrown in the tests).
+      returnn.onnx.InternalErrors.record("shape inference of " + n.op() + " '" + n.name() + "'", e);
     }
     if (op.equals("Split") || op.equals("TopK")) splitShapes(n, opset);
     if (n.domain().isEmpty() && (op.equals("Loop") || op.equals("If"))) controlFlowShapes(n);

@@ -29,6 +29,25 @@ final class ExcludePatterns {
     return null;
   }
 
+  /** The patterns that match no node of {@code g} (subgraphs included): most likely typos. */
+  List<String> unmatched(returnn.onnx.ir.Graph g) {
+    List<String> r = new ArrayList<>();
+    for (int i = 0; i < patterns.size(); i++) {
+      if (!matchesAny(patterns.get(i), g)) r.add(sources.get(i));
+    }
+    return r;
+  }
+
+  private static boolean matchesAny(Pattern p, returnn.onnx.ir.Graph g) {
+    for (Node n : g.nodes()) {
+      if (p.matcher(n.name()).matches() || (n.tfName() != null && p.matcher(n.tfName()).matches())) return true;
+      for (returnn.onnx.ir.Attr a : n.attrs().values()) {
+        if (a instanceof returnn.onnx.ir.Attr.GraphVal gv && matchesAny(p, gv.value())) return true;
+      }
+    }
+    return false;
+  }
+
   static Pattern compile(String glob) {
     boolean wildcard = glob.contains("*") || glob.contains("?");
     StringBuilder re = new StringBuilder();

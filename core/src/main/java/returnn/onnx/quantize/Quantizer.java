@@ -23,6 +23,11 @@ public final class Quantizer {
 
   public static QuantizationReport quantize(Graph g, QuantizeOptions options, int opset) {
     long t0 = System.nanoTime();
+    List<String> unmatched = new ExcludePatterns(options.exclude()).unmatched(g);
+    if (!unmatched.isEmpty()) {
+      throw new IllegalArgumentException("--exclude " + String.join(", ", unmatched) + " matches no node of the model "
+          + "(patterns match ONNX node names or the TF names they came from; a plain name also matches its scope)");
+    }
     QuantizeContext qc = new QuantizeContext(options, opset);
     qc.report.weightBytesBefore = weightBytes(g);
     RuleContext ctx = new RuleContext(opset);

@@ -11,6 +11,9 @@ import returnn.onnx.ir.Graph;
  * per-rule counts.
  */
 public final class Pipeline {
+  /** Rounds of all rules before a phase is taken as not settling (a rule undoing another's work). */
+  static final int MAX_ROUNDS = 10;
+
   private final List<Rule> tfRules;
   private final List<Rule> onnxRules;
 
@@ -48,14 +51,26 @@ public final class Pipeline {
 
   private static void run(List<Rule> rules, Graph g, int opset, ConversionReport report) {
     RuleContext ctx = new RuleContext(opset);
-    for (int round = 0; round < 10; round++) {
+    boolean settled = false;
+    List<String> lastFired = new ArrayList<>();
+    for (int round = 0; round < MAX_ROUNDS && !settled; round++) {
       int fired = 0;
+      lastFired.clear();
       for (Rule r : rules) {
         int n = r.apply(g, ctx);
-        if (n > 0) report.rulesFired.merge(r.name(), n, Integer::sum);
+        if (n > 0) {
+          report.rulesFired.merge(r.name(), n, Integer::sum);
+          lastFired.add(r.name() + " x" + n);
+        }
         fired += n;
       }
-      if (fired == 0) break;
+      settled = fired == 0;
+    }
+    if (!settled) {
+      String msg = "the rewrite rules did not settle after " + MAX_ROUNDS + " rounds (still firing: "
+          + String.join(", ", lastFired) + "); the model is valid but may not be fully simplified";
+      if (returnn.onnx.InternalErrors.strict()) throw new IllegalStateException(msg);
+      report.warnings.add(msg);
     }
     report.ruleNotes.addAll(ctx.declined());
     report.warnings.addAll(ctx.warnings());

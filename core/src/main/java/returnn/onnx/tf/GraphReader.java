@@ -81,11 +81,16 @@ public final class GraphReader {
     return info.getName();
   }
 
+  /** Message nesting accepted in graph files, binary and text. */
+  static final int RECURSION_LIMIT = 100;
+
   private static <T extends Message> T parseBinary(Path path, com.google.protobuf.Parser<T> parser) {
     try {
       byte[] bytes = Files.readAllBytes(path);
       com.google.protobuf.CodedInputStream in = com.google.protobuf.CodedInputStream.newInstance(bytes);
-      in.setRecursionLimit(10_000);
+      // protobuf's default (and TensorFlow's): real graphs nest about 10 deep; a hostile file nested 1000 deep must
+      // be refused here rather than overflow the Java stack.
+      in.setRecursionLimit(RECURSION_LIMIT);
       T msg = parser.parseFrom(in);
       in.checkLastTagWas(0);
       return msg;
@@ -99,7 +104,7 @@ public final class GraphReader {
   @SuppressWarnings("unchecked")
   private static <B extends Message.Builder> B parseText(Path path, B builder) {
     try {
-      TextFormat.Parser parser = TextFormat.Parser.newBuilder().setAllowUnknownFields(false).build();
+      TextFormat.Parser parser = TextFormat.Parser.newBuilder().setAllowUnknownFields(false).setRecursionLimit(RECURSION_LIMIT).build();
       parser.merge(Files.readString(path, StandardCharsets.UTF_8), builder);
       return builder;
     } catch (TextFormat.ParseException e) {

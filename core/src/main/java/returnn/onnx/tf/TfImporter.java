@@ -69,6 +69,7 @@ public final class TfImporter {
         throw ConversionException.atFile(model.source(), "duplicate node name '" + n.getName() + "'");
       }
     }
+    checkInputShapes();
     List<TensorRef> outs = new ArrayList<>();
     for (String o : outputs) outs.add(resolveOutput(o));
     Set<String> keep = prune(outs);
@@ -145,6 +146,41 @@ public final class TfImporter {
         imported.put(n.getName(), node);
       }
     }
+  }
+
+  /**
+   * Every {@code --inputs} override must name a placeholder and agree with the rank and the static dims the graph
+   * declares (it may fix a dynamic dim, or make a static one dynamic with -1): a contradicting shape would give a
+   * model that ONNX Runtime refuses to load, or that computes with the wrong shapes.
+   */
+  private void checkInputShapes() {
+    for (Map.Entry<String, long[]> e : inputShapes.entrySet()) {
+      String name = e.getKey();
+      NodeDef n = byName.get(name);
+      if (n == null || !n.getOp().startsWith("Placeholder")) {
+        List<String> placeholders = byName.values().stream().filter(x -> x.getOp().equals("Placeholder"))
+            .map(NodeDef::getName).sorted().toList();
+        throw ConversionException.atFile(model.source(), "--inputs names '" + name + "', which is "
+            + (n == null ? "no node of the graph" : "a " + n.getOp() + ", not a placeholder") + " (placeholders: "
+            + String.join(", ", placeholders) + ")");
+      }
+      if (!n.containsAttr("shape") || n.getAttrOrThrow("shape").getShape().getUnknownRank()) continue;
+      org.tensorflow.proto.TensorShapeProto declared = n.getAttrOrThrow("shape").getShape();
+      long[] want = e.getValue();
+      long[] have = declared.getDimList().stream().mapToLong(org.tensorflow.proto.TensorShapeProto.Dim::getSize).toArray();
+      boolean ok = want.length == have.length;
+      for (int i = 0; ok && i < want.length; i++) ok = have[i] < 0 || want[i] < 0 || have[i] == want[i];
+      if (!ok) {
+        throw ConversionException.atNode(name, n.getOp(), "--inputs shape " + shapeText(want)
+            + " contradicts the graph's shape " + shapeText(have) + " (only dynamic dims, ?, can be fixed)");
+      }
+    }
+  }
+
+  private static String shapeText(long[] dims) {
+    StringBuilder b = new StringBuilder("[");
+    for (int i = 0; i < dims.length; i++) b.append(i > 0 ? "," : "").append(dims[i] < 0 ? "?" : Long.toString(dims[i]));
+    return b.append(']').toString();
   }
 
   private Value placeholder(NodeDef n) {

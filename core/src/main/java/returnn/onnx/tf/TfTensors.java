@@ -46,7 +46,19 @@ public final class TfTensors {
   public static Tensor fromProto(TensorProto p, String where) {
     DType dt = dtype(p.getDtypeValue(), where);
     long[] shape = fixedShape(p.getTensorShape(), where);
-    long n = Tensor.count(shape);
+    long n;
+    try {
+      n = Tensor.count(shape);
+      // What decoding allocates at most: 8 bytes an element (a long[]/double[] for splat constants), 16 for strings.
+      // A constant "filled from one value" can ask for any shape in a few bytes of file: check before allocating.
+      long per = dt == DType.STRING ? 16 : 8;
+      if (n > (Integer.MAX_VALUE - 8) / Math.max(dt.size, 1) || n > Long.MAX_VALUE / per) {
+        throw new IllegalArgumentException("shape " + java.util.Arrays.toString(shape) + " is over 2 GiB");
+      }
+      Tensor.requireHeap(n * per);
+    } catch (IllegalArgumentException e) {
+      throw new ConversionException(where + ": constant of " + dt.lower() + " " + e.getMessage());
+    }
     if (dt == DType.STRING) {
       List<byte[]> vals = new ArrayList<>();
       for (int i = 0; i < n; i++) {

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Map;
+import returnn.onnx.SafePaths;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Tensor;
 
@@ -54,8 +55,12 @@ public final class Npy {
     b.get(h);
     String header = new String(h, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
     Header parsed = Header.parse(header, source);
-    long count = Tensor.count(parsed.shape());
-    long bytesNeeded = count * parsed.dtype().size;
+    long bytesNeeded;
+    try {
+      bytesNeeded = Math.multiplyExact(Tensor.count(parsed.shape()), (long) parsed.dtype().size);
+    } catch (ArithmeticException | IllegalArgumentException e) {
+      throw new IllegalArgumentException(source + ": .npy shape " + java.util.Arrays.toString(parsed.shape()) + " is impossible (its size overflows)");
+    }
     if (b.remaining() != bytesNeeded) {
       throw new IllegalArgumentException(source + ": " + parsed.descr() + java.util.Arrays.toString(parsed.shape()) + " needs "
           + bytesNeeded + " data bytes, the file has " + b.remaining());
@@ -72,6 +77,7 @@ public final class Npy {
   }
 
   public static void write(Path file, Tensor t) {
+    SafePaths.checkTarget(file);
     Path dir = file.toAbsolutePath().getParent();
     try {
       Files.createDirectories(dir);

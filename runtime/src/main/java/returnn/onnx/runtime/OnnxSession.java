@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Tensor;
 
@@ -30,6 +31,10 @@ import returnn.onnx.ir.Tensor;
 public final class OnnxSession implements AutoCloseable {
   /** Session settings. {@code threads} 0 lets ONNX Runtime choose. */
   public record Options(int threads, boolean optimize) {
+    public Options {
+      if (threads < 0 || threads > 1024) throw new IllegalArgumentException("--threads must be 0 to 1024, got " + threads);
+    }
+
     public static Options defaults() {
       return new Options(0, true);
     }
@@ -44,6 +49,9 @@ public final class OnnxSession implements AutoCloseable {
   private final OrtSession.SessionOptions options;
   private final OrtSession session;
   private boolean closed;
+  private EmptyInputGuard guard = EmptyInputGuard.of(Set.of());
+  private List<String> stateInputs = List.of();
+  private String source = "model";
 
   private OnnxSession(OrtSession.SessionOptions options, OrtSession session) {
     this.env = OrtEnvironment.getEnvironment();
@@ -52,10 +60,21 @@ public final class OnnxSession implements AutoCloseable {
   }
 
   public static OnnxSession open(Path model, Options o) {
+    // ONNX Runtime follows any external-data location (absolute, ../): only the model's folder is allowed.
+    Set<String> ops = returnn.onnx.onnx.ModelPrecheck.check(model);
     OrtSession.SessionOptions so = null;
     try {
       so = sessionOptions(o);
-      return new OnnxSession(so, OrtEnvironment.getEnvironment().createSession(model.toString(), so));
+      OnnxSession s = new OnnxSession(so, OrtEnvironment.getEnvironment().createSession(model.toString(), so));
+      s.guard = EmptyInputGuard.of(ops);
+      s.source = model.toString();
+      try {
+        String json = s.session.getMetadata().getCustomMetadata().get(returnn.onnx.rewrite.state.StateMapping.METADATA_KEY);
+        if (json != null) s.stateInputs = returnn.onnx.rewrite.state.StateMapping.fromJson(json).inputs();
+      } catch (RuntimeException ignored) {
+        // no usable state mapping: every input is guarded
+      }
+      return s;
     } catch (OrtException e) {
       if (so != null) so.close();
       throw new IllegalStateException(model + ": ONNX Runtime cannot load the model: " + e.getMessage(), e);
@@ -129,6 +148,7 @@ public final class OnnxSession implements AutoCloseable {
         throw new IllegalArgumentException("Unknown output name " + k + ", expected one of " + session.getOutputNames());
       }
     }
+    guard.check(feeds, stateInputs, source);
     Map<String, OnnxTensor> in = new LinkedHashMap<>();
     try {
       for (Map.Entry<String, Tensor> e : feeds.entrySet()) in.put(e.getKey(), toOrt(env, e.getValue()));

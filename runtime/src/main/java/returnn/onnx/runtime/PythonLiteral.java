@@ -14,9 +14,13 @@ import java.util.Map;
  * Strings may carry the prefixes u, b, r (Python 2 writes {@code u'...'}); comments and trailing commas are allowed.
  */
 public final class PythonLiteral {
+  /** Nesting of dicts, lists and tuples followed (a vocabulary needs 1, a .npy header 2); deeper text is refused. */
+  static final int MAX_DEPTH = 100;
+
   private final String s;
   private final String source;
   private int pos;
+  private int depth;
 
   private PythonLiteral(String s, String source) {
     this.s = s;
@@ -40,6 +44,7 @@ public final class PythonLiteral {
     skipSpace();
     if (pos >= s.length()) throw error("unexpected end of text");
     char c = s.charAt(pos);
+    if ((c == '{' || c == '[' || c == '(') && depth >= MAX_DEPTH) throw error("nested deeper than " + MAX_DEPTH + " levels");
     switch (c) {
       case '{':
         return dict();
@@ -68,6 +73,24 @@ public final class PythonLiteral {
   }
 
   private Map<Object, Object> dict() {
+    depth++;
+    try {
+      return dictBody();
+    } finally {
+      depth--;
+    }
+  }
+
+  private List<Object> sequence(char open, char close) {
+    depth++;
+    try {
+      return sequenceBody(close);
+    } finally {
+      depth--;
+    }
+  }
+
+  private Map<Object, Object> dictBody() {
     pos++;
     Map<Object, Object> m = new LinkedHashMap<>();
     while (true) {
@@ -83,7 +106,7 @@ public final class PythonLiteral {
     }
   }
 
-  private List<Object> sequence(char open, char close) {
+  private List<Object> sequenceBody(char close) {
     pos++;
     List<Object> l = new ArrayList<>();
     while (true) {

@@ -43,6 +43,8 @@ public final class StreamingSession implements AutoCloseable {
   private final Map<String, Tensor> defaults;
   private final List<String> networkOutputs;
   private final Set<String> inputNames;
+  private EmptyInputGuard guard;
+  private String source = "model";
   /** The previous call's results; its state outputs are the next call's state inputs. Null: fresh states. */
   private OrtSession.Result carried;
   private boolean closed;
@@ -74,6 +76,8 @@ public final class StreamingSession implements AutoCloseable {
 
   /** Opens a model whose metadata holds a state mapping (see {@code convert --state}). */
   public static StreamingSession open(Path model, OnnxSession.Options o) {
+    // external data only from the model's folder; the ops for the empty-input guard
+    java.util.Set<String> ops = returnn.onnx.onnx.ModelPrecheck.check(model);
     OverridableInitializers.Split split;
     try {
       split = OverridableInitializers.split(Files.readAllBytes(model), model.toString());
@@ -88,7 +92,10 @@ public final class StreamingSession implements AutoCloseable {
       Path dir = model.toAbsolutePath().getParent();
       if (dir != null) so.addConfigEntry(EXTERNAL_DATA_FOLDER, dir.toString());
       s = env.createSession(split.model(), so);
-      return new StreamingSession(env, so, s, split.defaults(), model.toString());
+      StreamingSession ss = new StreamingSession(env, so, s, split.defaults(), model.toString());
+      ss.guard = EmptyInputGuard.of(ops);
+      ss.source = model.toString();
+      return ss;
     } catch (OrtException e) {
       close(s, so);
       throw new IllegalStateException(model + ": ONNX Runtime cannot load the model: " + e.getMessage(), e);
@@ -125,6 +132,7 @@ public final class StreamingSession implements AutoCloseable {
     for (String k : feeds.keySet()) {
       if (!inputNames.contains(k)) throw new IllegalArgumentException("Unknown input name " + k + ", expected one of " + inputNames);
     }
+    if (guard != null) guard.check(feeds, mapping.inputs(), source);
     List<OnnxTensor> owned = new ArrayList<>();
     Map<String, OnnxTensor> in = new LinkedHashMap<>();
     OrtSession.Result result = null;

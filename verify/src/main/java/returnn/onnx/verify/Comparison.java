@@ -9,22 +9,29 @@ import returnn.onnx.ir.Tensor;
  * Integer and bool outputs must match exactly.
  */
 public record Comparison(String name, boolean shapeMatches, boolean dtypeMatches, double maxAbs, double maxRel,
-    long mismatchedNonFinite, long count, String detail) {
+    long mismatchedNonFinite, long count, String detail, long finite) {
+
+  /** Every value of the output (ONNX Runtime's, compared) is NaN or infinite: a broken model, whatever TF says. */
+  public boolean allNonFinite() {
+    return shapeMatches && count > 0 && finite == 0;
+  }
 
   public static Comparison of(String name, Tensor expected, Tensor actual) {
     boolean shape = Arrays.equals(expected.shape(), actual.shape());
     boolean dtype = expected.dtype() == actual.dtype();
     if (!shape) {
       return new Comparison(name, false, dtype, Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY, 0, expected.size(),
-          "shape " + Arrays.toString(actual.shape()) + ", expected " + Arrays.toString(expected.shape()));
+          "shape " + Arrays.toString(actual.shape()) + ", expected " + Arrays.toString(expected.shape()), 0);
     }
     double maxAbs = 0, maxRel = 0;
     long badNonFinite = 0;
     long worst = -1;
+    long finite = 0;
     long n = expected.size();
     for (long i = 0; i < n; i++) {
       double e = expected.getDouble(i), a = actual.getDouble(i);
       boolean ef = Double.isFinite(e), af = Double.isFinite(a);
+      if (af) finite++;
       if (!ef || !af) {
         if (!(Double.isNaN(e) && Double.isNaN(a)) && e != a) badNonFinite++;
         continue;
@@ -38,7 +45,22 @@ public record Comparison(String name, boolean shapeMatches, boolean dtypeMatches
     }
     String detail = worst < 0 ? "" : "worst at flat index " + worst + ": expected " + expected.getDouble(worst)
         + ", got " + actual.getDouble(worst);
-    return new Comparison(name, true, dtype, maxAbs, maxRel, badNonFinite, n, detail);
+    return new Comparison(name, true, dtype, maxAbs, maxRel, badNonFinite, n, detail, finite);
+  }
+
+  /**
+   * Max |log e - log a| over two probability arrays (natural log): the measure for softmax outputs, whose values are
+   * too small for an absolute bound to mean anything. A NaN difference (log of a negative) counts as infinite.
+   */
+  public static double maxLogDiff(double[] e, double[] a) {
+    if (e.length != a.length) return Double.POSITIVE_INFINITY;
+    double max = 0;
+    for (int i = 0; i < e.length; i++) {
+      double d = Math.abs(Math.log(e[i]) - Math.log(a[i]));
+      if (Double.isNaN(d) && !(Double.isNaN(e[i]) && Double.isNaN(a[i]))) return Double.POSITIVE_INFINITY;
+      if (!Double.isNaN(d)) max = Math.max(max, d);
+    }
+    return max;
   }
 
   /** Within tolerance: exact for integer and bool outputs, {@code absTol} for floats, and non-finite values agreeing. */

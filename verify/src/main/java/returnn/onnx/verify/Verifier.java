@@ -34,9 +34,27 @@ public final class Verifier {
     }
   }
 
-  public record Report(List<Comparison> comparisons, Map<String, DType> dtypes, Map<String, String> inputs, double tolerance) {
+  /**
+   * @param allowNonFinite whether a float output that is NaN or infinite everywhere may pass (when TF agrees); by
+   *     default it fails: such an output compares with "max abs 0" and would otherwise look perfect
+   */
+  public record Report(List<Comparison> comparisons, Map<String, DType> dtypes, Map<String, String> inputs, double tolerance,
+      boolean allowNonFinite) {
+    public Report(List<Comparison> comparisons, Map<String, DType> dtypes, Map<String, String> inputs, double tolerance) {
+      this(comparisons, dtypes, inputs, tolerance, false);
+    }
+
+    public Report allowingNonFinite(boolean allow) {
+      return new Report(comparisons, dtypes, inputs, tolerance, allow);
+    }
+
+    private boolean ok(Comparison c) {
+      DType t = dtypes.get(c.name());
+      return c.ok(tolerance, t) && (allowNonFinite || t == null || !t.isFloating() || !c.allNonFinite());
+    }
+
     public boolean ok() {
-      for (Comparison c : comparisons) if (!c.ok(tolerance, dtypes.get(c.name()))) return false;
+      for (Comparison c : comparisons) if (!ok(c)) return false;
       return !comparisons.isEmpty();
     }
 
@@ -45,7 +63,14 @@ public final class Verifier {
       inputs.forEach((k, v) -> sb.append("  ").append(k).append(' ').append(v).append('\n'));
       sb.append("outputs (TensorFlow vs ONNX Runtime, tolerance ").append(tolerance).append(" abs; integers exact):\n");
       for (Comparison c : comparisons) {
-        sb.append(c.ok(tolerance, dtypes.get(c.name())) ? "  OK   " : "  FAIL ").append(c).append('\n');
+        sb.append(ok(c) ? "  OK   " : "  FAIL ").append(c).append('\n');
+      }
+      for (Comparison c : comparisons) {
+        DType t = dtypes.get(c.name());
+        if (t != null && t.isFloating() && c.allNonFinite()) {
+          sb.append("warning: output ").append(c.name()).append(" is NaN or infinite everywhere (").append(c.count())
+              .append(" values)").append(allowNonFinite ? "; allowed by --allow-non-finite\n" : "; this fails verify (--allow-non-finite to accept)\n");
+        }
       }
       sb.append(ok() ? "verify: PASS\n" : "verify: FAIL\n");
       return sb.toString();

@@ -128,6 +128,14 @@ final class ArraySlicing {
       if (step == 1 && bi != null && bi == 0 && fullEnd) continue;
       Value s = bi != null ? b.constLongs(bi) : begin.at(i);
       Value e = ei != null ? b.constLongs(ei) : end.at(i);
+      if (step < 0 && !bMasked && !dim.isFixed() && (bi == null || bi < 0)) {
+        // The same on a dim known only at run time: a begin below -dim selects nothing in TF, element 0 in ONNX.
+        // Where begin + dim < 0, start and end both become 0 (with a negative step: an empty slice).
+        Value d = b.gather(b.shapeOf(x), b.constLongs(inAxis[i]), 0);
+        Value inside = b.op("Not", b.op("Less", b.op("Add", s, d), b.constLongs(0)));
+        s = b.op("Where", inside, s, b.constLongs(0));
+        e = b.op("Where", inside, e, b.constLongs(0));
+      }
       cuts.add(new Cut(inAxis[i], s, e, step));
     }
 

@@ -45,7 +45,7 @@ record ReturnnSelfAttention(String scope, Value x, Tensor qkvWeight, int heads, 
       .attr("adj_x", false).attr("adj_y", true).as("energy");
   private static final Pattern SCORES = either(op("AddV2|Add", ENERGY, any("bias")).commutative().as("add_bias"), ENERGY);
   private static final Pattern MASKED = op("SelectV2", any("mask"), SCORES,
-      op("Mul", scalar("fill"), any()).commutative()).as("select");
+      op("Mul", scalar("fill"), either(op("OnesLike", any()).as("fill_ones"), any())).commutative()).as("select");
   private static final Pattern.Op WEIGHTS = op("Softmax", either(MASKED, SCORES)).as("weights").anchor();
 
   /** The pattern, rooted at the layer's output Reshape. */
@@ -60,7 +60,7 @@ record ReturnnSelfAttention(String scope, Value x, Tensor qkvWeight, int heads, 
   enum Dim { B, T, K, BT }
 
   /** Matched nodes computing the [B,H,T,K] energies. */
-  static final List<String> ENERGY_NODES = List.of("energy", "add_bias", "select", "weights");
+  static final List<String> ENERGY_NODES = List.of("energy", "add_bias", "fill_ones", "select", "weights");
 
   private static Pattern afterState(int output, String past, String concat) {
     return either(SPLIT.output(output),

@@ -134,10 +134,16 @@ public final class CheckpointReader implements AutoCloseable {
       if (p.getOffset() < 0 || p.getSize() < 0) {
         throw ConversionException.atFile(index, where + " has negative offset or size");
       }
-      long count = Tensor.count(shape);
-      if (dtype.size > 0 && p.getSize() != count * dtype.size) {
+      long count, needed;
+      try {
+        count = Tensor.count(shape);
+        needed = dtype.size > 0 ? Math.multiplyExact(count, (long) dtype.size) : -1;
+      } catch (IllegalArgumentException | ArithmeticException ex) {
+        throw ConversionException.atFile(index, where + " has an impossible shape " + Arrays.toString(shape) + " (its size overflows)");
+      }
+      if (dtype.size > 0 && p.getSize() != needed) {
         throw ConversionException.atFile(index, where + " has " + p.getSize() + " bytes, but " + dtype.lower()
-            + Arrays.toString(shape) + " needs " + count * dtype.size);
+            + Arrays.toString(shape) + " needs " + needed);
       }
       // At least one varint byte per element plus the 4-byte length checksum (BundleReader::GetValue).
       if (dtype == DType.STRING && p.getSize() < count + 4) {

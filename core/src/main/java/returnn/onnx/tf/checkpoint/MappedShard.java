@@ -57,6 +57,10 @@ final class MappedShard {
 
   /** The bytes [offset, offset + length), little-endian; the caller has checked they lie inside the shard. */
   ByteBuffer slice(long offset, long length) {
+    // Overflow-safe (offset + length could wrap around for hostile index entries).
+    if (offset < 0 || length < 0 || offset > size || length > size - offset) {
+      throw ConversionException.atFile(file, length + " bytes at offset " + offset + " lie outside the shard's " + size + " bytes");
+    }
     int first = (int) (offset / chunk);
     long within = offset - first * chunk;
     if (within + length <= chunk) {

@@ -547,6 +547,9 @@ public final class SavedModelExporter {
 
   /** Refuses an existing file, or an existing non-empty directory. */
   private static void checkTarget(Path out) {
+    if (Files.isSymbolicLink(out)) {
+      throw ConversionException.atFile(out, "is a symbolic link; refusing to write through it or replace it (give the real path)");
+    }
     if (!Files.exists(out)) return;
     if (!Files.isDirectory(out)) throw ConversionException.atFile(out, "exists and is not a directory; choose a new SavedModel directory");
     try (Stream<Path> s = Files.list(out)) {
