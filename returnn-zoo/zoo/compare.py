@@ -578,7 +578,18 @@ def strip_paths(res):
     for r in res["tools"].values():
         if "model" in r:
             r["model"] = os.path.relpath(r["model"], ZOO)
-    return res
+    return json_safe(res)
+
+
+def json_safe(x):
+    """NaN (an ONNX output with NaN where TF has a number) as the string "NaN": compare.json stays strict JSON."""
+    if isinstance(x, float) and x != x:
+        return "NaN"
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [json_safe(v) for v in x]
+    return x
 
 
 if __name__ == "__main__":
