@@ -35,7 +35,8 @@ _rng = _numpy.random.RandomState(42)
 
 
 def _zoo_seqs(num_seqs, spec):
-    """spec: key -> (kind, dim, group); group "T" is the input time, "U" a label sequence of about T / label_ratio."""
+    """spec: key -> (kind, dim, group); group "T" is the input time, "U" a label sequence of about T / label_ratio
+    (ending with EOS if the model's train dict has "eos")."""
     seqs = []
     for _ in range(num_seqs):
         t = int(_rng.randint(%(min_len)d, %(max_len)d + 1))
@@ -44,6 +45,8 @@ def _zoo_seqs(num_seqs, spec):
             n = t if group == "T" else max(1, t // %(label_ratio)d)
             if kind == "sparse":
                 seq[key] = _rng.randint(%(low_label)d, dim, size=(n,)).astype("int32")
+                if group == "U" and %(eos)r is not None:
+                    seq[key][-1] = %(eos)r  # label sequences end with EOS (an encoder-decoder's end label)
             else:
                 seq[key] = _rng.normal(size=(n, dim)).astype("float32")
         seqs.append(seq)
@@ -95,7 +98,7 @@ def write_config(m, out):
     t = m["train"]
     text += TRAIN_TAIL % dict(
         spec=t["spec"], num_seqs=t.get("num_seqs", 24), min_len=t.get("min_len", 2), max_len=t.get("max_len", 10),
-        label_ratio=t.get("label_ratio", 1), low_label=t.get("low_label", 0),
+        label_ratio=t.get("label_ratio", 1), low_label=t.get("low_label", 0), eos=t.get("eos"),
         epochs=t.get("epochs", 2), lr=t.get("lr", 0.01))
     path = os.path.join(out, "returnn.config")
     with open(path, "w") as f:
@@ -128,17 +131,31 @@ def generate(m, src, python):
         if not f.startswith("network.%03d." % epochs) or f.endswith(".meta"):
             shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
     graphs = {}
-    for gname, flags in m.get("graphs", {"graph.meta": []}).items():
-        cmd = [python, os.path.join(src, "tools", "compile_tf_graph.py"), "returnn.config", "--output_file", gname] + flags
+    for gname, spec in m.get("graphs", {"graph.meta": []}).items():
+        # spec: compile_tf_graph.py flags, or {"flags": [...], "subst": {old: new}} for a graph that users compile
+        # from an edited config (written next to it as returnn.GRAPH.config)
+        flags, cfg = (spec["flags"], "returnn.config") if isinstance(spec, dict) else (spec, "returnn.config")
+        if isinstance(spec, dict) and spec.get("subst"):
+            cfg = "returnn.%s.config" % os.path.splitext(gname)[0]
+            with open(os.path.join(out, "returnn.config")) as f:
+                text = f.read()
+            for old, new in spec["subst"].items():
+                assert old in text, (name, gname, old)
+                text = text.replace(old, new)
+            with open(os.path.join(out, cfg), "w") as f:
+                f.write(text)
+        cmd = [python, os.path.join(src, "tools", "compile_tf_graph.py"), cfg, "--output_file", gname] + flags
         run(cmd, out, os.path.join(work, "compile-%s.log" % gname))
-        graphs[gname] = flags
+        graphs[gname] = {"file": "models/%s/%s" % (name, gname), "compile_tf_graph_flags": flags}
+        if cfg != "returnn.config":
+            graphs[gname]["config"] = "models/%s/%s" % (name, cfg)
     entry = {
         "name": name,
         "kind": m["kind"],
         "description": m["description"],
         "config": "models/%s/returnn.config" % name,
         "graph": "models/%s/%s" % (name, m.get("reference_graph", "graph.meta")),
-        "graphs": {g: {"file": "models/%s/%s" % (name, g), "compile_tf_graph_flags": f} for g, f in graphs.items()},
+        "graphs": graphs,
         "checkpoint": "models/%s/%s" % (name, ckpt),
     }
     if m.get("reference", True):
@@ -149,7 +166,7 @@ def generate(m, src, python):
         with open(os.path.join(out, "reference.json")) as f:
             entry.update(json.load(f))
         os.remove(os.path.join(out, "reference.json"))
-    for k in ("checkpoint_from", "fuse", "fuse_outputs", "state", "convert", "notes", "tf2onnx"):
+    for k in ("checkpoint_from", "convert_error", "fuse", "fuse_outputs", "state", "convert", "notes", "tf2onnx"):
         if k in m:
             entry[k] = m[k]
     entry["generate_seconds"] = round(time.time() - t0, 1)

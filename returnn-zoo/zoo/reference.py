@@ -57,29 +57,74 @@ def make_inputs(spec, rng):
     return feeds
 
 
-def run_chunked(session, graph, feeds, output, lengths, chunk):
-    """TF over the time axis in chunks, each chunk's last_state_X fed back as initial_state_placeholder_X.
+def step_by_step_reference(zoo, m, checkpoint, feeds):
+    """Greedy decoding over a --rec_step_by_step graph, driven as RETURNN's step-by-step protocol says (state in the
+    IO/ variables): encode_ops (init_op) with the input feeds; the choice variable starts at the choice layer's
+    initial_output 0; then per step: assign IO/i = step (compiled without update_i_in_graph), run update_ops (the
+    delayed updates from the previous choice; RETURNN only applies them when i > 0), run decode_ops (scores + state
+    update), read the scores variable (log probs [B, V]), assign the argmax to the choice variable.
+    Returns (labels [B, steps] int32, scores [steps, B, V] float32)."""
+    spec = m["step_by_step"]
+    name = m["name"]
+    with open(os.path.join(zoo, "models", name, spec["info"])) as f:
+        info = json.load(f)
+    meta = tf.compat.v1.MetaGraphDef()
+    with open(os.path.join(zoo, "models", name, spec["graph"]), "rb") as f:
+        meta.ParseFromString(f.read())
+    load_native_ops(meta.graph_def)
+    (stoch,) = info["stochastic_var_order"]  # one choice layer
+    var_op = {k: v["var_op"] for k, v in info["state_vars"].items()}
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
+        saver = tf.compat.v1.train.Saver(var_list=[v for v in tf.compat.v1.trainable_variables()
+                                                   if not v.op.name.startswith("IO/")])
+        variables = {v.op.name: v for v in tf.compat.v1.global_variables()}
+        i_var, choice_var = variables[var_op["i"]], variables[var_op["stochastic_var_choice_" + stoch]]
+        scores_var = variables[var_op["stochastic_var_scores_" + stoch]]
+        cfg = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+        with tf.compat.v1.Session(graph=graph, config=cfg) as session:
+            saver.restore(session, os.path.join(zoo, checkpoint))
+            session.run(info["init_op"], {graph.get_tensor_by_name(k + ":0"): v for k, v in feeds.items()})
+            batch = len(m["inputs"]["lengths"])
+            choice_var.load(np.zeros([batch], "int32"), session)
+            labels, scores = [], []
+            for step in range(spec["steps"]):
+                i_var.load(step, session)
+                session.run(graph.get_collection("update_ops"))
+                session.run(graph.get_collection("decode_ops"))
+                sc = session.run(scores_var.value())
+                choice = sc.argmax(axis=-1).astype("int32")
+                choice_var.load(choice, session)
+                labels.append(choice)
+                scores.append(sc)
+    return np.stack(labels, axis=1), np.stack(scores, axis=0).astype("float32")
 
-    For models whose chunked run differs from their full run in RETURNN itself (positional_encoding restarts at 0 in
-    every call), this is the reference a chunked ONNX run must meet.
-    """
-    states = {k: v for k, v in feeds.items() if "initial_state_placeholder_" in k}
-    data = {k: v for k, v in feeds.items() if k not in states and not k.endswith("_dim0_size")}
-    time = max(lengths)
-    outs = []
-    for t0 in range(0, time, chunk):
-        t1 = min(time, t0 + chunk)
-        f = dict(states)
-        for k, v in data.items():
-            f[k] = v[:, t0:t1]
-            if k + "_dim0_size" in feeds:
-                f[k + "_dim0_size"] = np.clip(np.array(lengths) - t0, 0, t1 - t0).astype("int32")
-        names = [output] + [k.replace("initial_state_placeholder_", "last_state_") for k in states]
-        values = session.run([graph.get_tensor_by_name(n + ":0") for n in names],
-                             feed_dict={graph.get_tensor_by_name(k + ":0"): v for k, v in f.items()})
-        outs.append(values[0])
-        states = dict(zip(states.keys(), values[1:]))
-    return np.concatenate(outs, axis=1)
+
+def chunked_run(m, graph, session, feeds, outputs, fetches):
+    """The state variant run chunk by chunk in TF: the padded batch cut into chunks of m["chunked"]["chunk"] frames,
+    each fed with lengths = its width for every sequence (the padding frames are computed as in the full run), the
+    initial-state placeholders fed with the previous chunk's last_state_* (zeros first). Returns the outputs
+    concatenated over time (the first output; the states of the last chunk)."""
+    c = m["chunked"]["chunk"]
+    (data_key,) = m["inputs"]["inputs"]
+    ph = m["inputs"]["inputs"][data_key].get("placeholder", "extern_data/placeholders/%s/%s" % (data_key, data_key))
+    x = feeds[ph]
+    states = {k: v for k, v in feeds.items() if "initial_state_placeholder" in k}
+    pieces = []
+    for t0 in range(0, x.shape[1], c):
+        xc = x[:, t0:t0 + c]
+        feed = dict(states)
+        feed[ph] = xc
+        feed[ph + "_dim0_size"] = np.full([x.shape[0]], xc.shape[1], dtype="int32")
+        vals = dict(zip(outputs, session.run(fetches, feed_dict={graph.get_tensor_by_name(k + ":0"): v
+                                                                 for k, v in feed.items()})))
+        pieces.append(vals[outputs[0]])
+        for k in states:
+            states[k] = vals[k.replace("initial_state_placeholder", "last_state")]
+    res = {outputs[0]: np.concatenate(pieces, axis=1)}
+    res.update({k.replace("initial_state_placeholder", "last_state"): v for k, v in states.items()})
+    return res
 
 
 def main():
@@ -108,9 +153,7 @@ def main():
             fetches = [graph.get_tensor_by_name(o if ":" in o else o + ":0") for o in outputs]
             feed_dict = {graph.get_tensor_by_name(k + ":0"): v for k, v in feeds.items()}
             values = session.run(fetches, feed_dict=feed_dict)
-            chunked = None
-            if m.get("state", {}).get("tf_chunked"):
-                chunked = run_chunked(session, graph, feeds, outputs[0], m["inputs"]["lengths"], m["state"]["chunk"])
+            chunked = chunked_run(m, graph, session, feeds, outputs, fetches) if "chunked" in m else None
     os.makedirs("inputs", exist_ok=True)
     os.makedirs("outputs", exist_ok=True)
     result = {"native_ops": native, "lengths": m["inputs"]["lengths"], "inputs": {}, "outputs": {}}
@@ -127,10 +170,24 @@ def main():
             assert np.all(np.isfinite(v)), "%s: non-finite reference output %s" % (name, k)
         result["outputs"][k] = entry
     if chunked is not None:
-        path = os.path.join("outputs", "chunked__" + npy_name(outputs[0]))
-        np.save(path, chunked)
-        result["chunked_outputs"] = {outputs[0]: {"file": "models/%s/%s" % (name, path), "dtype": str(chunked.dtype),
-                                                  "shape": list(chunked.shape), "chunk": m["state"]["chunk"]}}
+        ch = {"chunk": m["chunked"]["chunk"], "chunk_lengths": "the chunk's width for every sequence", "outputs": {}}
+        for k, v in chunked.items():
+            path = os.path.join("outputs", "chunked__" + npy_name(k))
+            np.save(path, v)
+            assert np.all(np.isfinite(v)), "%s: non-finite chunked output %s" % (name, k)
+            ch["outputs"][k] = {"file": "models/%s/%s" % (name, path), "dtype": str(v.dtype), "shape": list(v.shape)}
+        result["chunked"] = ch
+    if "step_by_step" in m:
+        labels, scores = step_by_step_reference(zoo, m, job["checkpoint"], feeds)
+        assert np.all(np.isfinite(scores)), "%s: non-finite step-by-step scores" % name
+        sbs = {"graph": "models/%s/%s" % (name, m["step_by_step"]["graph"]),
+               "info": "models/%s/%s" % (name, m["step_by_step"]["info"]), "decoder": "greedy",
+               "steps": m["step_by_step"]["steps"]}
+        for key, v in (("labels", labels), ("scores", scores)):
+            path = os.path.join("outputs", "step_by_step__%s.npy" % key)
+            np.save(path, v)
+            sbs[key] = {"file": "models/%s/%s" % (name, path), "dtype": str(v.dtype), "shape": list(v.shape)}
+        result["step_by_step"] = sbs
     with open("reference.json", "w") as f:
         json.dump(result, f)
     print("reference: %s: %s" % (name, {k: v["shape"] for k, v in result["outputs"].items()}))

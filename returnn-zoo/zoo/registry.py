@@ -2,10 +2,13 @@
 
 Fields: name, kind (lm | am | ctc | encdec), description, config (in configs/), subst (text replacements that make
 a variant of a config), train (synthetic data: spec key -> (sparse|dense, dim, length group "T"|"U")),
-graphs (file -> compile_tf_graph.py flags; default {"graph.meta": []}), reference_graph (the graph TF runs for
-the recorded outputs), inputs (reference feed: lengths of the padded batch, and per data key its kind/dim),
-outputs (TF tensor names recorded), fuse (ONNX op -> exact count the converted model must have), state (state
-variants: what the Java test chunks), notes.
+graphs (file -> compile_tf_graph.py flags, or {"flags": [...], "subst": {...}} for a graph compiled from an edited
+config; default {"graph.meta": []}), reference_graph (the graph TF runs for the recorded outputs), step_by_step (a
+--rec_step_by_step graph + its JSON: reference.py also records a greedy decode through it), inputs (reference feed:
+lengths of the padded batch, per data key its kind/dim, state_zeros: initial-state placeholders fed as zeros, [B, n]
+or [B] + a shape such as a k/v history [heads, 0, d]), outputs (TF tensor names recorded), fuse (ONNX op -> exact
+count the converted model must have), state (state variants: what the Java test chunks, the chunked run must equal
+the full one), chunked (reference.py also records TF's own run in chunks of this size), notes.
 """
 
 LM_TRAIN = {"spec": {"data": ("sparse", 50, "T"), "classes": ("sparse", 50, "T")}}
@@ -102,12 +105,12 @@ MODELS = [
         "outputs": ["output/output_batch_major"] + [
             "dec_%d_self_att_att/last_state_%s" % (i, kv) for i in range(2) for kv in ("k_left", "v_left")],
         "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 5},
-        "state": {"chunk": 3, "tf_chunked": True},
-        "notes": "the chunk check compares with TF run in the same chunks (tf_chunked): a chunked run does NOT "
-                 "equal the full run in RETURNN itself, because "
-                 "positional_encoding restarts at position 0 in every call (it has no offset tied to the k/v state "
-                 "length); the k/v states and the causal mask (ones over the previous keys, lower triangle over the new "
-                 "ones) do carry over. last_state_k_left/v_left are the previous keys/values concatenated with all "
+        # TF's own chunked run (reference.py chunked_run): what a chunked ONNX run must equal
+        "chunked": {"chunk": 3},
+        "notes": "no \"state\" chunk-equals-full check: a chunked run does NOT equal the full run in RETURNN itself, "
+                 "because positional_encoding restarts at position 0 in every call (it has no offset tied to the k/v "
+                 "state length); the k/v states and the causal mask (ones over the previous keys, lower triangle over "
+                 "the new ones) do carry over. \"chunked\" records TF's chunked run instead. last_state_k_left/v_left are the previous keys/values concatenated with all "
                  "new ones, padded frames included (attention_left_only ignores the sequence lengths).",
     },
     {
@@ -162,5 +165,79 @@ MODELS = [
         # lstm0_pool/Neg_1: the lengths after the 2x time pool, -(-T // 2)
         "outputs": ["output/output_batch_major", "lstm0_pool/Neg_1"],
         "fuse": {"LSTM": 2, "Loop": 0},
+    },
+    {
+        "name": "attention-encdec",
+        "kind": "encdec",
+        # what converts today (the encoder-decoder issue lifts it): the zoo test expects exactly this error
+        "convert_error": "uses a TensorArray flow leaving the loop",
+        "description": "attention encoder-decoder: BLSTM encoder (nativelstm2, 2x time pool), rec decoder with rnn_cell "
+                       "LSTMBlock, MLP attention (linear + combine + tanh + energy + softmax_over_spatial + "
+                       "generic_attention), maxout readout, choice beam search (beam 4) over the target, EOS 0",
+        "config": "attention_encdec.config",
+        # labels 1..9 ending with EOS 0, trained long enough that the search ends hypotheses before max_seq_len
+        "train": {"spec": {"data": ("dense", 20, "T"), "classes": ("sparse", 10, "U")}, "min_len": 4, "max_len": 20,
+                  "label_ratio": 2, "low_label": 1, "eos": 0, "num_seqs": 40, "epochs": 20},
+        "graphs": {
+            "graph.meta": ["--search", "1"],
+            # RETURNN refuses a step-by-step graph whose loop condition depends on the input ("There should be no
+            # path from extern data to <StateVar 'cond' ...>"): max_seq_len comes from the encoder length, so the
+            # step-by-step graph is compiled without it (the decoder that drives the steps stops the search)
+            "rec_step_by_step.meta": {
+                "flags": ["--rec_step_by_step", "output", "--rec_step_by_step_output_file", "rec_step_by_step.json"],
+                "subst": {', "max_seq_len": "max_len_from(\'base:encoder\')"}': "}"}},
+        },
+        "reference_graph": "graph.meta",
+        # also a greedy decode over the step-by-step graph (reference.py step_by_step_reference): the labels and
+        # every step's scores (log probs)
+        "step_by_step": {"graph": "rec_step_by_step.meta", "info": "rec_step_by_step.json", "steps": 8},
+        "inputs": {"lengths": [11, 1, 6], "inputs": {"data": {"kind": "dense", "dim": 20}}},
+        # decision/output_batch_major: the best hypothesis' labels [B, T_out]; decision/GatherNd: its lengths [B];
+        # output/rec/output_batch_major: every beam entry's labels [B * beam, T_out]; output/rec/output/truediv:
+        # the beam scores [B, beam] (log prob, length-normalised by the choice layer: / (max length + 1)); RETURNN
+        # gives these no names of their own
+        "outputs": ["decision/output_batch_major", "decision/GatherNd", "output/rec/output_batch_major",
+                    "output/rec/output/truediv"],
+        "fuse": {"LSTM": 2, "Loop": 1},
+        "notes": "fuse: the encoder's 2 fw/bw nativelstm2 pairs become LSTMs; the beam search stays one Loop (its "
+                 "body steps the decoder's LSTMBlock cell, attention and choice once per label). The step-by-step graph "
+                 "(rec_step_by_step.meta + rec_step_by_step.json, no TF reference) keeps the encoder output and "
+                 "decoder state in TF variables under IO/ (init_op rec_step_by_step_init_op; collections encode_ops, "
+                 "decode_ops, decoder_input_vars, decoder_output_vars); it is compiled from returnn.rec_step_by_step"
+                 ".config, the config without max_seq_len, which RETURNN refuses in a step-by-step graph. Its "
+                 "reference (step_by_step) is a greedy decode for 8 steps, not stopped at EOS: the driver sets IO/i "
+                 "itself (RETURNN compiles without update_i_in_graph) and starts the choice variable at 0 (init_op "
+                 "leaves the stochastic_var_* variables uninitialised).",
+    },
+    {
+        "name": "transformer-lm-rec",
+        "kind": "lm",
+        "description": "the Transformer LM as i6 writes it for RASR: the same layers inside the unit of a rec layer "
+                       "\"output\" (moved out of the loop by RETURNN), names under output/rec/",
+        "config": "transformer_lm_rec.config",
+        "train": LM_TRAIN,
+        "inputs": LM_INPUTS,
+        # compile_tf_graph.py names a rec layer's output output/rec/output_batch_major
+        "outputs": ["output/rec/output_batch_major"],
+        "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 5},
+    },
+    {
+        "name": "transformer-lm-rec-state",
+        "kind": "lm",
+        "description": "transformer-lm-rec with \"initial_state\": \"placeholder\" on both self_attention layers "
+                       "(output/rec/dec_N_self_att_att/initial_state_placeholder_k_left ... last_state_k_left)",
+        "config": "transformer_lm_rec.config",
+        "subst": {'"attention_left_only": True,': '"attention_left_only": True, "initial_state": "placeholder",'},
+        "checkpoint_from": "transformer-lm-rec",
+        "train": LM_TRAIN,
+        "inputs": dict(LM_INPUTS, state_zeros={
+            "output/rec/dec_%d_self_att_att/initial_state_placeholder_%s" % (i, kv): [4, 0, 8]
+            for i in range(2) for kv in ("k_left", "v_left")}),
+        "outputs": ["output/rec/output_batch_major"] + [
+            "output/rec/dec_%d_self_att_att/last_state_%s" % (i, kv) for i in range(2) for kv in ("k_left", "v_left")],
+        "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 5},
+        "chunked": {"chunk": 3},
+        "notes": "no \"state\" chunk-equals-full check, as for transformer-lm-state: positional_encoding restarts at 0 "
+                 "in every call; \"chunked\" records TF's chunked run instead.",
     },
 ]
