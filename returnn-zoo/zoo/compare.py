@@ -111,10 +111,16 @@ def run(cmd, log, env=None):
 
 
 def last_error_line(text):
+    """The last error line; for a Python exception also where it was raised (the innermost traceback frame)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
     lines = [l.strip() for l in text.splitlines() if l.strip()]
-    for l in reversed(lines):
+    for i in range(len(lines) - 1, -1, -1):
+        l = lines[i]
         if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", l) or l.startswith("error:"):
-            return l[:300]
+            frames = [re.match(r'File "(?:.*/site-packages/)?([^"]+)", line \d+, in (\S+)', f) for f in lines[:i]]
+            frames = [f for f in frames if f]
+            where = " (in %s %s)" % (frames[-1].group(1), frames[-1].group(2)) if frames and "Error" in l else ""
+            return (l + where)[:400]
     return lines[-1][:300] if lines else "no output"
 
 
@@ -183,6 +189,7 @@ def make_session(path):
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = 4  # a model that fails to run is reported in the table, not logged here too
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
@@ -278,8 +285,11 @@ def convert_ours(entry, work):
          "seconds": round(seconds, 2), "converted": rc == 0 and os.path.exists(out)}
     m = re.search(r"^time: (.*)$", text, re.M)
     if m:
-        r["report_time"] = m.group(1)
+        r["report_time"] = m.group(1)  # e.g. "read 675 ms, convert 447 ms, write 114 ms" (inside the JVM)
+        r["report_seconds"] = round(sum(int(x) for x in re.findall(r"(\d+) ms", m.group(1))) / 1000.0, 3)
     r["warnings"] = [l.strip() for l in text.splitlines() if l.strip().startswith("warning:")]
+    if "building returnn-onnx" in text:
+        r["rebuilt"] = True  # the launcher built first: the time includes a Maven build
     fused = re.search(r"^fused:\n((?:  .*\n?)*)", text, re.M)
     if fused:
         r["fusions"] = [l.strip() for l in fused.group(1).splitlines() if l.strip()]
@@ -457,9 +467,12 @@ def timing_line(results):
     t2o = [r["tools"]["tf2onnx"] for r in results if r["tools"]["tf2onnx"]["converted"]]
     both = [r["tools"]["tf2onnx"]["seconds"] / r["tools"]["returnn-onnx"]["seconds"] for r in results
             if r["tools"]["tf2onnx"]["converted"] and r["tools"]["returnn-onnx"]["converted"]]
-    return ("conversion time (median): returnn-onnx %s; tf2onnx %s, plus %s for the SavedModel export; "
-            "tf2onnx time / ours where both convert: median %s" % (
-                med(ours), med([t["seconds"] for t in t2o]), med([t["savedmodel_seconds"] for t in t2o]),
+    inside = [r["tools"]["returnn-onnx"]["report_seconds"] for r in results
+              if r["tools"]["returnn-onnx"]["converted"] and "report_seconds" in r["tools"]["returnn-onnx"]]
+    return ("conversion time (median): returnn-onnx %s (its report's read + convert + write: %s); tf2onnx %s, plus "
+            "%s for the SavedModel export; tf2onnx time / ours where both convert: median %s" % (
+                med(ours), med(inside), med([t["seconds"] for t in t2o]),
+                med([t["savedmodel_seconds"] for t in t2o]),
                 "%.2fx" % statistics.median(both) if both else "n/a"))
 
 
@@ -495,6 +508,8 @@ def notes(results):
                     "%s %s" % kv for kv in fixed.items())))
         if t.get("seed_edits"):
             lines.append("%s: tf2onnx ran on %s (the seed's config edits)" % (res["name"], t["graph"]))
+        if ours.get("rebuilt"):
+            lines.append("%s: returnn-onnx's time includes a Maven build by the launcher" % res["name"])
         for w in res["tools"]["returnn-onnx"].get("warnings", []):
             lines.append("%s: returnn-onnx %s" % (res["name"], w))
     return lines
@@ -525,6 +540,29 @@ def versions():
     return v
 
 
+def build_returnn_onnx():
+    """Builds now, so no build lands in a conversion time: the launcher rebuilds whenever a .java or pom.xml is newer
+    than the jar, and Maven leaves the jar's mtime alone when its classes did not change (e.g. only a test changed),
+    so after a successful build the jar is touched."""
+    jar = os.path.join(ROOT, "cli", "target", "returnn-onnx.jar")
+
+    def stale():
+        if not os.path.exists(jar):
+            return True
+        t = os.path.getmtime(jar)
+        for d, dirs, files in os.walk(ROOT):
+            dirs[:] = [x for x in dirs if x != "target" and not x.startswith(".") and x != "returnn-zoo"]
+            if any((f.endswith(".java") or f == "pom.xml") and os.path.getmtime(os.path.join(d, f)) > t for f in files):
+                return True
+        return False
+
+    if stale():
+        print("compare: building returnn-onnx (mvn -B -q install -DskipTests) ...", flush=True)
+        subprocess.run([os.path.join(ROOT, "scripts", "ensure-tools")], check=True)
+        subprocess.run(["mvn", "-B", "-q", "install", "-DskipTests"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        os.utime(jar)
+
+
 def main():
     global TIMEOUT
     if len(sys.argv) > 1 and sys.argv[1] == "savedmodel":
@@ -545,9 +583,10 @@ def main():
         sys.exit("error: not in manifest.json: %s" % ", ".join(sorted(unknown)))
     entries = [e for e in entries if not args.models or e["name"] in args.models]
     os.makedirs(WORK, exist_ok=True)
-    # build returnn-onnx now (the launcher builds when the jar is stale), so no build lands in a conversion time
-    subprocess.run([os.path.join(ROOT, "returnn-onnx"), "--version"], check=True, stdout=subprocess.DEVNULL)
+    build_returnn_onnx()
+    load = [os.getloadavg()[0]]
     results = [compare_model(e, args, sys.executable) for e in entries]
+    load.append(os.getloadavg()[0])
     rows = [HEADER] + [row(r) for r in results]
     last = summary(results)
     note_lines = notes(results)
@@ -556,8 +595,9 @@ def main():
               "LSTM/Attn/LN/Loop: ONNX LSTM, MultiHeadAttention+Attention, LayerNormalization, Loop+Scan nodes; "
               "ms: median ONNX Runtime latency on the recorded inputs, 1 thread, %d runs (ORT fails: converted, but ONNX "
               "Runtime rejects or cannot run the model); max err: max abs error vs "
-              "the recorded TF outputs (✗: over %.0e x max(1, |TF|) or NaN); speed: tf2onnx ms / ours." % (
-                  args.repeat, FLOAT_TOL))
+              "the recorded TF outputs (✗: over %.0e x max(1, |TF|) or NaN); speed: tf2onnx ms / ours (runs of the two "
+              "models interleaved). Machine: %d cores, load average %.1f at the start, %.1f at the end." % (
+                  args.repeat, FLOAT_TOL, os.cpu_count(), load[0], load[1]))
     print()
     print(text_table(rows))
     for l in note_lines:
@@ -571,7 +611,7 @@ def main():
             f.write("- " + l + "\n")
         f.write("\n%s\n\n`%s`\n" % (timing, last))
     with open(os.path.join(ZOO, "compare.json"), "w") as f:
-        json.dump({"summary": last, "conversion_time": timing, "repeat": args.repeat, "warmup": args.warmup, "opset": OPSET,
+        json.dump({"summary": last, "conversion_time": timing, "repeat": args.repeat, "cpu_count": os.cpu_count(), "load_average": load, "warmup": args.warmup, "opset": OPSET,
                    "versions": versions(), "models": [strip_paths(r) for r in results]}, f, indent=1)
         f.write("\n")
 
