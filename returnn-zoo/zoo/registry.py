@@ -169,8 +169,6 @@ MODELS = [
     {
         "name": "attention-encdec",
         "kind": "encdec",
-        # what converts today (the encoder-decoder issue lifts it): the zoo test expects exactly this error
-        "convert_error": "uses a TensorArray flow leaving the loop",
         "description": "attention encoder-decoder: BLSTM encoder (nativelstm2, 2x time pool), rec decoder with rnn_cell "
                        "LSTMBlock, MLP attention (linear + combine + tanh + energy + softmax_over_spatial + "
                        "generic_attention), maxout readout, choice beam search (beam 4) over the target, EOS 0",
@@ -198,10 +196,12 @@ MODELS = [
         # gives these no names of their own
         "outputs": ["decision/output_batch_major", "decision/GatherNd", "output/rec/output_batch_major",
                     "output/rec/output/truediv"],
-        "fuse": {"LSTM": 2, "Loop": 1},
-        "notes": "fuse: the encoder's 2 fw/bw nativelstm2 pairs become LSTMs; the beam search stays one Loop (its "
-                 "body steps the decoder's LSTMBlock cell, attention and choice once per label). The step-by-step graph "
-                 "(rec_step_by_step.meta + rec_step_by_step.json, no TF reference) keeps the encoder output and "
+        "fuse": {"LSTM": 2, "Loop": 2},
+        "notes": "fuse: the encoder's 2 fw/bw nativelstm2 pairs become LSTMs; the beam search is 2 Loops: the decoder "
+                 "loop (its body steps the decoder's LSTMBlock cell, attention and choice once per label, its labels "
+                 "and beam backpointers become scan outputs) and RETURNN's search resolve loop (walks them backwards, "
+                 "reading them by Gather, to resolve each beam's labels). The step-by-step graph "
+                 "(rec_step_by_step.meta + rec_step_by_step.json) keeps the encoder output and "
                  "decoder state in TF variables under IO/ (init_op rec_step_by_step_init_op; collections encode_ops, "
                  "decode_ops, decoder_input_vars, decoder_output_vars); it is compiled from returnn.rec_step_by_step"
                  ".config, the config without max_seq_len, which RETURNN refuses in a step-by-step graph. Its "

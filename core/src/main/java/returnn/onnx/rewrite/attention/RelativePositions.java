@@ -35,9 +35,9 @@ import returnn.onnx.rewrite.pattern.Pattern;
  * @param reversed distances run {@code i - j} (ExpandDims 1 minus 0) instead of RETURNN's {@code j - i}
  */
 record RelativePositions(Value q, Tensor encoding, long clip, boolean reversed) {
-  private static final Pattern.Op RANGE = op("Range", scalar(0), any("length"), scalar(1)).as("range");
   private static final Pattern DISTANCE = op("Sub",
-      op("ExpandDims", RANGE, scalar("axis_a")), op("ExpandDims", RANGE, scalar("axis_b")));
+      op("ExpandDims", positions("range_a", "offset_a"), scalar("axis_a")),
+      op("ExpandDims", positions("range_b", "offset_b"), scalar("axis_b")));
   private static final Pattern CLIPPED = either(
       op("Maximum", op("Minimum", DISTANCE, scalar("hi")).commutative(), scalar("lo")).commutative(),
       op("ClipByValue", DISTANCE, scalar("lo"), scalar("hi")));
@@ -53,6 +53,15 @@ record RelativePositions(Value q, Tensor encoding, long clip, boolean reversed) 
           any("term_shape")),
       ints(1, 2, 0, 3));
 
+  /**
+   * {@code range(0, length)}, or that plus a scalar offset: real RETURNN graphs add the query offset (0 outside a
+   * decoder loop) to the query positions, and build each side's Range node of its own.
+   */
+  private static Pattern positions(String range, String offset) {
+    Pattern.Op r = op("Range", scalar(0), any("length"), scalar(1)).as(range);
+    return either(r, op("AddV2|Add", r, scalar(offset)).commutative());
+  }
+
   /** The term computing {@code v}, if it is RETURNN's key_shift term. */
   static RelativePositions recognize(Value v) {
     Matcher.Result r = new Matcher(Node.TF).match(PATTERN, v);
@@ -66,6 +75,12 @@ record RelativePositions(Value q, Tensor encoding, long clip, boolean reversed) 
       reason[0] = "indices are not clip(distance, -c, c) + c (lo " + m.constant("lo").getDouble(0) + ", hi "
           + m.constant("hi").getDouble(0) + ", shift " + m.constant("shift").getDouble(0) + ")";
       return null;
+    }
+    for (String offset : new String[] {"offset_a", "offset_b"}) {
+      if (m.has(offset) && m.constant(offset).getDouble(0) != 0) {
+        reason[0] = "positions are offset by " + m.constant(offset).getDouble(0) + " (a decoder step), not 0";
+        return null;
+      }
     }
     Tensor e = m.constant("encoding_matrix");
     if (e.rank() != 2 || e.shape()[0] != 2 * c + 1 || e.dtype() != DType.FLOAT) {

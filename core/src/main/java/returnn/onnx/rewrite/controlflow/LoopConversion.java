@@ -29,7 +29,10 @@ import returnn.onnx.rewrite.controlflow.TensorArrays.Contents;
  * body output, Exit → Loop output), loop-constant Enters disappear (the body reads the outer value), and a TensorArray
  * written at the iteration number becomes a scan output, stacked by ONNX and zero-padded to the array's size after the
  * loop (TF reads unwritten elements of a fixed-shape array as zeros; {@code dynamic_rnn} runs fewer steps than its array
- * holds when every sequence is shorter than the padded time axis).
+ * holds when every sequence is shorter than the padded time axis). A write at a loop variable counting down by 1
+ * (RETURNN's search resolve loop) is a scan output reversed. Reads of the array after the loop become Gathers there;
+ * reads in a later loop, which enters the Exit flow as a loop constant, become Gathers in that loop (converted next),
+ * of the array as an outer value.
  */
 final class LoopConversion {
   private final Graph g;
@@ -112,7 +115,8 @@ final class LoopConversion {
       LoopStructure.LoopVar v = scanned.get(j);
       Value scan = node.output(carried.size() + j);
       Node array = TensorArrays.arrayOf(v.write.input(0));
-      Contents c = emitting(frame.parent, () -> padToSize(scan, array));
+      Contents c = emitting(frame.parent, () -> v.countdown == null
+          ? padToSize(scan, array) : placeCountdown(scan, array, v.countdown.enter.input(0)));
       for (Node x : v.exits) replaceExitReaders(x.output(0), c);
     }
     removeControlNodes(body);
@@ -201,12 +205,51 @@ final class LoopConversion {
     return new Contents(all, size32);
   }
 
-  /** Replaces the reads of a TensorArray flow leaving the loop (through Identity) by reads of {@code c}. */
+  /**
+   * The array after a loop that wrote element {@code init - j} in iteration {@code j} (a count-down from {@code init},
+   * RETURNN's search resolve loop walking the decoder's steps backwards): the scan output reversed, holding elements
+   * {@code init-iterations+1 .. init}, between zeros for the elements below and above them, and the array's size
+   * ({@code max(size, init+1)} for a dynamic_size array).
+   */
+  private Contents placeCountdown(Value scan, Node array, Value init) {
+    OnnxBuilder b = builder();
+    Value reversed = b.slice(scan, new long[] {-1}, new long[] {Long.MIN_VALUE}, new long[] {0}, new long[] {-1});
+    Value shape = b.shapeOf(scan);
+    Value iterations = b.slice(shape, new long[] {0}, new long[] {1}, new long[] {0}, null);
+    Value rest = b.slice(shape, new long[] {1}, new long[] {Long.MAX_VALUE}, new long[] {0}, null);
+    // One past the highest element written; at least 0 (a loop starting below 0 writes nothing).
+    Value top = b.op("Max", b.op("Add", b.unsqueeze(b.cast(init, DType.INT64), 0), b.constLongs(1)), b.constLongs(0));
+    Value declared = b.unsqueeze(b.cast(array.input(0), DType.INT64), 0);
+    boolean dynamic = array.boolAttr("dynamic_size", false);
+    Value size = dynamic ? b.op("Max", declared, top) : declared;
+    Value below = b.op("Max", b.op("Sub", top, iterations), b.constLongs(0));
+    Value above = b.op("Max", b.op("Sub", size, top), b.constLongs(0));
+    DType t = TfNodes.type(array, "dtype");
+    Value all = b.concat(List.of(zeros(b, below, rest, t), reversed, zeros(b, above, rest, t)), 0);
+    Value size32 = dynamic ? b.cast(b.squeeze(size, 0), DType.INT32) : array.input(0);
+    return new Contents(all, size32);
+  }
+
+  /** Zeros of type {@code t} and shape {@code [count, rest...]}. */
+  private static Value zeros(OnnxBuilder b, Value count, Value rest, DType t) {
+    Tensor zero = t.isFloating() ? Tensor.fromDoubles(t, new long[] {1}, new double[] {0})
+        : Tensor.fromLongs(t, new long[] {1}, new long[] {0});
+    return b.op("ConstantOfShape", List.of(b.concat(List.of(count, rest), 0)), Attrs.of("value", zero));
+  }
+
+  /**
+   * Replaces the reads of a TensorArray flow leaving the loop (through Identity) by reads of {@code c}; also reads in
+   * a later loop that gets the flow as a loop constant (RETURNN's search resolve loop reading the decoder loop's
+   * choices): those become Gathers inside that loop, of {@code c} as an outer value.
+   */
   private void replaceExitReaders(Value flow, Contents c) {
     List<Node> users = new ArrayList<>();
     for (Value.Use u : TfNodes.uses(flow)) {
       Node n = u.node();
       if (TfNodes.isTf(n, "Identity")) {
+        replaceExitReaders(n.output(0), c);
+        if (n.output(0).useCount() == 0) n.graph().removeNode(n);
+      } else if (TfNodes.isTf(n, "Enter") && n.boolAttr("is_constant", false) && frames.frameOf(n) != frame) {
         replaceExitReaders(n.output(0), c);
         if (n.output(0).useCount() == 0) n.graph().removeNode(n);
       } else if (TensorArrays.isOp(n) && TensorArrays.flowInput(n) == u.index()) {
@@ -217,7 +260,9 @@ final class LoopConversion {
       }
     }
     users.sort(Comparator.comparingInt(TensorArrays::readerRank));
-    for (Node n : new LinkedHashSet<>(users)) emit(frame.parent, () -> TensorArrays.replaceReader(n, c, builder()));
+    for (Node n : new LinkedHashSet<>(users)) {
+      emit(frames.frameOf(n), () -> TensorArrays.replaceReader(n, c, builder()));
+    }
   }
 
   /** Removes Enter, Merge, Switch, LoopCond, NextIteration, Exit and the scan writes once nothing uses them. */

@@ -16,8 +16,8 @@ import returnn.onnx.ir.Value;
  * What one TF1 while-loop frame is made of, as {@code control_flow_ops.while_loop} builds it: per loop variable
  * {@code Enter → Merge ← NextIteration}, {@code Switch(Merge, LoopCond)}, {@code Identity(Switch:1)} for the body,
  * {@code Exit(Switch:0)}; loop-constant Enters; the condition's nodes between the Merges and {@code LoopCond}; and which
- * variables are TensorArray flows written once per iteration at the iteration number. Fails naming the frame and the
- * node when the frame has another shape.
+ * variables are TensorArray flows written once per iteration at the iteration number (or a count-down). Fails naming
+ * the frame and the node when the frame has another shape.
  */
 final class LoopStructure {
   final Graph g;
@@ -35,6 +35,11 @@ final class LoopStructure {
     Value bodyInput;
     /** Non-null: a TensorArray flow, written once per iteration by this node. */
     Node write;
+    /**
+     * Non-null for a write at a count-down index: the loop variable counting down by 1 that is the write's index (so
+     * iteration {@code j} writes element {@code init - j}); null for a write at the iteration number.
+     */
+    LoopVar countdown;
 
     LoopVar(Node enter) {
       this.enter = enter;
@@ -177,8 +182,12 @@ final class LoopStructure {
             + "fresh array, filled by the loop, is supported");
       }
       if (!isIterationNumber(w.input(1))) {
-        throw ConversionErrors.inLoop(frame.name, w, "writes at an index that is not the iteration number (a loop "
-            + "variable starting at 0 and incremented by 1); only such writes become ONNX scan outputs");
+        v.countdown = countdownAt(w.input(1));
+        if (v.countdown == null) {
+          throw ConversionErrors.inLoop(frame.name, w, "writes at an index that is not the iteration number (a loop "
+              + "variable starting at 0 and incremented by 1) nor a loop variable decremented by 1 per iteration "
+              + "(RETURNN's search resolve loop); only such writes become ONNX scan outputs");
+        }
       }
       v.write = w;
     }
@@ -198,6 +207,32 @@ final class LoopStructure {
   private boolean isIterationNumber(Value index) {
     Value x = TfNodes.skipIdentity(index);
     for (LoopVar c : vars) if (c.bodyView() != null && x == c.bodyView() && isCounter(c)) return true;
+    return false;
+  }
+
+  /** The loop variable whose body view {@code index} is, if it is decremented by 1 per iteration; else null. */
+  private LoopVar countdownAt(Value index) {
+    Value x = TfNodes.skipIdentity(index);
+    for (LoopVar c : vars) if (c.bodyView() != null && x == c.bodyView() && isCountdown(c)) return c;
+    return null;
+  }
+
+  /** {@code c} is {@code Sub(c, 1)} or {@code Add(c, -1)} in the next iteration (any start). */
+  private static boolean isCountdown(LoopVar c) {
+    Value next = TfNodes.skipIdentity(c.next.input(0));
+    Node op = next == null ? null : next.producer();
+    if (TfNodes.isTf(op, "Sub")) {
+      Tensor one = op.input(1).constant();
+      return TfNodes.skipIdentity(op.input(0)) == c.bodyView() && one != null && one.size() == 1 && one.getLong(0) == 1;
+    }
+    if (TfNodes.isTf(op, "AddV2") || TfNodes.isTf(op, "Add")) {
+      for (int i = 0; i < 2; i++) {
+        Tensor m = op.input(1 - i).constant();
+        if (TfNodes.skipIdentity(op.input(i)) == c.bodyView() && m != null && m.size() == 1 && m.getLong(0) == -1) {
+          return true;
+        }
+      }
+    }
     return false;
   }
 

@@ -11,7 +11,8 @@ import returnn.onnx.ops.OnnxBuilder;
  * TF TensorArrays as plain tensors. A TensorArray is a handle plus a "flow" scalar that orders its reads and writes; at
  * inference what matters is what the array holds at a given flow value: all its elements stacked along a new first
  * axis, and its size. So a {@code ScatterV3} (what {@code unstack} builds) makes the array its scattered value, a loop
- * that writes element {@code i} in iteration {@code i} makes it the loop's scan output, and reads become Gathers. The
+ * that writes element {@code i} in iteration {@code i} makes it the loop's scan output (reversed for a loop counting
+ * down), and reads become Gathers, after the loop or inside a later loop that enters the flow as a loop constant. The
  * flow value and the handle then disappear.
  */
 final class TensorArrays {

@@ -36,7 +36,8 @@ final class WhileLoopRule implements Rule {
     for (Node n : g.allNodes()) {
       if (TensorArrays.isOp(n)) {
         throw ConversionErrors.at(n, "is a TensorArray op left after converting the loops; only arrays filled by "
-            + "unstack or written by a loop at the iteration number, then read, gathered or sized, are supported");
+            + "unstack or written by a loop at the iteration number (or a count-down), then read, gathered or sized "
+            + "after it or in a later loop, are supported");
       }
       if (n.domain().equals(Node.TF) && LOOP_OPS.contains(n.op())) {
         throw ConversionErrors.at(n, "is while-loop control flow left after converting the loops");

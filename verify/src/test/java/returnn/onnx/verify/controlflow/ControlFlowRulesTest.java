@@ -208,6 +208,79 @@ class ControlFlowRulesTest {
     return b.build();
   }
 
+  /**
+   * RETURNN's search shape in small: a loop writes its steps into a TensorArray, a second loop counts down over that
+   * array, reading it by the first loop's Exit flow (entered as a loop constant) and writing at the count-down index.
+   * Both loops become Loops, the read a Gather of the first Loop's scan output inside the second body.
+   */
+  @Test
+  void aLaterLoopReadsTheArrayAnEarlierLoopWroteCountingDown() {
+    for (int skip : new int[] {0, 2}) {
+      GraphDef g = twoLoops(skip);
+      for (int n : new int[] {5, 3, 1}) {
+        OpParity.Result r = OpParity.check(g, Map.of("x", OpParity.normal(11 + n, n, 2)), "y", "size");
+        assertEquals(2, r.count("Loop"));
+        assertEquals(List.of(), ControlFlowStructure.problems(r.converted().graph()));
+        Node second = loopNodes(r.converted().graph()).get(1);
+        assertTrue(body(second).nodes().stream().anyMatch(x -> x.isOnnx("Gather") && x.input(0).producer() != null
+            && x.input(0).producer().graph() != body(second)), "the second body gathers from an outer value");
+      }
+    }
+  }
+
+  /** A count-down write must step by exactly 1: the counter decremented by 2 fails naming the frame and the write. */
+  @Test
+  void countDownByTwoFailsNamingFrameAndNode() {
+    ConversionException e = assertThrows(ConversionException.class,
+        () -> OpParity.convert(twoLoops(0, 2), List.of("y"), 17));
+    assertTrue(e.getMessage().contains("while loop frame 'back/while_context'"), e.getMessage());
+    assertTrue(e.getMessage().contains("'back/TensorArrayWrite/TensorArrayWriteV3' (TensorArrayWriteV3)"), e.getMessage());
+    assertTrue(e.getMessage().contains("not the iteration number"), e.getMessage());
+  }
+
+  private static GraphDef twoLoops(int skip) {
+    return twoLoops(skip, 1);
+  }
+
+  /**
+   * {@code fwd}: for i < n write x[i]·2 at i into a dynamic_size array {@code steps}. {@code back}: for j from
+   * {@code size(steps) - 1 - skip} while j >= 0 (step {@code -down}): acc += steps[j], write acc at j into a fixed-size
+   * array of size(steps) (elements above the start stay zeros). y: that array stacked; size: size(steps).
+   */
+  private static GraphDef twoLoops(int skip, int down) {
+    GraphDefBuilder b = new GraphDefBuilder();
+    LoopOps ops = new LoopOps(b);
+    TensorArrayOps tas = new TensorArrayOps(b);
+    String x = b.placeholder("x", DType.FLOAT, -1, 2).name();
+    String n = ops.index(ops.shape(x), 0);
+    TensorArrayOps.Array in = tas.unstack(tas.create(n, DType.FLOAT, new long[] {2}, "in", false), x);
+    TensorArrayOps.Array steps = tas.create(ops.constant("steps/size", Tensor.ofInts(new long[0], 0)), DType.FLOAT,
+        new long[] {2}, "steps", true);
+    WhileLoop w = WhileLoop.start(b, "fwd", 10, null, List.of(ops.constant("i", Tensor.ofInts(new long[0], 0)),
+        steps.flow()), null);
+    LoopOps lo = ops.in(w);
+    List<String> v = w.condition(lo.compare("Less", w.vars().get(0), w.capture(n, "Less")));
+    String flow = tas.write(w, steps, v.get(1), v.get(0), lo.withScalar("Mul", "mul", tas.read(w, in, v.get(0)), 2));
+    List<String> exits = w.finish(List.of(w.add(v.get(0), 1), flow));
+    TensorArrayOps.Array written = new TensorArrayOps.Array(steps.handle(), exits.get(1), DType.FLOAT, new long[] {2});
+    String size = tas.size(steps, exits.get(1));
+    ops.identity("size", size);
+    String start = ops.withScalar("Sub", "sub", size, 1 + skip);
+    TensorArrayOps.Array out = tas.create(size, DType.FLOAT, new long[] {2}, "resolved", false);
+    String acc0 = ops.zeros(ops.constant("one", Tensor.ofInts(new long[0], 1)), 2, DType.FLOAT);
+    acc0 = b.op("Reshape", "Reshape", acc0, ops.constant("two", Tensor.ofInts(new long[] {1}, 2))).attr("T", DType.FLOAT)
+        .attr("Tshape", DType.INT32).outType(DType.FLOAT).name();
+    WhileLoop back = WhileLoop.start(b, "back", 10, null, List.of(start, acc0, out.flow()), null);
+    LoopOps bo = ops.in(back);
+    List<String> u = back.condition(bo.compare("GreaterEqual", back.vars().get(0),
+        bo.constant("GreaterEqual/y", Tensor.ofInts(new long[0], 0))));
+    String acc = bo.binary("AddV2", "add", u.get(1), tas.read(back, written, u.get(0)));
+    String outFlow = tas.write(back, out, u.get(2), u.get(0), acc);
+    List<String> backExits = back.finish(List.of(bo.withScalar("Sub", "sub", u.get(0), down), acc, outFlow));
+    ops.identity("y", tas.stack(out, backExits.get(2)));
+    return b.build();
+  }
+
   /** Branches computed from constants only are tied to their predicate by control edges alone: a clear error. */
   @Test
   void conditionalOfConstantsFailsNamingTheMerge() {

@@ -7,9 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,6 +25,9 @@ import returnn.onnx.fixtures.FixtureWriter;
 import returnn.onnx.fixtures.GraphFormat;
 import returnn.onnx.fixtures.VariableKind;
 import returnn.onnx.fixtures.loops.LoopFixtures;
+import returnn.onnx.ir.Attr;
+import returnn.onnx.ir.Graph;
+import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.runtime.OnnxSession;
 import returnn.onnx.tf.TensorRef;
@@ -71,9 +76,11 @@ class LoopFixtureParityTest {
       Converter.Result r = Converter.convert(
           ConvertOptions.of(w.graph(), w.checkpointPrefix(), f.outputs()).withFuse(run.fuse()));
       assertEquals(List.of(), ControlFlowStructure.problems(r.graph()));
-      // The dynamic_rnn LSTM loops fuse into ONNX LSTM (LoopLstmFusionTest); the others stay Loops.
+      // The dynamic_rnn LSTM loops fuse into ONNX LSTM (LoopLstmFusionTest); the others stay Loops (the beam search:
+      // its decoder loop and its resolve loop).
       boolean fusedLstm = run.fuse() && name.contains("lstm_");
-      assertEquals(dropout || fusedLstm ? 0 : 1, r.graph().count("Loop"), r.graph().opHistogram().toString());
+      int loops = dropout || fusedLstm ? 0 : name.equals("beam_search") ? 2 : 1;
+      assertEquals(loops, r.graph().count("Loop"), r.graph().opHistogram().toString());
       assertEquals(fusedLstm ? 1 : 0, r.graph().count("LSTM"), r.graph().opHistogram().toString());
       assertEquals(dropout ? 1 : 0, r.graph().count("If"), r.graph().opHistogram().toString());
       Path onnx = dir.resolve(name + run.format() + run.fuse() + ".onnx");
@@ -129,6 +136,45 @@ class LoopFixtureParityTest {
     for (int[] lengths : new int[][] {BATCHES[0], {1, 0, 1}}) {
       Verifier.Report rep = verify(f, w, onnx, feeds(f, lengths));
       assertTrue(rep.ok(), rep.format());
+    }
+  }
+
+  /**
+   * The beam search's second loop reads the arrays the first wrote (labels, backpointers) as Gathers of the first
+   * Loop's scan outputs and writes at a count-down index; the resolved labels match TensorFlow exactly, on batches
+   * where the hypotheses of a sequence differ (the backpointers reorder them) and with a zero-length sequence.
+   */
+  @Test
+  void beamSearchResolvesItsLabelsInASecondLoop() {
+    Fixture f = LoopFixtures.beamSearch(VariableKind.RESOURCE);
+    FixtureWriter.Written w = f.write(dir, GraphFormat.PB);
+    Path onnx = dir.resolve("beam.onnx");
+    Converter.Result r = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), f.outputs()));
+    r.write(onnx);
+    List<Node> loops = r.graph().nodes().stream().filter(n -> n.isOnnx("Loop")).toList();
+    assertEquals(2, loops.size(), r.graph().opHistogram().toString());
+    Graph resolve = ((Attr.GraphVal) loops.get(1).attr("body")).value();
+    assertEquals(2, resolve.nodes().stream().filter(n -> n.isOnnx("Gather") && n.input(0).producer() != null
+        && n.input(0).producer().graph() != resolve).count(), "labels and backpointers gathered from outer values");
+    for (int[] lengths : new int[][] {BATCHES[0], BATCHES[1], {4, 6}}) {
+      Verifier.Report rep = verify(f, w, onnx, feeds(f, lengths));
+      assertTrue(rep.ok(), Arrays.toString(lengths) + "\n" + rep.format());
+    }
+    try (OnnxSession s = OnnxSession.open(onnx, OnnxSession.Options.defaults())) {
+      Tensor labels = s.run(feeds(f, BATCHES[0])).get(TensorRef.parse(LoopFixtures.OUTPUT).onnxName());
+      long steps = labels.shape()[1];
+      long[] v = labels.toLongs();
+      int differing = 0;
+      for (int b = 0; b < BATCHES[0].length; b++) {
+        Set<List<Long>> hyps = new HashSet<>();
+        for (int k = 0; k < LoopFixtures.BEAM; k++) {
+          List<Long> row = new ArrayList<>();
+          for (int t = 0; t < steps; t++) row.add(v[(int) ((b * LoopFixtures.BEAM + k) * steps + t)]);
+          hyps.add(row);
+        }
+        if (hyps.size() == LoopFixtures.BEAM) differing++;
+      }
+      assertTrue(differing > 1, "hypotheses differ within a sequence: " + Arrays.toString(v));
     }
   }
 
