@@ -14,14 +14,21 @@ import java.util.Map;
  * @param inputShapes placeholder shape overrides by TF name (-1 = dynamic)
  * @param fuse run fusion rules (false: plain conversion, for comparison and debugging)
  * @param state every recurrent state as a model input and output, paired in the metadata (for streaming)
+ * @param stateDefaults with {@code state}: give each state input an initializer default (the fresh state), which ONNX
+ *     Runtime then hides from its input lists; without it state inputs are plain inputs and a fresh state is zeros
+ * @param logSoftmaxOutput a Softmax that computes a network output directly becomes LogSoftmax
+ * @param ortMinor the oldest ONNX Runtime 1.x the model must run in (its minor version, at least
+ *     {@link #MIN_ORT_MINOR}); below 16, fused attention avoids what ONNX Runtime 1.15 lacks or computes wrongly
  */
 public record ConvertOptions(
     Path graph, Path checkpoint, List<String> outputs, int opset, Map<String, long[]> inputShapes, boolean fuse,
-    boolean state) {
+    boolean state, boolean stateDefaults, boolean logSoftmaxOutput, int ortMinor) {
   public static final int DEFAULT_OPSET = 17;
   public static final int MIN_OPSET = 13;
   public static final int MAX_OPSET = 23;
   public static final String DEFAULT_OUTPUT = "output/output_batch_major";
+  /** ONNX Runtime 1.15, the oldest RASR's images link: the default floor. */
+  public static final int MIN_ORT_MINOR = 15;
 
   public ConvertOptions {
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
@@ -29,6 +36,14 @@ public record ConvertOptions(
     if (opset < MIN_OPSET || opset > MAX_OPSET) {
       throw new ConversionException("opset " + opset + " is not supported (choose " + MIN_OPSET + " to " + MAX_OPSET + ")");
     }
+    if (ortMinor < MIN_ORT_MINOR) {
+      throw new ConversionException("ONNX Runtime 1." + ortMinor + " is not supported (the oldest is 1." + MIN_ORT_MINOR + ")");
+    }
+  }
+
+  public ConvertOptions(Path graph, Path checkpoint, List<String> outputs, int opset, Map<String, long[]> inputShapes,
+      boolean fuse, boolean state) {
+    this(graph, checkpoint, outputs, opset, inputShapes, fuse, state, false, false, MIN_ORT_MINOR);
   }
 
   /** Without {@code --state}. */
@@ -42,14 +57,33 @@ public record ConvertOptions(
   }
 
   public ConvertOptions withOpset(int o) {
-    return new ConvertOptions(graph, checkpoint, outputs, o, inputShapes, fuse, state);
+    return new ConvertOptions(graph, checkpoint, outputs, o, inputShapes, fuse, state, stateDefaults, logSoftmaxOutput, ortMinor);
   }
 
   public ConvertOptions withFuse(boolean f) {
-    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, f, state);
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, f, state, stateDefaults, logSoftmaxOutput, ortMinor);
   }
 
   public ConvertOptions withInputShapes(Map<String, long[]> s) {
-    return new ConvertOptions(graph, checkpoint, outputs, opset, s, fuse, state);
+    return new ConvertOptions(graph, checkpoint, outputs, opset, s, fuse, state, stateDefaults, logSoftmaxOutput, ortMinor);
+  }
+
+  public ConvertOptions withState(boolean s, boolean defaults) {
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, s, defaults, logSoftmaxOutput, ortMinor);
+  }
+
+  public ConvertOptions withLogSoftmaxOutput(boolean l) {
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, state, stateDefaults, l, ortMinor);
+  }
+
+  public ConvertOptions withOrtMinor(int m) {
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, state, stateDefaults, logSoftmaxOutput, m);
+  }
+
+  /** The minor version of an ONNX Runtime version {@code 1.N} or {@code 1.N.P}. */
+  public static int parseOrtVersion(String v) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("1\\.(\\d+)(\\.\\d+)?").matcher(v.trim());
+    if (!m.matches()) throw new ConversionException("--ort-version '" + v + "' is not an ONNX Runtime version such as 1.15 or 1.20.1");
+    return Integer.parseInt(m.group(1));
   }
 }

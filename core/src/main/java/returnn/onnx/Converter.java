@@ -92,14 +92,30 @@ public final class Converter {
       report.handlersUsed.putAll(legalizer.handlerUse());
       pipeline.runOnnxLevel(g, o.opset(), report);
       nameOutputs(g, outputs, model);
-      StateMapping states = o.state() ? StateInterface.expose(g, o.opset(), report) : null;
+      if (o.logSoftmaxOutput()) returnn.onnx.rewrite.output.LogSoftmaxOutputs.apply(g, new ArrayList<>(g.outputs()), report);
+      StateMapping states = o.state() ? StateInterface.expose(g, o.opset(), report, o.stateDefaults()) : null;
+      if (o.ortMinor() < 17 && o.opset() > 19) {
+        // ONNX Runtime 1.15 and 1.16 implement ai.onnx up to opset 19 (1.17 added 20).
+        report.warnings.add("opset " + o.opset() + " needs ONNX Runtime 1.17 or later; the model will not load in 1." + o.ortMinor()
+            + " (--ort-version; RASR's oldest image links 1.15.1)");
+      }
+      if (o.ortMinor() < 16) {
+        int causal = returnn.onnx.rewrite.attention.CausalBias.lowerAll(g, o.opset());
+        if (causal > 0) {
+          report.fusions.add("ONNX Runtime 1." + o.ortMinor() + ": " + causal + " causal MultiHeadAttention with the mask as a bias "
+              + "input (1.15 has no 'unidirectional'; --ort-version 1.16 or later keeps it)");
+        }
+      }
       g.removeDeadNodes();
       report.onnxOps.putAll(g.opHistogram());
       for (Value v : g.inputs()) report.inputs.add(v.toString());
       for (Value v : g.outputs()) report.outputs.add(v.toString());
       report.millisConvert = (System.nanoTime() - t1) / 1_000_000;
       Map<String, String> metadata = provenance(o, model, ckptPath, outputs);
-      if (states != null) metadata.put(StateMapping.METADATA_KEY, states.toJson());
+      if (states != null) {
+        metadata.put(StateMapping.METADATA_KEY, states.toJson());
+        metadata.putAll(states.rasrMetadata());
+      }
       return new Result(g, report, metadata, o.opset());
     }
   }
@@ -148,6 +164,8 @@ public final class Converter {
       if (Files.exists(index)) m.put("returnn_onnx.checkpoint_index_sha256", sha256(index));
     }
     StringBuilder opts = new StringBuilder("opset=" + o.opset() + " fuse=" + o.fuse() + (o.state() ? " state=true" : "")
+        + (o.stateDefaults() ? " state_defaults=true" : "") + (o.logSoftmaxOutput() ? " log_softmax_output=true" : "")
+        + " ort_version=1." + o.ortMinor()
         + " outputs=" + String.join(",", outputs));
     new java.util.TreeMap<>(o.inputShapes()).forEach((k, v) -> opts.append(" input=").append(k).append(java.util.Arrays.toString(v)));
     m.put("returnn_onnx.options", opts.toString());

@@ -40,9 +40,24 @@ final class ConvertCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   QuantizeFlags quantizeFlags = new QuantizeFlags();
 
-  @Option(names = "--state", description = "Every recurrent state as a model input (with a fresh-state default) and "
-      + "output, paired in the metadata (returnn_onnx.state), for streaming.")
+  @Option(names = "--state", description = "Every recurrent state as a plain model input (a fresh state is zeros) and "
+      + "output, paired in the metadata (STATE_<input> = <output>, and returnn_onnx.state), for streaming.")
   boolean state;
+
+  @Option(names = "--state-defaults", description = "With --state: give each state input its fresh state as an "
+      + "initializer default (ONNX Runtime then leaves those inputs out of its input lists; RASR cannot feed them).")
+  boolean stateDefaults;
+
+  @Option(names = "--ort-version", defaultValue = "1.15", description = "The oldest ONNX Runtime the model must run in "
+      + "(default ${DEFAULT-VALUE}, the oldest RASR links). Before 1.16, causal attention is masked through a bias input.")
+  String ortVersion;
+
+  @Option(names = "--rasr-config", paramLabel = "FILE", description = "Also write a RASR config fragment for the model "
+      + "(session, io-map, state manager, output transformation); printed in the report too.")
+  Path rasrConfig;
+
+  @Option(names = "--log-softmax-output", description = "A Softmax that computes an output directly becomes LogSoftmax.")
+  boolean logSoftmaxOutput;
 
   @Override
   public Integer call() {
@@ -50,11 +65,29 @@ final class ConvertCommand implements Callable<Integer> {
     ins.add(graph);
     returnn.onnx.SafePaths.checkOutput(output, ins);
     returnn.onnx.SafePaths.checkOutput(output.resolveSibling(output.getFileName() + ".data"), ins);
-    ConvertOptions o = new ConvertOptions(graph, checkpoint, Parsing.list(outputs), opset, Parsing.shapes(inputs), !noFuse, state);
+    if (stateDefaults && !state) throw new IllegalArgumentException("--state-defaults needs --state");
+    if (rasrConfig != null) returnn.onnx.SafePaths.checkOutput(rasrConfig, ins);
+    ConvertOptions o = new ConvertOptions(graph, checkpoint, Parsing.list(outputs), opset, Parsing.shapes(inputs), !noFuse, state,
+        stateDefaults, logSoftmaxOutput, ConvertOptions.parseOrtVersion(ortVersion));
     Converter.Result r = Converter.convert(o);
     returnn.onnx.quantize.QuantizationReport q = quantizeFlags.applyTo(r, quantize);
+    String fragment = null;
+    if (rasrConfig != null) {
+      returnn.onnx.tf.TfModel model = returnn.onnx.tf.GraphReader.read(graph);
+      RasrConfig.prepare(r, name -> model.graph().getNodeList().stream()
+          .anyMatch(n -> n.getName().equals(name) && n.getOp().equals("Placeholder")));
+      fragment = RasrConfig.fragment(r, output.toString());
+    }
     r.write(output);
+    if (fragment != null) {
+      try {
+        java.nio.file.Files.writeString(rasrConfig, fragment);
+      } catch (java.io.IOException e) {
+        throw new IllegalArgumentException("--rasr-config " + rasrConfig + ": cannot write: " + e.getMessage(), e);
+      }
+    }
     System.out.print(r.report().format(explainFusions));
+    if (fragment != null) System.out.print("rasr config (" + rasrConfig + "):\n" + fragment);
     if (q != null) System.out.print(q.format());
     System.out.println("wrote " + output);
     return 0;

@@ -59,9 +59,14 @@ final class QuantizeCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** The model file plus its external data file, if any. */
+  /** The model file plus its external data file ({@code MODEL.onnx.data} or {@code MODEL.onnx.<hash>.data}), if any. */
   static long fileBytes(Path model) throws IOException {
-    Path data = model.resolveSibling(model.getFileName() + ".data");
-    return Files.size(model) + (Files.exists(data) ? Files.size(data) : 0);
+    long n = Files.size(model);
+    String name = model.getFileName().toString();
+    java.util.regex.Pattern p = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(name) + "(\\.[0-9a-f]{16})?\\.data");
+    try (java.nio.file.DirectoryStream<Path> s = Files.newDirectoryStream(model.toAbsolutePath().getParent())) {
+      for (Path f : s) if (p.matcher(f.getFileName().toString()).matches() && Files.isRegularFile(f)) n += Files.size(f);
+    }
+    return n;
   }
 }

@@ -305,7 +305,7 @@ class SavedModelCommandTest {
     for (String f : fragments) assertTrue(r.err().contains(f), "expected '" + f + "' in: " + r.err());
     assertFalse(Files.exists(out), "nothing written at " + out);
     try (Stream<Path> s = Files.list(out.toAbsolutePath().getParent())) {
-      List<Path> temps = s.filter(p -> p.getFileName().toString().contains(".tmp-")).toList();
+      List<Path> temps = s.filter(p -> p.getFileName().toString().startsWith(returnn.onnx.TempFiles.PREFIX)).toList();
       assertEquals(List.of(), temps, "no temporary directory left behind");
     }
   }

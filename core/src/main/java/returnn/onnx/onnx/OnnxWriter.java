@@ -20,6 +20,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import returnn.onnx.ConversionException;
 import returnn.onnx.SafePaths;
+import returnn.onnx.TempFiles;
 import returnn.onnx.ir.Attr;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Dim;
@@ -81,38 +82,61 @@ public final class OnnxWriter {
   /** As {@link #write(Graph, int, Map, Path)}, with weights going external above {@code externalThreshold} bytes. */
   public static void write(Graph g, int opset, Map<String, String> metadata, Path out, long externalThreshold) {
     SafePaths.checkTarget(out);
-    OnnxWriter w = new OnnxWriter(opset, metadata);
+    String name = out.getFileName().toString();
     long weightBytes = 0;
     for (Value c : allConstants(g)) weightBytes += c.constant().byteSize();
-    if (weightBytes > externalThreshold) {
-      w.external = true;
-      w.externalLocation = out.getFileName() + ".data";
-    }
-    if (w.external) SafePaths.checkTarget(out.resolveSibling(w.externalLocation));
-    OnnxMl.ModelProto model = w.model(g);
+    boolean external = weightBytes > externalThreshold;
     Path dir = out.toAbsolutePath().getParent();
+    Path tmpModel = null, tmpData = null;
     try {
       Files.createDirectories(dir);
-      Path tmpModel = Files.createTempFile(dir, ".returnn-onnx-", ".tmp");
-      Path tmpData = null;
-      try {
-        if (w.external) {
-          tmpData = Files.createTempFile(dir, ".returnn-onnx-", ".data.tmp");
-          w.writeExternal(tmpData);
-        }
-        try (OutputStream os = Files.newOutputStream(tmpModel)) {
-          model.writeTo(os);
-        }
-        if (tmpData != null) {
-          Files.move(tmpData, dir.resolve(w.externalLocation), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        }
-        Files.move(tmpModel, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-      } finally {
-        Files.deleteIfExists(tmpModel);
-        if (tmpData != null) Files.deleteIfExists(tmpData);
+      OnnxMl.ModelProto model;
+      String location = null;
+      if (external) {
+        // The data file is named after its content (MODEL.onnx.<sha-256 prefix>.data) and moved into place first;
+        // the model that references it is moved last. A kill in between leaves the old model with its old data
+        // (both untouched), never the old model with new data; the same weights give the same name (deterministic).
+        OnnxWriter w = new OnnxWriter(opset, metadata);
+        w.external = true;
+        w.externalLocation = name + ".data";
+        w.model(g); // which tensors go external, in order
+        tmpData = TempFiles.create(dir, ".data.tmp");
+        location = name + "." + w.writeExternal(tmpData) + ".data";
+        SafePaths.checkTarget(dir.resolve(location));
+        OnnxWriter w2 = new OnnxWriter(opset, metadata);
+        w2.external = true;
+        w2.externalLocation = location;
+        model = w2.model(g);
+      } else {
+        model = new OnnxWriter(opset, metadata).model(g);
       }
+      tmpModel = TempFiles.create(dir, ".tmp");
+      try (OutputStream os = Files.newOutputStream(tmpModel)) {
+        model.writeTo(os);
+      }
+      if (tmpData != null) TempFiles.commit(tmpData, dir.resolve(location));
+      TempFiles.commit(tmpModel, out);
+      removeOtherDataFiles(dir, name, location);
     } catch (IOException e) {
       throw ConversionException.atFile(out, "cannot write model: " + e.getMessage());
+    } finally {
+      TempFiles.discard(tmpModel);
+      TempFiles.discard(tmpData);
+    }
+  }
+
+  /** External data files a previous model of this name used ({@code NAME.data}, {@code NAME.<hex>.data}), now unreferenced. */
+  private static void removeOtherDataFiles(Path dir, String name, String keep) {
+    java.util.regex.Pattern p = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(name) + "(\\.[0-9a-f]{16})?\\.data");
+    try (java.nio.file.DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
+      for (Path f : s) {
+        String fn = f.getFileName().toString();
+        if (!fn.equals(keep) && p.matcher(fn).matches() && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+          Files.deleteIfExists(f);
+        }
+      }
+    } catch (IOException | RuntimeException ignored) {
+      // an unreferenced left-over, not an error
     }
   }
 
@@ -124,13 +148,23 @@ public final class OnnxWriter {
     return r;
   }
 
-  private void writeExternal(Path file) throws IOException {
+  /** Writes the external tensors (forced to disk); returns the first 16 hex digits of their SHA-256. */
+  private String writeExternal(Path file) throws IOException {
+    java.security.MessageDigest sha;
+    try {
+      sha = java.security.MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
       for (Tensor t : externalTensors) {
         ByteBuffer b = t.data();
+        sha.update(b.duplicate());
         while (b.hasRemaining()) ch.write(b);
       }
+      ch.force(true);
     }
+    return java.util.HexFormat.of().formatHex(sha.digest()).substring(0, 16);
   }
 
   private OnnxMl.ModelProto model(Graph g) {

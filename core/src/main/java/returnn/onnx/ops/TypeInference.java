@@ -31,6 +31,13 @@ public final class TypeInference {
 
   private TypeInference() {}
 
+  /** A shape that depends on values known only at run time: no shape, and no error. */
+  static final class UnknownShape extends RuntimeException {
+    UnknownShape(String message) {
+      super(message, null, false, false);
+    }
+  }
+
   public static void infer(Node n, int opset) {
     List<Value> in = n.inputs();
     DType d0 = in.isEmpty() || in.get(0) == null ? null : in.get(0).dtype();
@@ -42,6 +49,9 @@ public final class TypeInference {
     try {
       Shape s = shape(n, opset);
       if (s != null && !n.outputs().isEmpty() && !n.output(0).shape().hasRank()) n.output(0).setShape(s);
+    } catch (UnknownShape | IllegalArgumentException e) {
+      // Not knowable before run time (axes computed at run time), or shapes the graph gets wrong: the runtime reports
+      // those with the real inputs.
     } catch (RuntimeException e) {
       // Shapes are an aid, not a requirement; a rule that needs one checks for it. But an exception here is a bug:
       // recorded (and thrown in the tests).
@@ -434,7 +444,7 @@ public final class TypeInference {
       Value a = n.input(1);
       if (a == null) return null;
       Tensor t = a.constant();
-      if (t == null) throw new IllegalStateException("dynamic axes");
+      if (t == null) throw new UnknownShape("dynamic axes");
       return t.toLongs();
     }
     return n.intsAttr("axes");

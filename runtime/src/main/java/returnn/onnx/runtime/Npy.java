@@ -49,6 +49,7 @@ public final class Npy {
     int major = b.get() & 0xff;
     b.get(); // minor version: no format differences
     if (major < 1 || major > 3) throw new IllegalArgumentException(source + ": .npy version " + major + " is not supported (1 to 3)");
+    if (b.remaining() < (major == 1 ? 2 : 4)) throw new IllegalArgumentException(source + ": truncated .npy header");
     long headerLen = major == 1 ? b.getShort() & 0xffff : b.getInt() & 0xffffffffL;
     if (headerLen > b.remaining()) throw new IllegalArgumentException(source + ": truncated .npy header");
     byte[] h = new byte[(int) headerLen];
@@ -81,12 +82,12 @@ public final class Npy {
     Path dir = file.toAbsolutePath().getParent();
     try {
       Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, ".npy-", ".tmp");
+      Path tmp = returnn.onnx.TempFiles.create(dir, ".npy.tmp");
       try {
-        Files.write(tmp, toBytes(t));
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        returnn.onnx.TempFiles.write(tmp, ByteBuffer.wrap(toBytes(t)));
+        returnn.onnx.TempFiles.commit(tmp, file);
       } finally {
-        Files.deleteIfExists(tmp);
+        returnn.onnx.TempFiles.discard(tmp);
       }
     } catch (IOException e) {
       throw new IllegalArgumentException(file + ": cannot write: " + e.getMessage(), e);

@@ -54,7 +54,7 @@ public final class OnnxSession implements AutoCloseable {
   private String source = "model";
 
   private OnnxSession(OrtSession.SessionOptions options, OrtSession session) {
-    this.env = OrtEnvironment.getEnvironment();
+    this.env = OrtNative.environment();
     this.options = options;
     this.session = session;
   }
@@ -65,7 +65,7 @@ public final class OnnxSession implements AutoCloseable {
     OrtSession.SessionOptions so = null;
     try {
       so = sessionOptions(o);
-      OnnxSession s = new OnnxSession(so, OrtEnvironment.getEnvironment().createSession(model.toString(), so));
+      OnnxSession s = new OnnxSession(so, OrtNative.environment().createSession(model.toString(), so));
       s.guard = EmptyInputGuard.of(ops);
       s.source = model.toString();
       try {
@@ -85,7 +85,7 @@ public final class OnnxSession implements AutoCloseable {
     OrtSession.SessionOptions so = null;
     try {
       so = sessionOptions(o);
-      return new OnnxSession(so, OrtEnvironment.getEnvironment().createSession(model, so));
+      return new OnnxSession(so, OrtNative.environment().createSession(model, so));
     } catch (OrtException e) {
       if (so != null) so.close();
       throw new IllegalStateException("ONNX Runtime cannot load the model: " + e.getMessage(), e);
@@ -93,6 +93,9 @@ public final class OnnxSession implements AutoCloseable {
   }
 
   static OrtSession.SessionOptions sessionOptions(Options o) throws OrtException {
+    // Before any ORT class loads its natives (see OrtNative); ONNX Runtime 1.15's SessionOptions does not load the
+    // native library itself, the environment does.
+    OrtNative.environment();
     OrtSession.SessionOptions so = new OrtSession.SessionOptions();
     if (o.threads() > 0) {
       so.setIntraOpNumThreads(o.threads());
@@ -172,7 +175,15 @@ public final class OnnxSession implements AutoCloseable {
     }
     ByteBuffer direct = ByteBuffer.allocateDirect((int) t.byteSize()).order(ByteOrder.nativeOrder());
     direct.put(t.data()).flip();
-    return OnnxTensor.createTensor(env, direct, t.shape(), javaType(t.dtype()));
+    // Typed buffers for multi-byte types: ONNX Runtime 1.15 counts a ByteBuffer's bytes as elements.
+    return switch (t.dtype()) {
+      case FLOAT -> OnnxTensor.createTensor(env, direct.asFloatBuffer(), t.shape());
+      case DOUBLE -> OnnxTensor.createTensor(env, direct.asDoubleBuffer(), t.shape());
+      case INT32 -> OnnxTensor.createTensor(env, direct.asIntBuffer(), t.shape());
+      case INT64 -> OnnxTensor.createTensor(env, direct.asLongBuffer(), t.shape());
+      case INT16 -> OnnxTensor.createTensor(env, direct.asShortBuffer(), t.shape());
+      default -> OnnxTensor.createTensor(env, direct, t.shape(), javaType(t.dtype()));
+    };
   }
 
   static Tensor fromOrt(OnnxTensor t) {

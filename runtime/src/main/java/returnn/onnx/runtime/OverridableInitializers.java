@@ -19,8 +19,11 @@ import returnn.onnx.ir.Tensor;
  * taken out, which makes them plain inputs, and feeds their values itself when it has nothing else to feed.
  */
 final class OverridableInitializers {
-  /** The model without the initializers of its inputs, and those initializers' values by name. */
-  record Split(byte[] model, Map<String, Tensor> defaults) {}
+  /**
+   * The model without the initializers of its inputs, and those initializers' values by name; {@code batchAxes}: for
+   * each graph input with a dim named {@code batch}, that dim's index.
+   */
+  record Split(byte[] model, Map<String, Tensor> defaults, Map<String, Integer> batchAxes) {}
 
   private OverridableInitializers() {}
 
@@ -34,14 +37,24 @@ final class OverridableInitializers {
     OnnxMl.GraphProto g = m.getGraph();
     Set<String> inputs = new HashSet<>();
     for (OnnxMl.ValueInfoProto v : g.getInputList()) inputs.add(v.getName());
+    Map<String, Integer> batchAxes = new LinkedHashMap<>();
+    for (OnnxMl.ValueInfoProto v : g.getInputList()) {
+      List<OnnxMl.TensorShapeProto.Dimension> dims = v.getType().getTensorType().getShape().getDimList();
+      for (int i = 0; i < dims.size(); i++) {
+        if ("batch".equals(dims.get(i).getDimParam())) {
+          batchAxes.put(v.getName(), i);
+          break;
+        }
+      }
+    }
     Map<String, Tensor> defaults = new LinkedHashMap<>();
     OnnxMl.GraphProto.Builder gb = g.toBuilder().clearInitializer();
     for (OnnxMl.TensorProto t : g.getInitializerList()) {
       if (inputs.contains(t.getName())) defaults.put(t.getName(), tensor(t, source));
       else gb.addInitializer(t);
     }
-    if (defaults.isEmpty()) return new Split(model, defaults);
-    return new Split(m.toBuilder().setGraph(gb).build().toByteArray(), defaults);
+    if (defaults.isEmpty()) return new Split(model, defaults, batchAxes);
+    return new Split(m.toBuilder().setGraph(gb).build().toByteArray(), defaults, batchAxes);
   }
 
   /** An inline initializer as a tensor: raw little-endian bytes or a typed value list. */

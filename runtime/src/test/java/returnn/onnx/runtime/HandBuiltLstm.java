@@ -45,6 +45,11 @@ final class HandBuiltLstm {
 
   /** The model bytes; with {@code state}, after the state pass with its mapping in the metadata. */
   byte[] model(boolean state) {
+    return model(state, false);
+  }
+
+  /** With {@code state}: the state inputs are plain inputs, or with {@code defaults} have initializer defaults. */
+  byte[] model(boolean state, boolean defaults) {
     Graph g = new Graph("lstm");
     Value x = g.addInput("x", DType.FLOAT, Shape.of(Dim.sym("time"), Dim.sym("batch"), Dim.of(in)));
     Value lens = g.addInput("x_lens", DType.INT32, Shape.of(Dim.sym("batch")));
@@ -58,7 +63,11 @@ final class HandBuiltLstm {
     y.output(0).setShape(Shape.of(Dim.sym("time"), Dim.sym("batch"), Dim.of(hidden)));
     g.addOutput(y.output(0));
     Map<String, String> meta = new java.util.TreeMap<>();
-    if (state) meta.put(StateMapping.METADATA_KEY, StateInterface.expose(g, 17, new ConversionReport()).toJson());
+    if (state) {
+      StateMapping m = StateInterface.expose(g, 17, new ConversionReport(), defaults);
+      meta.put(StateMapping.METADATA_KEY, m.toJson());
+      meta.putAll(m.rasrMetadata());
+    }
     g.removeDeadNodes();
     return OnnxWriter.toModel(g, 17, meta).toByteArray();
   }

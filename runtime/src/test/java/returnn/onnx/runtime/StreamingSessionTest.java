@@ -1,6 +1,7 @@
 package returnn.onnx.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,14 +15,15 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.rewrite.state.StateMapping;
 
 /**
  * The streaming session on a hand-built one-LSTM model after {@code --state}'s pass: the pass exposes the LSTM's state
- * under RETURNN's names with fresh-state defaults, the mapping reads back from ONNX Runtime's metadata, and a sequence
- * run in 1, 2 or 7 chunks gives what one full run gives and what a plain Java LSTM computes.
+ * under RETURNN's names as plain inputs (or, with {@code --state-defaults}, with fresh-state defaults), the mapping reads
+ * back from ONNX Runtime's metadata, and a sequence run in 1, 2 or 7 chunks gives what one full run gives and what a
+ * plain Java LSTM computes.
  */
 class StreamingSessionTest {
   static final int T = 7, B = 3, I = 4, H = 5;
@@ -36,8 +38,12 @@ class StreamingSessionTest {
   Path dir;
 
   Path model(boolean state) throws IOException {
-    Path p = dir.resolve(state ? "state.onnx" : "plain.onnx");
-    Files.write(p, lstm.model(state));
+    return model(state, false);
+  }
+
+  Path model(boolean state, boolean defaults) throws IOException {
+    Path p = dir.resolve(state ? (defaults ? "state-defaults.onnx" : "state.onnx") : "plain.onnx");
+    Files.write(p, lstm.model(state, defaults));
     return p;
   }
 
@@ -48,13 +54,13 @@ class StreamingSessionTest {
   }
 
   @Test
-  void mappingReadsBackThroughOnnxRuntimeMetadata() throws IOException {
+  void stateInputsArePlainInputsListedByOnnxRuntime() throws IOException {
     try (StreamingSession s = StreamingSession.open(model(true), OnnxSession.Options.singleThread())) {
       StateMapping m = s.mapping();
-      assertEquals(List.of(H_IN, C_IN), m.inputs());
-      assertEquals(List.of(H_OUT, C_OUT), m.outputs());
+      assertEquals(List.of(C_IN, H_IN), m.inputs());
+      assertEquals(List.of(C_OUT, H_OUT), m.outputs());
       for (StateMapping.Entry e : m.entries()) {
-        assertTrue(e.hasDefault(), e.toString());
+        assertFalse(e.hasDefault(), e.toString());
         assertEquals(StateMapping.Origin.AUTOMATIC, e.origin());
         assertEquals("[batch, 5]", e.inputShape().toString());
       }
@@ -62,18 +68,31 @@ class StreamingSessionTest {
       assertEquals(List.of("y"), s.networkOutputs());
     }
     try (OnnxSession plain = OnnxSession.open(model(true), OnnxSession.Options.singleThread())) {
-      assertEquals(List.of("y", H_OUT, C_OUT), plain.outputNames(), "network output first, then the states in mapping order");
-      assertEquals(List.of(H_IN, C_IN), StateMapping.fromJson(plain.metadata().get(StateMapping.METADATA_KEY)).inputs());
+      assertEquals(List.of("y", C_OUT, H_OUT), plain.outputNames(), "network output first, then the states in mapping order");
+      assertEquals(List.of("x", "x_lens", H_IN, C_IN), plain.inputNames(), "every state input is listed");
+      assertEquals(C_OUT, plain.metadata().get("STATE_" + C_IN), "RASR's metadata convention");
+      assertEquals(H_OUT, plain.metadata().get("STATE_" + H_IN));
+    }
+  }
+
+  @Test
+  void withStateDefaultsTheInputsHaveInitializersOnnxRuntimeHides() throws IOException {
+    try (StreamingSession s = StreamingSession.open(model(true, true), OnnxSession.Options.singleThread())) {
+      for (StateMapping.Entry e : s.mapping().entries()) assertTrue(e.hasDefault(), e.toString());
+      assertEquals(List.of("x", "x_lens"), s.dataInputs());
+    }
+    try (OnnxSession plain = OnnxSession.open(model(true, true), OnnxSession.Options.singleThread())) {
+      assertEquals(List.of(C_IN, H_IN), StateMapping.fromJson(plain.metadata().get(StateMapping.METADATA_KEY)).inputs());
       // Inputs with a default are initializers to ONNX Runtime, which its Java API does not list (nor let callers feed).
       assertEquals(List.of("x", "x_lens"), plain.inputNames());
     }
   }
 
-  @ParameterizedTest(name = "{0} chunks")
-  @ValueSource(ints = {1, 2, 7})
-  void chunksWithCarriedStateEqualOneFullRun(int chunks) throws IOException {
+  @ParameterizedTest(name = "{0} chunks, defaults {1}")
+  @CsvSource({"1,false", "2,false", "7,false", "2,true"})
+  void chunksWithCarriedStateEqualOneFullRun(int chunks, boolean defaults) throws IOException {
     float[] expected = lstm.reference(x, T, B, LENGTHS, null, null);
-    try (StreamingSession s = StreamingSession.open(model(true), OnnxSession.Options.singleThread())) {
+    try (StreamingSession s = StreamingSession.open(model(true, defaults), OnnxSession.Options.singleThread())) {
       float[] full = s.step(feeds(0, T)).get("y").toFloats();
       assertClose(expected, full, "full run vs Java LSTM");
       Map<String, Tensor> fullStates = s.states();
@@ -96,8 +115,14 @@ class StreamingSessionTest {
   @Test
   void statesMayBeOmittedOrFed() throws IOException {
     float[] h0 = random(new Random(3), B * H), c0 = random(new Random(4), B * H);
-    try (OnnxSession s = OnnxSession.open(model(true), OnnxSession.Options.singleThread())) {
+    try (OnnxSession s = OnnxSession.open(model(true, true), OnnxSession.Options.singleThread())) {
       assertClose(lstm.reference(x, T, B, LENGTHS, null, null), s.run(feeds(0, T)).get("y").toFloats(), "states omitted: defaults");
+    }
+    try (OnnxSession s = OnnxSession.open(model(true), OnnxSession.Options.singleThread())) {
+      Map<String, Tensor> fresh = feeds(0, T);
+      fresh.put(H_IN, Tensor.ofFloats(new long[] {B, H}, new float[B * H]));
+      fresh.put(C_IN, Tensor.ofFloats(new long[] {B, H}, new float[B * H]));
+      assertClose(lstm.reference(x, T, B, LENGTHS, null, null), s.run(fresh).get("y").toFloats(), "zeros fed: a fresh state");
     }
     try (StreamingSession s = StreamingSession.open(model(true), OnnxSession.Options.singleThread())) {
       Map<String, Tensor> fed = feeds(0, T);

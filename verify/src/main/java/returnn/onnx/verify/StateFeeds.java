@@ -10,9 +10,10 @@ import returnn.onnx.ir.Tensor;
 import returnn.onnx.rewrite.state.StateMapping;
 
 /**
- * Verifying a model converted with {@code --state}: ONNX Runtime runs it with its state inputs left out (their defaults
- * are fresh states), so TensorFlow gets fresh states for RETURNN's state placeholders, and the states the converter
- * exposed itself ({@code origin: automatic}) have no TF tensor to compare with.
+ * Verifying a model converted with {@code --state}: ONNX Runtime runs it from fresh states (zeros fed to its plain state
+ * inputs, or their defaults with {@code --state-defaults}), TensorFlow gets the same fresh states for RETURNN's state
+ * placeholders, and the states the converter exposed itself ({@code origin: automatic}) have no TF tensor to compare
+ * with.
  */
 final class StateFeeds {
   private StateFeeds() {}
@@ -33,11 +34,25 @@ final class StateFeeds {
 
   /** {@code feeds} plus a fresh state (zeros, no previous frames) for each state placeholder, batch from the feeds. */
   static Map<String, Tensor> withFreshStates(Map<String, Tensor> feeds, StateMapping states) {
+    return withFreshStates(feeds, states, false);
+  }
+
+  /** True if {@code name} is one of the state inputs. */
+  static boolean isState(String name, StateMapping states) {
+    return states != null && (states.inputs().contains(name) || name.equals(states.prefixLength()));
+  }
+
+  /**
+   * {@code feeds} plus a fresh state for each state placeholder and, with {@code plainAutomatic}, for each state input
+   * the converter exposed that has no default (what ONNX Runtime needs; TensorFlow has no such inputs).
+   */
+  static Map<String, Tensor> withFreshStates(Map<String, Tensor> feeds, StateMapping states, boolean plainAutomatic) {
     Map<String, Tensor> all = new LinkedHashMap<>(feeds);
     if (states == null || feeds.isEmpty()) return all;
     long batch = feeds.values().iterator().next().shape()[0];
     for (StateMapping.Entry e : states.entries()) {
-      if (e.origin() != StateMapping.Origin.PLACEHOLDER || all.containsKey(e.input())) continue;
+      boolean wanted = e.origin() == StateMapping.Origin.PLACEHOLDER || (plainAutomatic && !e.hasDefault());
+      if (!wanted || all.containsKey(e.input())) continue;
       Shape s = e.inputShape();
       long[] dims = new long[s.rank()];
       for (int i = 0; i < dims.length; i++) {
@@ -45,6 +60,9 @@ final class StateFeeds {
         dims[i] = i == 0 ? batch : d.isFixed() ? d.value() : 0;
       }
       all.put(e.input(), Tensor.fromDoubles(e.dtype(), dims, new double[(int) Tensor.count(dims)]));
+    }
+    if (plainAutomatic && states.prefixLength() != null && !all.containsKey(states.prefixLength())) {
+      all.put(states.prefixLength(), Tensor.ofInts(new long[] {batch}, new int[(int) batch])); // no past frames
     }
     return all;
   }

@@ -96,6 +96,7 @@ public final class Verifier {
           feeds.put(in, given);
           continue;
         }
+        if (StateFeeds.isState(in, states)) continue; // fresh states below
         NodeDef p = nodes.get(TensorRef.parse(in).node());
         if (p == null) throw new ConversionException(o.onnx() + ": model input '" + in + "' is no node of " + o.graph());
         DType dt = TfTensors.dtype(p.getAttrOrThrow("dtype").getType().getNumber(), in);
@@ -103,7 +104,9 @@ public final class Verifier {
         specs.add(new InputGenerator.Spec(in, dt, shape, Vocabulary.boundFor(model.graph(), p.getName())));
       }
       feeds.putAll(new InputGenerator(o.seed(), o.batch(), o.time()).generate(specs));
-      Map<String, Tensor> onnxOut = ort.run(feeds, onnxOutputs);
+      Map<String, Tensor> ortFeeds = StateFeeds.withFreshStates(feeds, states, true);
+      ortFeeds.keySet().retainAll(ort.inputNames()); // inputs with a default (--state-defaults) cannot be fed
+      Map<String, Tensor> onnxOut = ort.run(ortFeeds, onnxOutputs);
       List<String> tfFetches = onnxOutputs.stream().map(n -> TensorRef.parse(n).toString()).toList();
       Map<String, Tensor> tfOut = TfReference.run(model.graph(), ckpt, StateFeeds.withFreshStates(feeds, states), tfFetches);
       List<Comparison> cmp = new ArrayList<>();

@@ -46,10 +46,34 @@ class ExternalDataTest {
     OnnxWriter.write(g, 17, Map.of(), inline);
     OnnxWriter.write(g, 17, Map.of(), external, 0);
 
-    Path data = dir.resolve("external.onnx.data");
+    OnnxMl.ModelProto m = OnnxMl.ModelProto.parseFrom(Files.readAllBytes(external));
+    String location = m.getGraph().getInitializer(0).getExternalData(0).getValue();
+    assertTrue(location.matches("external\\.onnx\\.[0-9a-f]{16}\\.data"), "named after its content: " + location);
+    Path data = dir.resolve(location);
     assertTrue(Files.exists(data));
     assertEquals(64L * 32 * 4, Files.size(data));
-    OnnxMl.ModelProto m = OnnxMl.ModelProto.parseFrom(Files.readAllBytes(external));
+    // The same weights give the same name (deterministic output); only the referenced data file is there.
+    OnnxWriter.write(g, 17, Map.of(), external, 0);
+    assertEquals(List.of(data.getFileName().toString()), dataFiles(dir));
+    // Other weights go to another file: the old model's data is never rewritten in place (a kill before the model is
+    // moved leaves the old pair intact), and once the new model is in place the old data file is removed.
+    Graph g2 = new Graph("g");
+    Value x2 = g2.addInput("x", DType.FLOAT, Shape.of(2, 64));
+    float[] w2 = w.clone();
+    w2[7] += 1;
+    Node mm2 = g2.addNode(Node.ONNX, "MatMul", "layer/MatMul", "layer/MatMul",
+        List.of(x2, g2.addConstant("layer/W", Tensor.ofFloats(new long[] {64, 32}, w2))), 1);
+    mm2.output(0).setDtype(DType.FLOAT);
+    mm2.output(0).setShape(Shape.of(2, 32));
+    mm2.output(0).setName("y");
+    g2.addOutput(mm2.output(0));
+    Path other = dir.resolve("other.onnx");
+    Files.copy(external, other);
+    Files.copy(data, dir.resolve(location.replace("external", "other")));
+    OnnxWriter.write(g2, 17, Map.of(), other, 0);
+    String location2 = OnnxMl.ModelProto.parseFrom(Files.readAllBytes(other)).getGraph().getInitializer(0).getExternalData(0).getValue();
+    assertTrue(!location2.equals(location.replace("external", "other")), location2);
+    assertEquals(List.of(location, location2), dataFiles(dir), "the replaced model's data file is gone, no temporaries");
     assertEquals(OnnxMl.TensorProto.DataLocation.EXTERNAL, m.getGraph().getInitializer(0).getDataLocation());
     assertTrue(Files.size(external) < 1024, "weights are not inline");
 
@@ -66,5 +90,11 @@ class ExternalDataTest {
     }
     assertArrayEquals(a, b);
     assertTrue(Math.abs(a[0]) > 0, "a real result");
+  }
+
+  static List<String> dataFiles(Path dir) throws java.io.IOException {
+    try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+      return s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".data") || n.startsWith(".returnn-onnx-")).sorted().toList();
+    }
   }
 }

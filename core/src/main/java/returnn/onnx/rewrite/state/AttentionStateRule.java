@@ -16,31 +16,44 @@ import returnn.onnx.ops.Attrs;
 import returnn.onnx.ops.OnnxBuilder;
 import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
+import returnn.onnx.rewrite.attention.CausalBias;
 
 /**
  * Exposes the keys and values of each causal self-attention as RETURNN's {@code k_left}/{@code v_left} state: the
- * fused {@code com.microsoft.MultiHeadAttention} (unidirectional, no past yet) gets {@code past_key}/{@code past_value}
- * from the inputs {@code <L>/initial_state_placeholder_k_left|v_left} [B,H,P,d] (default: no frames) and gives
- * {@code present_key}/{@code present_value} [B,H,P+T,d] as the outputs {@code <L>/last_state_k_left|v_left}.
- * MultiHeadAttention aligns its causal mask to the last key, as RETURNN does when it concatenates the previous state in
- * front (ONNX Runtime contrib ops, MultiHeadAttention "unidirectional"); opset 23's {@code Attention} aligns it to the
- * first key, so a causal {@code Attention} is re-emitted as MultiHeadAttention first.
+ * fused {@code com.microsoft.MultiHeadAttention} (marked {@code unidirectional}, no past yet) gets
+ * {@code past_key}/{@code past_value} from the inputs {@code <L>/initial_state_placeholder_k_left|v_left} [B,H,P,d]
+ * (fresh: P = 0) and gives {@code present_key}/{@code present_value} [B,H,P+T,d] (the past frames, then the call's)
+ * as the outputs {@code <L>/last_state_k_left|v_left}. The causal mask is aligned to the last key, as RETURNN's is when
+ * it concatenates the previous state in front; opset 23's {@code Attention} aligns it to the first key, so a causal
+ * {@code Attention} is re-emitted as MultiHeadAttention first.
  *
- * <p>The present keys and values keep every frame of the chunk, padding included: with batched streaming, every
- * sequence still running must get a full chunk (only a sequence's last chunk may be shorter).
+ * <p>Every stateful attention (RETURNN's placeholder form included) also reads the model input
+ * {@value #PREFIX_LENGTH} int32 [B], as RASR's transformer state manager drives it: the past frames of sequence b are
+ * right-aligned (left-padded) in the P frames of the state, and only its last {@code prefix-length[b]} frames are
+ * real; the others are hidden by the causal bias ({@link CausalBias}). Chunks may be right-padded (any mix of chunk
+ * lengths): a padded frame is later than every real query of its sequence, so the causal mask hides it already.
  */
 final class AttentionStateRule extends NodeRule {
   static final String NAME = "StateRules.ATTENTION_STATE";
+  /** The model input with each sequence's count of real (not padding) past frames. */
+  static final String PREFIX_LENGTH = "prefix-length";
   private static final int KEY_PADDING_MASK = 4;
   private static final int PAST_KEY = 6;
   private static final int PAST_VALUE = 7;
 
   private final Set<String> exposed;
+  private final boolean defaults;
+  /** The {@value #PREFIX_LENGTH} input, once a stateful attention needs it. */
+  private Value prefixLength;
 
-  /** @param exposed collects the names of the state inputs this rule adds */
-  AttentionStateRule(Set<String> exposed) {
+  /**
+   * @param exposed collects the names of the state inputs this rule adds
+   * @param defaults give the inputs their fresh state (no frames) as an initializer default
+   */
+  AttentionStateRule(Set<String> exposed, boolean defaults) {
     super(NAME, true);
     this.exposed = exposed;
+    this.defaults = defaults;
   }
 
   @Override
@@ -49,7 +62,13 @@ final class AttentionStateRule extends NodeRule {
     boolean onnx = n.isOnnx("Attention");
     if (!mha && !onnx) return false;
     if (!(mha ? n.intAttr("unidirectional", 0) == 1 : n.intAttr("is_causal", 0) == 1)) return false; // not causal: no state
-    if (mha && n.input(PAST_KEY) != null) return false; // continues a state already (RETURNN's placeholder form)
+    if (mha && n.input(PAST_KEY) != null) {
+      // Continues a state already (RETURNN's placeholder form): only the prefix padding is to be masked.
+      if (n.graph() != g || !StateNames.isStateInput(n.input(PAST_KEY).name()) || !g.inputs().contains(n.input(PAST_KEY))) return false;
+      CausalBias.lower(g, ctx.opset(), n, prefixLength(g));
+      ctx.fused(NAME, "MultiHeadAttention " + n.describe() + ": past keys masked by " + PREFIX_LENGTH);
+      return true;
+    }
     String reason = check(g, n, mha);
     if (reason != null) {
       ctx.decline(NAME, n.describe(), reason);
@@ -137,14 +156,30 @@ final class AttentionStateRule extends NodeRule {
       Value in = g.addInput(StateNames.input(scope, keys[k]), dt, inShape);
       exposed.add(in.name());
       g.setInput(mha, PAST_KEY + k, in);
-      Tensor fresh = StatePorts.zeros(dt, inShape);
-      StatePorts.withDefault(g, ob, in, fresh, query, 0);
+      if (defaults) StatePorts.withDefault(g, ob, in, StatePorts.zeros(dt, inShape), query, 0);
       Value present = mha.output(1 + k);
       present.setDtype(dt);
       present.setShape(outShape);
       StatePorts.addOutput(g, StateNames.output(scope, keys[k]), present, outShape);
       mapped.add(in.name() + " → past_" + (k == 0 ? "key" : "value") + ", present → " + StateNames.output(scope, keys[k]));
     }
+    CausalBias.lower(g, ctx.opset(), mha, prefixLength(g));
+    mapped.add("past keys masked by " + PREFIX_LENGTH);
     ctx.fused(NAME, "MultiHeadAttention " + mha.describe() + ": " + String.join("; ", mapped));
+  }
+
+  /** The {@value #PREFIX_LENGTH} input int32 [B] (with a default of 0 frames when the state inputs have defaults). */
+  private Value prefixLength(Graph g) {
+    if (prefixLength != null) return prefixLength;
+    if (!g.reserveName(PREFIX_LENGTH)) throw new returnn.onnx.ConversionException("the name " + PREFIX_LENGTH + " is taken");
+    prefixLength = g.addInput(PREFIX_LENGTH, DType.INT32, Shape.of(Dim.sym(StatePorts.BATCH)));
+    // Left out, every past frame is real (start = P - INT32_MAX < 0), as without padding.
+    if (defaults) g.setInputDefault(prefixLength, Tensor.fromLongs(DType.INT32, new long[] {1}, new long[] {Integer.MAX_VALUE}));
+    return prefixLength;
+  }
+
+  /** The prefix length input if one was added. */
+  Value prefixLengthInput() {
+    return prefixLength;
   }
 }

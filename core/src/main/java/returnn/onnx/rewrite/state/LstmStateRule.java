@@ -34,18 +34,23 @@ final class LstmStateRule extends NodeRule {
   private static final Set<String> PASS_THROUGH = Set.of("Unsqueeze", "Expand", "Reshape", "Identity");
 
   private final Set<String> exposed;
+  private final boolean defaults;
 
-  /** @param exposed collects the names of the state inputs this rule adds */
-  LstmStateRule(Set<String> exposed) {
+  /**
+   * @param exposed collects the names of the state inputs this rule adds
+   * @param defaults give the inputs their fresh state as an initializer default (else they are plain inputs, fresh = zeros)
+   */
+  LstmStateRule(Set<String> exposed, boolean defaults) {
     super(NAME, true);
     this.exposed = exposed;
+    this.defaults = defaults;
   }
 
   @Override
   protected boolean visit(Graph g, Node n, RuleContext ctx) {
     if (!n.isOnnx("LSTM")) return false;
     if (fromStateInput(n.input(INITIAL_H)) || fromStateInput(n.input(INITIAL_C))) return false; // already a state input
-    String reason = check(g, n);
+    String reason = check(g, n, defaults);
     if (reason != null) {
       ctx.decline(NAME, n.describe(), reason);
       return false;
@@ -54,7 +59,7 @@ final class LstmStateRule extends NodeRule {
     return true;
   }
 
-  private static String check(Graph g, Node n) {
+  private static String check(Graph g, Node n, boolean defaults) {
     if (n.graph() != g) return "the LSTM is inside a Loop or If body; only top-level states become model inputs";
     String dir = n.stringAttr("direction", "forward");
     if (!dir.equals("forward")) return "a " + dir + " LSTM reads the future: its state cannot be carried across chunks";
@@ -62,7 +67,11 @@ final class LstmStateRule extends NodeRule {
     long hidden = n.intAttr("hidden_size", -1);
     if (hidden <= 0) return "no hidden_size attribute";
     for (int i : new int[] {INITIAL_H, INITIAL_C}) {
-      if (fresh(n.input(i), hidden) == null) return "initial state " + n.input(i) + " is computed at run time, not a constant";
+      Tensor fresh = fresh(n.input(i), hidden);
+      if (fresh == null) return "initial state " + n.input(i) + " is computed at run time, not a constant";
+      if (!defaults && !allZero(fresh)) {
+        return "the initial state is a non-zero constant, and a fresh state fed as zeros would differ (--state-defaults keeps it as the input's default)";
+      }
     }
     String scope = StateNames.lstmScope(n.tfName() != null ? n.tfName() : n.name());
     for (String key : new String[] {"h", "c"}) {
@@ -79,6 +88,11 @@ final class LstmStateRule extends NodeRule {
     Tensor t = init.constant();
     if (t == null || t.rank() != 3 || t.shape()[0] != 1 || t.shape()[1] != 1) return null;
     return t.reshape(new long[] {1, hidden});
+  }
+
+  private static boolean allZero(Tensor t) {
+    for (double d : t.toDoubles()) if (d != 0) return false;
+    return true;
   }
 
   /** True if the value is (a reshaping of) a state input: RETURNN's placeholder form, or this rule's own work. */
@@ -109,7 +123,7 @@ final class LstmStateRule extends NodeRule {
       exposed.add(in.name());
       // Uses are rewired to the Expand below, which needs one use to exist; the Unsqueeze is that use.
       Value init = ob.unsqueeze(in, 0);
-      Value state = StatePorts.withDefault(g, ob, in, fresh, x, 1);
+      Value state = defaults ? StatePorts.withDefault(g, ob, in, fresh, x, 1) : in;
       g.setInput(lstm, initial[k], init);
       Value last = ob.squeeze(lstm.output(finals[k]), 0);
       if (lengths != null) {

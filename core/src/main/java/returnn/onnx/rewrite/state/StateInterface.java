@@ -23,18 +23,22 @@ import returnn.onnx.rewrite.Pipeline;
  *   <li>states the graph keeps inside (fused LSTMs from zeros, causal attention without a previous state) are exposed
  *       by {@link LstmStateRule} and {@link AttentionStateRule} under RETURNN's names;
  *   <li>every input named {@code <scope>/initial_state_placeholder_<key>} is paired with the output
- *       {@code <scope>/last_state_<key>} (RETURNN's own placeholders included) and gets a default, the state of a
- *       fresh sequence, so callers may leave it out;
- *   <li>outputs are ordered: network outputs first, then the final states in mapping order.
+ *       {@code <scope>/last_state_<key>} (RETURNN's own placeholders included). By default a state input is a plain
+ *       graph input (every ONNX Runtime API lists it; RASR needs that) and the state of a fresh sequence is zeros
+ *       (no frames on a growing time axis). With {@code defaults} it gets an initializer default, the fresh state,
+ *       so callers may leave it out, but ONNX Runtime then hides it from its input lists;
+ *   <li>outputs are ordered: network outputs first, then the final states in mapping order, which is sorted by
+ *       input name (the order of the {@code STATE_} metadata entries in the written model).
  * </ol>
  */
 public final class StateInterface {
   private StateInterface() {}
 
   /** Exposes and pairs the states of {@code g}; returns the mapping for the model metadata. */
-  public static StateMapping expose(Graph g, int opset, ConversionReport report) {
+  public static StateMapping expose(Graph g, int opset, ConversionReport report, boolean defaults) {
     Set<String> automatic = new LinkedHashSet<>();
-    new Pipeline(List.of(), List.of(new LstmStateRule(automatic), new AttentionStateRule(automatic))).runOnnxLevel(g, opset, report);
+    AttentionStateRule attention = new AttentionStateRule(automatic, defaults);
+    new Pipeline(List.of(), List.of(new LstmStateRule(automatic, defaults), attention)).runOnnxLevel(g, opset, report);
     Map<String, Value> outputs = new HashMap<>();
     for (Value v : g.outputs()) outputs.put(v.name(), v);
     Value batchSource = batchSource(g);
@@ -48,7 +52,7 @@ public final class StateInterface {
       }
       Shape inShape = StatePorts.inputShape(in.shape());
       if (inShape != null) in.setShape(inShape);
-      if (g.inputDefault(in) == null && inShape != null && batchSource != null) {
+      if (defaults && g.inputDefault(in) == null && inShape != null && batchSource != null) {
         OnnxBuilder ob = new OnnxBuilder(g, opset, in.name() + "/default", null);
         StatePorts.withDefault(g, ob, in, StatePorts.zeros(in.dtype(), inShape), batchSource, 0);
       }
@@ -64,14 +68,19 @@ public final class StateInterface {
           + "self-attention and RETURNN state placeholders have one; with --no-fuse LSTMs stay Loops)"
           + (declined.isEmpty() ? "" : ": " + String.join("; ", declined)));
     }
+    // ONNX metadata is written sorted by key, so sorting by input name makes the STATE_ entries list the states in
+    // the order their outputs follow the network outputs.
+    entries.sort(java.util.Comparator.comparing(StateMapping.Entry::input));
     orderOutputs(g, entries);
-    return new StateMapping(entries);
+    Value prefix = attention.prefixLengthInput();
+    if (prefix != null) report.fusions.add("state: " + prefix.name() + " int32 [batch]: real frames of each sequence's left-padded past keys/values");
+    return new StateMapping(entries, prefix == null ? null : prefix.name());
   }
 
   /** A non-state input with a batch dim in front, to take the batch size of defaults from. */
   private static Value batchSource(Graph g) {
     for (Value v : g.inputs()) {
-      if (StateNames.isStateInput(v.name()) || !v.shape().hasRank() || v.shape().rank() == 0) continue;
+      if (StateNames.isStateInput(v.name()) || v.name().equals(AttentionStateRule.PREFIX_LENGTH) || !v.shape().hasRank() || v.shape().rank() == 0) continue;
       if (v.shape().dim(0).equals(Dim.sym(StatePorts.BATCH))) return v;
     }
     return null;

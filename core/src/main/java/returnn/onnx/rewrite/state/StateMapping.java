@@ -20,13 +20,18 @@ import returnn.onnx.ir.Shape;
  *   "origin": "placeholder"}, ...]}
  * }</pre>
  *
- * Dims are numbers, names (symbolic) or null (unknown); a shape of unknown rank is null. {@code default}: the input has an initializer of the same name
+ * With attention state, {@code "prefix_length": "prefix-length"} names the int32 [B] input that tells how many of the
+ * (left-padded) past frames of each sequence are real.
+ *
+ * <p>Dims are numbers, names (symbolic) or null (unknown); a shape of unknown rank is null. {@code default}: the input has an initializer of the same name
  * (the state of a fresh sequence), so a caller may leave it out. {@code origin}: {@code placeholder} for RETURNN's
  * {@code initial_state: "placeholder"} inputs (TF placeholders of the same name), {@code automatic} for states the
  * converter exposed itself (no TF counterpart).
  */
-public record StateMapping(List<Entry> entries) {
+public record StateMapping(List<Entry> entries, String prefixLength) {
   public static final String METADATA_KEY = "returnn_onnx.state";
+  /** RASR's and i6's convention: one metadata entry {@code STATE_<input>} = {@code <output>} per state. */
+  public static final String RASR_PREFIX = "STATE_";
   static final long VERSION = 1;
 
   /** Where a state input comes from. */
@@ -40,12 +45,24 @@ public record StateMapping(List<Entry> entries) {
     entries = List.copyOf(entries);
   }
 
+  /** Without a prefix length input (no attention state). */
+  public StateMapping(List<Entry> entries) {
+    this(entries, null);
+  }
+
   public List<String> inputs() {
     return entries.stream().map(Entry::input).toList();
   }
 
   public List<String> outputs() {
     return entries.stream().map(Entry::output).toList();
+  }
+
+  /** {@code STATE_<input>} = {@code <output>} for every entry, in mapping order (= the order of the state outputs). */
+  public Map<String, String> rasrMetadata() {
+    Map<String, String> m = new LinkedHashMap<>();
+    for (Entry e : entries) m.put(RASR_PREFIX + e.input(), e.output());
+    return m;
   }
 
   public String toJson() {
@@ -64,6 +81,7 @@ public record StateMapping(List<Entry> entries) {
     Map<String, Object> root = new LinkedHashMap<>();
     root.put("version", VERSION);
     root.put("states", states);
+    if (prefixLength != null) root.put("prefix_length", prefixLength);
     return Json.write(root);
   }
 
@@ -82,7 +100,9 @@ public record StateMapping(List<Entry> entries) {
           shape(m.get("output_shape")), Boolean.TRUE.equals(m.get("default")),
           Origin.valueOf(str(m, "origin").toUpperCase(java.util.Locale.ROOT))));
     }
-    return new StateMapping(entries);
+    Object prefix = root.get("prefix_length");
+    if (prefix != null && !(prefix instanceof String)) throw new IllegalArgumentException(METADATA_KEY + ": prefix_length is not a name");
+    return new StateMapping(entries, (String) prefix);
   }
 
   private static String str(Map<?, ?> m, String key) {

@@ -5,7 +5,6 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.SecureRandom;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -74,7 +73,6 @@ public final class SavedModelExporter {
   public static final String SERVING_DEFAULT = "serving_default";
   public static final String PREDICT_METHOD = "tensorflow/serving/predict";
 
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   private SavedModelExporter() {}
 
@@ -571,19 +569,22 @@ public final class SavedModelExporter {
     for (Path p = parent; p != null && !Files.exists(p); p = p.getParent()) created = p;
     try {
       Files.createDirectories(parent);
-      tmp = Files.createDirectory(parent.resolve("." + abs.getFileName() + ".tmp-" + Long.toUnsignedString(RANDOM.nextLong(), 36)));
-      Files.write(tmp.resolve("saved_model.pb"), sm.toByteArray());
+      // .returnn-onnx-PID-*.tmp: deleted on SIGTERM/SIGINT, and by the next run when this process died (TempFiles).
+      tmp = returnn.onnx.TempFiles.createDirectory(parent);
+      Path pb = Files.write(tmp.resolve("saved_model.pb"), sm.toByteArray());
+      returnn.onnx.TempFiles.sync(pb);
       Path vars = Files.createDirectory(tmp.resolve("variables"));
       if (!values.isEmpty()) CheckpointWriter.write(vars.resolve("variables"), values);
       checkTarget(abs);
       if (Files.isDirectory(abs)) Files.delete(abs);
       Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
+      returnn.onnx.TempFiles.committed(tmp);
       tmp = null;
       created = null;
     } catch (IOException e) {
       throw ConversionException.atFile(out, "cannot write SavedModel: " + e);
     } finally {
-      if (tmp != null) deleteRecursively(tmp);
+      if (tmp != null) returnn.onnx.TempFiles.discard(tmp);
       if (created != null) deleteRecursively(created);
     }
   }

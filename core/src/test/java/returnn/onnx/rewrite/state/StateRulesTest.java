@@ -2,6 +2,8 @@ package returnn.onnx.rewrite.state;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import returnn.onnx.ConversionException;
 import returnn.onnx.ConversionReport;
@@ -50,12 +53,39 @@ class StateRulesTest {
   }
 
   @Test
+  void forwardLstmGetsReturnnNamedPlainStateInputs() {
+    Graph g = lstm("forward", null, withX());
+    StateMapping m = StateInterface.expose(g, 17, new ConversionReport(), false);
+    assertEquals(List.of("lstm0/rec/initial_state_placeholder_c", "lstm0/rec/initial_state_placeholder_h"), m.inputs());
+    assertEquals(List.of("lstm0/rec/last_state_c", "lstm0/rec/last_state_h"), m.outputs());
+    assertEquals(List.of("y", "lstm0/rec/last_state_c", "lstm0/rec/last_state_h"), g.outputs().stream().map(Value::name).toList());
+    assertEquals(Map.of("STATE_lstm0/rec/initial_state_placeholder_c", "lstm0/rec/last_state_c",
+        "STATE_lstm0/rec/initial_state_placeholder_h", "lstm0/rec/last_state_h"), m.rasrMetadata());
+    for (StateMapping.Entry e : m.entries()) {
+      assertFalse(e.hasDefault());
+      assertEquals("[batch, 3]", e.inputShape().toString());
+      Value in = g.inputs().stream().filter(v -> v.name().equals(e.input())).findFirst().orElseThrow();
+      assertNull(g.inputDefault(in), "a plain input: no initializer");
+      assertTrue(in.uses().stream().noneMatch(u -> u.node().op().equals("Expand")), "no default to broadcast");
+    }
+  }
+
+  @Test
+  void nonZeroConstantInitialStateNeedsStateDefaults() {
+    Graph g = withX();
+    Value init = g.addConstant("h0", Tensor.ofFloats(new long[] {1, 1, H}, 1, 2, 3));
+    ConversionException e = assertThrows(ConversionException.class,
+        () -> StateInterface.expose(lstm("forward", init, g), 17, new ConversionReport(), false));
+    assertTrue(e.getMessage().contains("non-zero constant"), e.getMessage());
+  }
+
+  @Test
   void forwardLstmGetsReturnnNamedStateWithFreshDefaults() {
     Graph g = lstm("forward", null, withX());
-    StateMapping m = StateInterface.expose(g, 17, new ConversionReport());
-    assertEquals(List.of("lstm0/rec/initial_state_placeholder_h", "lstm0/rec/initial_state_placeholder_c"), m.inputs());
-    assertEquals(List.of("lstm0/rec/last_state_h", "lstm0/rec/last_state_c"), m.outputs());
-    assertEquals(List.of("y", "lstm0/rec/last_state_h", "lstm0/rec/last_state_c"), g.outputs().stream().map(Value::name).toList());
+    StateMapping m = StateInterface.expose(g, 17, new ConversionReport(), true);
+    assertEquals(List.of("lstm0/rec/initial_state_placeholder_c", "lstm0/rec/initial_state_placeholder_h"), m.inputs());
+    assertEquals(List.of("lstm0/rec/last_state_c", "lstm0/rec/last_state_h"), m.outputs());
+    assertEquals(List.of("y", "lstm0/rec/last_state_c", "lstm0/rec/last_state_h"), g.outputs().stream().map(Value::name).toList());
     for (StateMapping.Entry e : m.entries()) {
       assertEquals(StateMapping.Origin.AUTOMATIC, e.origin());
       assertEquals("[batch, 3]", e.inputShape().toString());
@@ -74,7 +104,7 @@ class StateRulesTest {
   void constantInitialStateBecomesTheDefault() {
     Graph g = withX();
     Value init = g.addConstant("h0", Tensor.ofFloats(new long[] {1, 1, H}, 1, 2, 3));
-    StateInterface.expose(lstm("forward", init, g), 17, new ConversionReport());
+    StateInterface.expose(lstm("forward", init, g), 17, new ConversionReport(), true);
     Value h = g.inputs().stream().filter(v -> v.name().endsWith("placeholder_h")).findFirst().orElseThrow();
     assertArrayEquals(new float[] {1, 2, 3}, g.inputDefault(h).toFloats());
   }
@@ -83,13 +113,13 @@ class StateRulesTest {
   void declinesWhatCannotBeCarried() {
     ConversionReport report = new ConversionReport();
     ConversionException e = assertThrows(ConversionException.class,
-        () -> StateInterface.expose(lstm("reverse", null, withX()), 17, report));
+        () -> StateInterface.expose(lstm("reverse", null, withX()), 17, report, false));
     assertTrue(e.getMessage().contains("a reverse LSTM reads the future"), e.getMessage());
 
     Graph g = withX();
     Value computed = g.addNode(Node.ONNX, "Identity", "h0", null, List.of(g.addInput("h0_source", DType.FLOAT,
         Shape.of(1, 2, H))), 1).output(0);
-    e = assertThrows(ConversionException.class, () -> StateInterface.expose(lstm("forward", computed, g), 17, new ConversionReport()));
+    e = assertThrows(ConversionException.class, () -> StateInterface.expose(lstm("forward", computed, g), 17, new ConversionReport(), false));
     assertTrue(e.getMessage().contains("is computed at run time, not a constant"), e.getMessage());
   }
 
@@ -120,7 +150,7 @@ class StateRulesTest {
   void causalAttentionGetsPastAndPresentKeysAndValues() {
     for (boolean onnxAttention : new boolean[] {false, true}) {
       Graph g = attention(true, false, onnxAttention);
-      StateMapping m = StateInterface.expose(g, onnxAttention ? 23 : 17, new ConversionReport());
+      StateMapping m = StateInterface.expose(g, onnxAttention ? 23 : 17, new ConversionReport(), true);
       assertEquals(List.of("dec_01_self_att/initial_state_placeholder_k_left", "dec_01_self_att/initial_state_placeholder_v_left"),
           m.inputs());
       assertEquals(List.of("dec_01_self_att/last_state_k_left", "dec_01_self_att/last_state_v_left"), m.outputs());
@@ -139,9 +169,9 @@ class StateRulesTest {
   @Test
   void attentionWithoutCausalMaskHasNoStateAndKeyPaddingDeclines() {
     ConversionException e = assertThrows(ConversionException.class,
-        () -> StateInterface.expose(attention(false, false, false), 17, new ConversionReport()));
+        () -> StateInterface.expose(attention(false, false, false), 17, new ConversionReport(), false));
     assertTrue(e.getMessage().startsWith("--state found no recurrent state"), e.getMessage());
-    e = assertThrows(ConversionException.class, () -> StateInterface.expose(attention(true, true, false), 17, new ConversionReport()));
+    e = assertThrows(ConversionException.class, () -> StateInterface.expose(attention(true, true, false), 17, new ConversionReport(), false));
     assertTrue(e.getMessage().contains("input 4 (key padding mask) is set"), e.getMessage());
   }
 
