@@ -93,6 +93,7 @@ def export_savedmodel(job_file):
 
 
 TIMEOUT = 900  # seconds per conversion step (--timeout)
+OURS_ARGS = []  # extra returnn-onnx convert options (--convert-args)
 
 
 def run(cmd, log, env=None):
@@ -279,7 +280,7 @@ def convert_ours(entry, work):
         cmd += ["--checkpoint", os.path.join(ZOO, entry["checkpoint"])]
     if entry.get("outputs"):
         cmd += ["--outputs", ",".join(entry["outputs"])]
-    cmd += ["--output", out]
+    cmd += ["--output", out] + OURS_ARGS
     rc, seconds, text = run(cmd, os.path.join(work, "returnn-onnx.log"))
     r = {"command": " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd),
          "seconds": round(seconds, 2), "converted": rc == 0 and os.path.exists(out)}
@@ -570,12 +571,15 @@ def main():
     ap = argparse.ArgumentParser(description="returnn-onnx vs checkpoint -> SavedModel -> tf2onnx on the zoo")
     ap.add_argument("--repeat", type=int, default=50, help="timed runs per model and tool (median; default 50)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
+    ap.add_argument("--convert-args", default="",
+                    help="extra options for returnn-onnx convert, e.g. '--ort-version 1.23' (default: none)")
     ap.add_argument("--timeout", type=int, default=TIMEOUT, help="seconds per conversion step (default %d)" % TIMEOUT)
     ap.add_argument("--manifest", default=os.path.join(ZOO, "manifest.json"),
                     help="the zoo's manifest (default: manifest.json; its paths are relative to returnn-zoo/)")
     ap.add_argument("models", nargs="*", help="model names from manifest.json (default: all)")
     args = ap.parse_args()
     TIMEOUT = args.timeout
+    OURS_ARGS[:] = args.convert_args.split()
     with open(args.manifest) as f:
         entries = json.load(f)["models"]
     unknown = set(args.models) - {e["name"] for e in entries}
@@ -598,6 +602,8 @@ def main():
               "the recorded TF outputs (✗: over %.0e x max(1, |TF|) or NaN); speed: tf2onnx ms / ours (runs of the two "
               "models interleaved). Machine: %d cores, load average %.1f at the start, %.1f at the end." % (
                   args.repeat, FLOAT_TOL, os.cpu_count(), load[0], load[1]))
+    if OURS_ARGS:
+        legend += " returnn-onnx convert options: `%s`." % " ".join(OURS_ARGS)
     print()
     print(text_table(rows))
     for l in note_lines:
@@ -611,7 +617,7 @@ def main():
             f.write("- " + l + "\n")
         f.write("\n%s\n\n`%s`\n" % (timing, last))
     with open(os.path.join(ZOO, "compare.json"), "w") as f:
-        json.dump({"summary": last, "conversion_time": timing, "repeat": args.repeat, "cpu_count": os.cpu_count(), "load_average": load, "warmup": args.warmup, "opset": OPSET,
+        json.dump({"summary": last, "convert_args": OURS_ARGS, "conversion_time": timing, "repeat": args.repeat, "cpu_count": os.cpu_count(), "load_average": load, "warmup": args.warmup, "opset": OPSET,
                    "versions": versions(), "models": [strip_paths(r) for r in results]}, f, indent=1)
         f.write("\n")
 
