@@ -46,6 +46,9 @@ final class FuzzSeeds {
     Path ext = work.resolve("ext/m.onnx");
     OnnxWriter.write(r.graph(), r.opset(), Map.of(), ext, 0);
     seed(out.resolve("onnx"), "linear_softmax_external", Files.readAllBytes(ext));
+    try (var files = Files.walk(work)) {
+      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+    }
     seed(out.resolve("vocabulary"), "small", "{'<s>': 0, '</s>': 0, 'the': 1, \"it's\": 2, u'x': 3}\n".getBytes(StandardCharsets.UTF_8));
   }
 

@@ -36,7 +36,14 @@ class ReaderFuzzTest {
   static {
     try {
       DIR = Files.createTempDirectory("returnn-onnx-fuzz");
-      DIR.toFile().deleteOnExit();
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        try (var s = Files.list(DIR)) {
+          for (Path p : s.toList()) Files.deleteIfExists(p);
+          Files.deleteIfExists(DIR);
+        } catch (IOException ignored) {
+          // best effort
+        }
+      }));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -236,10 +236,12 @@ class RasrStyleConsumerTest {
         } else {
           for (String st : states.keySet()) in.put(st, floats(carried.get(st), shapes.get(st)));
         }
-        List<String> targets = new ArrayList<>(List.of(OUTPUT));
+        // The network output: the one output that is not a state (output/rec/... for a network inside a rec unit).
+        String output = s.getOutputNames().stream().filter(o -> !states.containsValue(o)).findFirst().orElseThrow();
+        List<String> targets = new ArrayList<>(List.of(output));
         targets.addAll(states.values());
         try (OrtSession.Result r = s.run(in, new java.util.LinkedHashSet<>(targets))) {
-          float[] y = read(r, OUTPUT);
+          float[] y = read(r, output);
           for (int b = 0; b < SEQ.length; b++) {
             for (int t = 0; t < chunk[b]; t++) {
               System.arraycopy(y, (int) ((b * width + t) * vocab), got, (int) ((b * time + done[b] + t) * vocab), (int) vocab);

@@ -132,6 +132,7 @@ public final class CheckpointWriter {
     void commit() throws IOException {
       while (!files.isEmpty()) {
         Path[] f = files.get(0);
+        returnn.onnx.TempFiles.sync(f[0]); // on disk before the rename
         Files.move(f[0], f[1], StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         files.remove(0);
       }
