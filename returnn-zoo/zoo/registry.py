@@ -8,7 +8,9 @@ config; default {"graph.meta": []}), reference_graph (the graph TF runs for the 
 lengths of the padded batch, per data key its kind/dim, state_zeros: initial-state placeholders fed as zeros, [B, n]
 or [B] + a shape such as a k/v history [heads, 0, d]), outputs (TF tensor names recorded), fuse (ONNX op -> exact
 count the converted model must have), state (state variants: what the Java test chunks, the chunked run must equal
-the full one), chunked (reference.py also records TF's own run in chunks of this size), notes.
+the full one), chunked (reference.py also records TF's own run in chunks of this size), notes, tf2onnx (for compare.py: "graph",
+the graph the seed's tf2onnx pipeline converts instead, e.g. one compiled with the seed's config edits;
+"inputs"/"outputs": recorded TF name -> name in that graph where they differ).
 """
 
 LM_TRAIN = {"spec": {"data": ("sparse", 50, "T"), "classes": ("sparse", 50, "T")}}
@@ -126,6 +128,9 @@ MODELS = [
         # conv1p/Neg_1: the subsampled lengths, -(-T // 4) (RETURNN merges both pools' ceildivs into one)
         "outputs": ["output/output_batch_major", "conv1p/Neg_1"],
         "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 10},
+        # the seed's pipeline (compare.py) converts the graph compiled with its config edits, as users do; there
+        # the lengths are conv1p/Neg_2
+        "tf2onnx": {"graph": "models/conformer-am-onnx-edits/graph.meta", "outputs": {"conv1p/Neg_1": "conv1p/Neg_2"}},
     },
     {
         "name": "conformer-am-onnx-edits",
