@@ -152,6 +152,7 @@ public final class OnnxReader {
     Node n = g.addNode(domain, np.getOpType(), np.getName().isEmpty() ? np.getOpType() : np.getName(), null, inputs,
         np.getOutputCount());
     for (OnnxMl.AttributeProto a : np.getAttributeList()) n.set(a.getName(), attribute(a, n, g, scope));
+    if (domain.isEmpty()) checkSubgraphs(n);
     for (int i = 0; i < np.getOutputCount(); i++) {
       String name = np.getOutput(i);
       if (name.isEmpty()) continue;
@@ -163,6 +164,28 @@ public final class OnnxReader {
       if (vi != null) typeFrom(v, vi);
     }
     TypeInference.infer(n, opset);
+  }
+
+  /**
+   * Loop, Scan and If carry their bodies as graph attributes whose outputs the node's outputs are typed from: a node
+   * without them, or with fewer body outputs than it needs, is malformed (found by fuzzing the reader).
+   */
+  private void checkSubgraphs(Node n) {
+    List<String> names = switch (n.op()) {
+      case "Loop", "Scan" -> List.of("body");
+      case "If" -> List.of("then_branch", "else_branch");
+      default -> List.of();
+    };
+    for (String a : names) {
+      if (!(n.attr(a) instanceof Attr.GraphVal gv)) {
+        throw fail("node '" + n.name() + "' (" + n.op() + ") has no graph attribute '" + a + "'");
+      }
+      int needed = n.outputs().size() + (n.op().equals("Loop") ? 1 : 0); // a Loop body also returns its condition
+      if (gv.value().outputs().size() < needed) {
+        throw fail("node '" + n.name() + "' (" + n.op() + ") has " + n.outputs().size() + " outputs, but its '" + a
+            + "' returns only " + gv.value().outputs().size());
+      }
+    }
   }
 
   private Attr attribute(OnnxMl.AttributeProto a, Node n, Graph g, Scope scope) {
