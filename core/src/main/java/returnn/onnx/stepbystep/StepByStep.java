@@ -148,8 +148,13 @@ public final class StepByStep {
     };
   }
 
-  /** Converts the graph {@code o.graph()} with its info file into the three models. */
+  /** Converts the graph {@code o.graph()} with its info file into the three models (scores: log p, as RETURNN's). */
   public static Models convert(ConvertOptions o, Path infoFile) {
+    return convert(o, infoFile, false);
+  }
+
+  /** {@code negateScores}: the scorer gives -log p (costs) instead of RETURNN's log p. */
+  public static Models convert(ConvertOptions o, Path infoFile, boolean negateScores) {
     Info info = readInfo(infoFile);
     TfModel model = GraphReader.read(o.graph());
     List<String> carried = info.carried();
@@ -169,14 +174,16 @@ public final class StepByStep {
       keys.put(k, k);
     }
     Converter.Result initializer = convertPart(o, model, init.withOutputs(outs, keys), List.copyOf(outs.keySet()), INITIALIZER,
-        info, carried);
+        info, carried, false);
 
     // scorer
     Rewriter sc = new Rewriter(model.graph(), info);
     Map<String, String> cur = sc.placeholders(carried);
     Map<String, String> scored = sc.phase(List.of(sc.assignNode(info.calcScoresOp())), cur);
-    Converter.Result scorer = convertPart(o, model, sc.withOutputs(Map.of(SCORES, scored.get(info.scoresKey())),
-        Map.of(SCORES, info.scoresKey())), List.of(SCORES), SCORER, info, carried);
+    String scores = scored.get(info.scoresKey());
+    if (negateScores) scores = sc.neg(scores, info.stateVars().get(info.scoresKey()).dtype());
+    Converter.Result scorer = convertPart(o, model, sc.withOutputs(Map.of(SCORES, scores),
+        Map.of(SCORES, info.scoresKey())), List.of(SCORES), SCORER, info, carried, negateScores);
 
     // state updater: decode step, choice = token, delayed update (i > 0)
     Rewriter up = new Rewriter(model.graph(), info);
@@ -193,12 +200,13 @@ public final class StepByStep {
       outs.put(k + UPDATED, cur.get(k));
       keys.put(k + UPDATED, k);
     }
-    Converter.Result updater = convertPart(o, model, up.withOutputs(outs, keys), List.copyOf(outs.keySet()), UPDATER, info, carried);
+    Converter.Result updater = convertPart(o, model, up.withOutputs(outs, keys), List.copyOf(outs.keySet()), UPDATER, info, carried,
+        false);
     return new Models(initializer, updater, scorer, carried);
   }
 
   private static Converter.Result convertPart(ConvertOptions o, TfModel model, GraphDef g, List<String> outputs, String role,
-      Info info, List<String> carried) {
+      Info info, List<String> carried, boolean negate) {
     TfModel part = new TfModel(g, model.source(), model.format(), null, model.strippedOps(), Map.of(), Map.of(), null);
     ConvertOptions po = new ConvertOptions(o.graph(), o.checkpoint(), outputs, o.opset(), o.inputShapes(), o.fuse(), false);
     Converter.Result r = Converter.convert(po, part);
@@ -223,6 +231,7 @@ public final class StepByStep {
     desc.put("states", states);
     if (role.equals(UPDATER)) desc.put("token", TOKEN);
     if (role.equals(SCORER)) desc.put("scores", SCORES);
+    if (role.equals(SCORER)) desc.put("scores_are", negate ? "-log p" : "log p");
     desc.put("choice_state", info.choiceKey());
     md.put(METADATA_KEY, Json.write(desc));
     return r;
@@ -404,6 +413,12 @@ public final class StepByStep {
         m.put(k, placeholder(k, v.dtype(), v.shape()));
       }
       return m;
+    }
+
+    String neg(String x, DataType t) {
+      String name = fresh("neg");
+      nodes.put(name, NodeDef.newBuilder().setName(name).setOp("Neg").addInput(x).putAttr("T", AttrValue.newBuilder().setType(t).build()));
+      return name;
     }
 
     String scalarConst(StateVar v, int value) {
