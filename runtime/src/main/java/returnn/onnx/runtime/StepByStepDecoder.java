@@ -32,9 +32,6 @@ public final class StepByStepDecoder implements AutoCloseable {
   /** Greedy result: labels [B][steps], scores [steps][B][V]. */
   public record Greedy(int[][] labels, float[][][] scores) {}
 
-  /** One finished or running hypothesis of a beam search. */
-  public record Hypothesis(int[] labels, double score) {}
-
   public StepByStepDecoder(OnnxSession initializer, OnnxSession updater, OnnxSession scorer) {
     this.initializer = initializer;
     this.updater = updater;
@@ -130,64 +127,107 @@ public final class StepByStepDecoder implements AutoCloseable {
   }
 
   /**
-   * Beam search for one sequence (the encoder inputs with batch 1): keeps the {@code beam} best hypotheses by summed
-   * log-probability; a hypothesis ends with label {@code eos} (its score includes it); stops when {@code beam}
-   * hypotheses have ended or after {@code maxSteps} labels. Returns the ended hypotheses (or the running ones if none
-   * ended), best first.
+   * RETURNN's beam search as its {@code choice} layer does it in the search graph, for a batch: per sequence the
+   * {@code beam} best of (hypothesis score + log p) over all hypotheses and labels (TF's top_k: ties to the lower
+   * index); an ended hypothesis (it chose {@code eos}) is only continued by {@code eos} with log p 0, and with length
+   * normalization its score is scaled by (t+1)/t at step t, so that at the end score / steps = its score per label
+   * (EOS counted). Runs until every hypothesis has ended or for {@code maxSteps} steps (RETURNN's max_seq_len).
+   *
+   * @return per sequence and final beam entry (best first) the labels (EOS and 0-padding after it), the lengths
+   *     without EOS and the scores (with the in-search factors; divide by {@code steps} for RETURNN's normalized
+   *     scores)
    */
-  public List<Hypothesis> beamSearch(Map<String, Tensor> encoderInputs, int beam, int eos, int maxSteps) {
+  public Beam returnnBeamSearch(Map<String, Tensor> encoderInputs, int beam, int eos, int maxSteps, boolean lengthNormalization) {
     Map<String, Tensor> st = initialStates(encoderInputs);
-    List<int[]> hyps = new ArrayList<>(List.of(new int[0]));
-    double[] hypScores = {0};
-    List<Hypothesis> ended = new ArrayList<>();
-    for (int step = 0; step < maxSteps && !hyps.isEmpty(); step++) {
-      Tensor sc = scores(st);
-      int v = (int) sc.shape()[1];
-      float[] f = sc.toFloats();
-      int n = hyps.size();
-      Integer[] idx = new Integer[n * v];
-      for (int i = 0; i < idx.length; i++) idx[i] = i;
-      final double[] hs = hypScores;
-      Arrays.sort(idx, (a, c) -> Double.compare(hs[c / v] + f[c], hs[a / v] + f[a]));
-      List<Integer> keepFrom = new ArrayList<>();
-      List<Integer> keepLabel = new ArrayList<>();
-      List<Double> keepScore = new ArrayList<>();
-      for (int r = 0; r < idx.length && keepFrom.size() < beam; r++) {
-        int from = idx[r] / v, label = idx[r] % v;
-        double s = hs[from] + f[idx[r]];
-        int[] seq = Arrays.copyOf(hyps.get(from), hyps.get(from).length + 1);
-        seq[seq.length - 1] = label;
-        if (label == eos) {
-          ended.add(new Hypothesis(seq, s));
-          continue;
+    int batch = (int) st.values().iterator().next().shape()[0];
+    int beamIn = 1;
+    float[][] score = new float[batch][1];
+    boolean[][] ended = new boolean[batch][1];
+    int[][] lengths = new int[batch][1];
+    List<List<int[]>> hist = new ArrayList<>();
+    for (int b = 0; b < batch; b++) hist.add(new ArrayList<>(List.of(new int[0])));
+    int t = 0;
+    for (; t < maxSteps; t++) {
+      boolean allEnded = true;
+      for (boolean[] e : ended) for (boolean x : e) allEnded &= x;
+      if (t > 0 && allEnded) break;
+      float[] logp = scores(st).toFloats();
+      int v = logp.length / (batch * beamIn);
+      int k = Math.min(beam, beamIn * v);
+      int[] srcRows = new int[batch * k];
+      int[] labels = new int[batch * k];
+      float[][] nScore = new float[batch][k];
+      boolean[][] nEnded = new boolean[batch][k];
+      int[][] nLengths = new int[batch][k];
+      for (int b = 0; b < batch; b++) {
+        float[] comb = new float[beamIn * v];
+        for (int j = 0; j < beamIn; j++) {
+          int row = b * beamIn + j;
+          float base = score[b][j];
+          if (lengthNormalization && ended[b][j]) base *= (float) (t + 1) / (float) t;
+          for (int c = 0; c < v; c++) {
+            float in = ended[b][j] ? (c == 0 ? 0f : -1.0e30f) : logp[row * v + c];
+            comb[j * v + c] = in + base;
+          }
         }
-        keepFrom.add(from);
-        keepLabel.add(label);
-        keepScore.add(s);
+        Integer[] idx = new Integer[comb.length];
+        for (int i = 0; i < idx.length; i++) idx[i] = i;
+        Arrays.sort(idx, (x, y) -> comb[x] != comb[y] ? Float.compare(comb[y], comb[x]) : Integer.compare(x, y));
+        List<int[]> nh = new ArrayList<>();
+        for (int r = 0; r < k; r++) {
+          int j = idx[r] / v, label = idx[r] % v;
+          srcRows[b * k + r] = b * beamIn + j;
+          labels[b * k + r] = label;
+          nScore[b][r] = comb[idx[r]];
+          nEnded[b][r] = ended[b][j] || label == eos;
+          nLengths[b][r] = ended[b][j] || label == eos ? lengths[b][j] : lengths[b][j] + 1;
+          int[] seq = Arrays.copyOf(hist.get(b).get(j), t + 1);
+          seq[t] = label;
+          nh.add(seq);
+        }
+        hist.set(b, nh);
       }
-      ended.sort((a, c) -> Double.compare(c.score(), a.score()));
-      // stop when the best running hypothesis cannot beat the beam-th ended one (scores only decrease)
-      if (ended.size() >= beam && (keepScore.isEmpty() || keepScore.get(0) <= ended.get(beam - 1).score())) break;
-      if (keepFrom.isEmpty()) break;
-      int[] rows = keepFrom.stream().mapToInt(Integer::intValue).toArray();
-      int[] tokens = keepLabel.stream().mapToInt(Integer::intValue).toArray();
       Map<String, Tensor> gathered = new LinkedHashMap<>();
-      st.forEach((k, t) -> gathered.put(k, gatherRows(t, rows)));
-      st = update(gathered, tokens);
-      List<int[]> next = new ArrayList<>();
-      for (int r = 0; r < rows.length; r++) {
-        int[] seq = Arrays.copyOf(hyps.get(rows[r]), hyps.get(rows[r]).length + 1);
-        seq[seq.length - 1] = tokens[r];
-        next.add(seq);
+      for (Map.Entry<String, Tensor> e : st.entrySet()) gathered.put(e.getKey(), gatherRows(e.getValue(), srcRows));
+      st = t + 1 < maxSteps ? update(gathered, labels) : gathered;
+      beamIn = k;
+      score = nScore;
+      ended = nEnded;
+      lengths = nLengths;
+    }
+    int[][][] out = new int[batch][beamIn][];
+    for (int b = 0; b < batch; b++) for (int j = 0; j < beamIn; j++) out[b][j] = hist.get(b).get(j);
+    return new Beam(out, lengths, score, t);
+  }
+
+  /** A RETURNN beam search's result: labels [B][beam][steps], lengths without EOS, scores, steps run. */
+  public record Beam(int[][][] labels, int[][] lengths, float[][] scores, int steps) {
+    /**
+     * RETURNN's length-normalized scores (its choice layer's final {@code choice_scores}): the scores divided by the
+     * longest hypothesis' length in the batch + 1 (EOS), which with the in-search factors is each hypothesis' score
+     * per label.
+     */
+    public float[][] normalizedScores() {
+      int max = 0;
+      for (int[] l : lengths) for (int x : l) max = Math.max(max, x);
+      float[][] n = new float[scores.length][];
+      for (int b = 0; b < n.length; b++) {
+        n[b] = new float[scores[b].length];
+        for (int j = 0; j < n[b].length; j++) n[b][j] = scores[b][j] / (float) (max + 1);
       }
-      hyps = next;
-      hypScores = keepScore.stream().mapToDouble(Double::doubleValue).toArray();
+      return n;
     }
-    if (ended.isEmpty()) {
-      for (int i = 0; i < hyps.size(); i++) ended.add(new Hypothesis(hyps.get(i), hypScores[i]));
+
+    /** RETURNN's decide layer: per sequence the beam entry with the best score; its labels up to its length. */
+    public int[][] best() {
+      int[][] out = new int[labels.length][];
+      for (int b = 0; b < out.length; b++) {
+        int j = 0;
+        for (int i = 1; i < scores[b].length; i++) if (scores[b][i] > scores[b][j]) j = i;
+        out[b] = Arrays.copyOf(labels[b][j], lengths[b][j]);
+      }
+      return out;
     }
-    ended.sort((a, c) -> Double.compare(c.score(), a.score()));
-    return ended.size() > beam ? new ArrayList<>(ended.subList(0, beam)) : ended;
   }
 
   /** Rows {@code rows} of {@code t} along axis 0 (any dtype). */

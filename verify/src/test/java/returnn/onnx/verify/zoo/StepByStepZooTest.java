@@ -105,6 +105,58 @@ class StepByStepZooTest {
     }
   }
 
+  @TestFactory
+  Stream<DynamicTest> beamSearchReproducesTfSearchGraph() {
+    Zoo zoo = Zoo.load();
+    List<DynamicTest> tests = new ArrayList<>();
+    for (Zoo.Model m : zoo.models()) {
+      JsonNode sbs = m.entry().get("step_by_step");
+      if (sbs == null) continue;
+      tests.add(DynamicTest.dynamicTest(m.name(), () -> checkBeam(zoo, m, sbs)));
+    }
+    return tests.stream();
+  }
+
+  private static void checkBeam(Zoo zoo, Zoo.Model m, JsonNode sbs) {
+    Path graph = zoo.root().resolve(sbs.get("graph").asText());
+    Path info = zoo.root().resolve(sbs.get("info").asText());
+    StepByStep.Models models = StepByStep.convert(ConvertOptions.of(graph, m.checkpoint(), List.of()), info);
+    Map<String, Tensor> out = m.readOutputs();
+    Tensor tfBeams = out.get("output/rec/output_batch_major");
+    Tensor tfScores = out.get("output/rec/output/truediv");
+    int beam = (int) tfScores.shape()[1];
+    int maxSteps = (int) tfBeams.shape()[1];
+    try (StepByStepDecoder dec = decoder(models)) {
+      StepByStepDecoder.Beam r = dec.returnnBeamSearch(m.readInputs(), beam, 0, maxSteps, true);
+      int b = r.labels().length;
+      int[] got = new int[b * beam * maxSteps];
+      float[] gotScores = new float[b * beam];
+      float[][] norm = r.normalizedScores();
+      for (int i = 0; i < b; i++) {
+        for (int j = 0; j < beam; j++) {
+          int[] l = r.labels()[i][j];
+          System.arraycopy(l, 0, got, (i * beam + j) * maxSteps, l.length);  // TF pads with 0 (= EOS) after the end
+          gotScores[i * beam + j] = norm[i][j];
+        }
+      }
+      double err = maxDiff(gotScores, tfScores.toFloats(), 0, gotScores.length);
+      System.out.printf("%s beam %d: %d steps, every beam's labels %s TF's, normalized scores max err %.3g%n", m.name(), beam,
+          r.steps(), java.util.Arrays.equals(got, tfBeams.toInts()) ? "=" : "!=", err);
+      assertArrayEquals(tfBeams.toInts(), got, "the beams' labels differ from TF's search graph");
+      assertTrue(err <= TOL, "normalized beam scores differ from TF's by " + err);
+      // RETURNN's decide layer: the best beam entry, its length
+      int[][] best = r.best();
+      int[] tfDecision = out.get("decision/output_batch_major").toInts();
+      int[] tfLengths = out.get("decision/GatherNd").toInts();
+      int width = (int) out.get("decision/output_batch_major").shape()[1];
+      for (int i = 0; i < b; i++) {
+        assertEquals(tfLengths[i], best[i].length, "decided length of sequence " + i);
+        assertArrayEquals(java.util.Arrays.copyOfRange(tfDecision, i * width, i * width + best[i].length), best[i],
+            "decided labels of sequence " + i);
+      }
+    }
+  }
+
   static int[] column(int[][] labels, int s) {
     int[] c = new int[labels.length];
     for (int i = 0; i < c.length; i++) c[i] = labels[i][s];
