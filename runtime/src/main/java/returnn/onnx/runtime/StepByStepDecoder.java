@@ -68,6 +68,18 @@ public final class StepByStepDecoder implements AutoCloseable {
     return m;
   }
 
+  /** The state initializer's inputs (the encoder's: features and their lengths). */
+  public List<String> encoderInputs() {
+    return initializer.inputNames();
+  }
+
+  /** Whether an encoder input is an integer one (sequence lengths), not features. */
+  public boolean isLengthInput(String name) {
+    ai.onnxruntime.NodeInfo info = initializer.inputInfo().get(name);
+    return info != null && info.getInfo() instanceof ai.onnxruntime.TensorInfo t
+        && t.type != ai.onnxruntime.OnnxJavaType.FLOAT && t.type != ai.onnxruntime.OnnxJavaType.DOUBLE;
+  }
+
   /** The initial states (state name → tensor) for the encoder inputs. */
   public Map<String, Tensor> initialStates(Map<String, Tensor> encoderInputs) {
     Map<String, Tensor> out = initializer.run(encoderInputs, new ArrayList<>(initOut.keySet()));
