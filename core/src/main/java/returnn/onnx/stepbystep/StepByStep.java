@@ -13,6 +13,8 @@ import java.util.Set;
 import returnn.onnx.ConversionException;
 import returnn.onnx.ConvertOptions;
 import returnn.onnx.Converter;
+import returnn.onnx.ir.Dim;
+import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
 import returnn.onnx.tf.GraphReader;
 import returnn.onnx.tf.TfModel;
@@ -210,6 +212,13 @@ public final class StepByStep {
     TfModel part = new TfModel(g, model.source(), model.format(), null, model.strippedOps(), Map.of(), Map.of(), null);
     ConvertOptions po = new ConvertOptions(o.graph(), o.checkpoint(), outputs, o.opset(), o.inputShapes(), o.fuse(), false);
     Converter.Result r = Converter.convert(po, part);
+    for (Value v : r.graph().outputs()) {
+      String k = v.name().equals(SCORES) ? info.scoresKey() : v.name().endsWith(UPDATED) ? v.name().substring(0, v.name().length() - UPDATED.length()) : v.name();
+      StateVar sv = info.stateVars().get(k);
+      if (sv != null) v.setShape(declared(v.shape(), sv.shape()));
+    }
+    r.report().outputs.clear();
+    for (Value v : r.graph().outputs()) r.report().outputs.add(v.toString());
     Map<String, String> md = r.metadata();
     List<Object> states = new ArrayList<>();
     for (Value v : r.graph().inputs()) {
@@ -235,6 +244,21 @@ public final class StepByStep {
     desc.put("choice_state", info.choiceKey());
     md.put(METADATA_KEY, Json.write(desc));
     return r;
+  }
+
+  /**
+   * An output's shape where inference left dims unknown: the state variable's static dims, axis 0 the batch
+   * (hypotheses). Known dims are kept; another rank is left alone.
+   */
+  static Shape declared(Shape inferred, long[] state) {
+    if (inferred.hasRank() && inferred.rank() != state.length) return inferred;
+    List<Dim> dims = new ArrayList<>();
+    for (int i = 0; i < state.length; i++) {
+      Dim d = inferred.hasRank() ? inferred.dim(i) : Dim.UNKNOWN;
+      if (!d.isFixed() && !d.isSymbolic()) d = state[i] >= 0 ? Dim.of(state[i]) : i == 0 ? Dim.sym("batch") : Dim.UNKNOWN;
+      dims.add(d);
+    }
+    return Shape.of(dims);
   }
 
   /** One rewritten copy of the graph. */
