@@ -41,11 +41,15 @@ final class DecodeCommand implements Callable<Integer> {
   @Option(names = "--vocab", description = "RETURNN vocabulary file (Python dict literal label -> id) to print labels instead of ids.")
   Path vocab;
 
+  @Option(names = "--repeat", defaultValue = "1", description = "Run the search this many times and report the median time (default ${DEFAULT-VALUE}).")
+  int repeat;
+
   @Option(names = "--threads", defaultValue = "1", description = "ONNX Runtime intra-op threads (default ${DEFAULT-VALUE}; 0: its choice).")
   int threads;
 
   @Override
   public Integer call() {
+    if (repeat <= 0) throw new IllegalArgumentException("--repeat must be positive, got " + repeat);
     if (beam <= 0) throw new IllegalArgumentException("--beam must be positive, got " + beam);
     if (maxSteps != null && maxSteps <= 0) throw new IllegalArgumentException("--max-steps must be positive, got " + maxSteps);
     if (!Files.isDirectory(models)) throw new IllegalArgumentException(models + ": not a folder (give the folder convert --step-by-step wrote)");
@@ -75,9 +79,14 @@ final class DecodeCommand implements Callable<Integer> {
       Map<String, Tensor> feeds = new LinkedHashMap<>();
       List<String> ins = dec.encoderInputs();
       for (String n : ins) feeds.put(n, dec.isLengthInput(n) ? lens : feats);
-      long t0 = System.nanoTime();
-      StepByStepDecoder.Beam r = dec.returnnBeamSearch(feeds, beam, eos, maxSteps != null ? maxSteps : time, true);
-      long ms = (System.nanoTime() - t0) / 1_000_000;
+      StepByStepDecoder.Beam r = null;
+      double[] ms = new double[repeat];
+      for (int i = 0; i < repeat; i++) {
+        long t0 = System.nanoTime();
+        r = dec.returnnBeamSearch(feeds, beam, eos, maxSteps != null ? maxSteps : time, true);
+        ms[i] = (System.nanoTime() - t0) / 1e6;
+      }
+      Arrays.sort(ms);
       int[][] best = r.best();
       float[][] norm = r.normalizedScores();
       for (int b = 0; b < batch; b++) {
@@ -90,7 +99,8 @@ final class DecodeCommand implements Callable<Integer> {
         }
         System.out.printf("%d\t%s\t%.6f%n", b, line, norm[b][j]);
       }
-      System.err.printf("decoded %d sequences, beam %d, %d steps in %d ms%n", batch, beam, r.steps(), ms);
+      System.err.printf("decoded %d sequences, beam %d, %d steps in %.2f ms%s%n", batch, beam, r.steps(), ms[repeat / 2],
+          repeat > 1 ? " (median of " + repeat + " runs)" : "");
     }
     return 0;
   }
