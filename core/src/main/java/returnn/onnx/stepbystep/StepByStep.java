@@ -247,6 +247,14 @@ public final class StepByStep {
   }
 
   /**
+   * The dtype a state has at the model boundary: bool states (RETURNN's {@code end_flag}) are carried as int32 0/1,
+   * since RASR's Onnx::Value handles numeric tensors (its templates leave bool out); inside they are cast back.
+   */
+  static DataType interfaceType(DataType t) {
+    return t == DataType.DT_BOOL ? DataType.DT_INT32 : t;
+  }
+
+  /**
    * An output's shape where inference left dims unknown: the state variable's static dims, axis 0 the batch
    * (hypotheses). Known dims are kept; another rank is left alone.
    */
@@ -434,9 +442,19 @@ public final class StepByStep {
       Map<String, String> m = new HashMap<>();
       for (String k : keys) {
         StateVar v = info.stateVars().get(k);
-        m.put(k, placeholder(k, v.dtype(), v.shape()));
+        String ph = placeholder(k, interfaceType(v.dtype()), v.shape());
+        m.put(k, v.dtype() == interfaceType(v.dtype()) ? ph : cast(ph, interfaceType(v.dtype()), v.dtype()));
       }
       return m;
+    }
+
+    String cast(String x, DataType from, DataType to) {
+      String name = fresh("cast");
+      nodes.put(name, NodeDef.newBuilder().setName(name).setOp("Cast").addInput(x)
+          .putAttr("SrcT", AttrValue.newBuilder().setType(from).build())
+          .putAttr("DstT", AttrValue.newBuilder().setType(to).build())
+          .putAttr("Truncate", AttrValue.newBuilder().setB(false).build()));
+      return name;
     }
 
     String neg(String x, DataType t) {
@@ -481,15 +499,18 @@ public final class StepByStep {
 
     /** The rewritten graph with an Identity per output (name → value, of the state {@code keys.get(name)}'s dtype). */
     GraphDef withOutputs(Map<String, String> outputs, Map<String, String> keys) {
-      GraphDef.Builder g = GraphDef.newBuilder();
-      for (NodeDef.Builder n : nodes.values()) g.addNode(n.build());
+      Map<String, String[]> ids = new LinkedHashMap<>();
       for (Map.Entry<String, String> e : outputs.entrySet()) {
         if (e.getValue() == null) throw new ConversionException("step-by-step: no value for output '" + e.getKey() + "'");
         if (nodes.containsKey(e.getKey())) throw new ConversionException("step-by-step: the output name '" + e.getKey() + "' is taken by a graph node");
         DataType t = info.stateVars().get(keys.get(e.getKey())).dtype();
-        g.addNode(NodeDef.newBuilder().setName(e.getKey()).setOp("Identity").addInput(e.getValue())
-            .putAttr("T", AttrValue.newBuilder().setType(t).build()));
+        String src = t == interfaceType(t) ? e.getValue() : cast(e.getValue(), t, interfaceType(t));
+        ids.put(e.getKey(), new String[] {src, Integer.toString(interfaceType(t).getNumber())});
       }
+      GraphDef.Builder g = GraphDef.newBuilder();
+      for (NodeDef.Builder n : nodes.values()) g.addNode(n.build());
+      ids.forEach((name, v) -> g.addNode(NodeDef.newBuilder().setName(name).setOp("Identity").addInput(v[0])
+          .putAttr("T", AttrValue.newBuilder().setType(DataType.forNumber(Integer.parseInt(v[1]))).build())));
       return g.build();
     }
 
