@@ -93,6 +93,22 @@ class StepByStepCommandsTest {
         "--step-by-step", "--step-by-step-info", m.resolve("rec_step_by_step.json").toString(), "--output", dir.resolve("y").toString());
     assertEquals(1, r.exit());
     assertTrue(r.err().startsWith("error: ") && r.err().contains("IO/"), r.err());
+    Path garbage = dir.resolve("garbage.json");
+    try {
+      Files.writeString(garbage, "{\"init_op\": [1, 2");
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
+        m.resolve("net-model/network.020").toString(), "--step-by-step", "--step-by-step-info", garbage.toString(),
+        "--output", dir.resolve("z").toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("error: ") && r.err().strip().lines().count() == 1, r.err());
+    assertTrue(!Files.exists(dir.resolve("z").resolve("scorer.onnx")));
+    r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
+        m.resolve("net-model/network.020").toString(), "--step-by-step", "--state", "--output", dir.resolve("w").toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("error: "), r.err());
     r = CliRunner.run("decode", "--models", dir.resolve("none").toString(), "--input", m.resolve("inputs/extern_data__placeholders__data__data.npy").toString());
     assertEquals(1, r.exit());
     assertTrue(r.err().startsWith("error: "), r.err());
