@@ -242,6 +242,36 @@ public final class StepByStepDecoder implements AutoCloseable {
     }
   }
 
+  /**
+   * Cuts the encoder states ({@code base_value_*}, time on axis 1) to the longest encoder length ({@code base_size_*})
+   * among the rows, in place. RETURNN's graph masks the attention by that length, so rows of shorter sequences scored
+   * without the longest one need this (one segment's hypotheses, or a whole padded batch, do not).
+   */
+  public static void cutEncoderTime(Map<String, Tensor> states) {
+    int max = -1;
+    for (Map.Entry<String, Tensor> e : states.entrySet()) {
+      if (e.getKey().startsWith("base_size_")) for (long l : e.getValue().toLongs()) max = (int) Math.max(max, l);
+    }
+    if (max < 0) return;
+    for (Map.Entry<String, Tensor> e : states.entrySet()) {
+      Tensor t = e.getValue();
+      if (!e.getKey().startsWith("base_value_") || t.rank() < 2 || t.shape()[1] <= max) continue;
+      long[] shape = t.shape().clone();
+      long rowBytes = shape[0] == 0 ? 0 : t.byteSize() / shape[0];
+      long keepBytes = rowBytes / shape[1] * max;
+      ByteBuffer src = t.data().duplicate();
+      ByteBuffer dst = Tensor.alloc(keepBytes * shape[0]);
+      for (int b = 0; b < shape[0]; b++) {
+        ByteBuffer row = src.duplicate();
+        row.position((int) (b * rowBytes)).limit((int) (b * rowBytes + keepBytes));
+        dst.put(row);
+      }
+      dst.flip();
+      shape[1] = max;
+      e.setValue(Tensor.of(t.dtype(), shape, dst));
+    }
+  }
+
   /** Rows {@code rows} of {@code t} along axis 0 (any dtype). */
   public static Tensor gatherRows(Tensor t, int[] rows) {
     long[] shape = t.shape().clone();

@@ -95,7 +95,7 @@ class StepByStepZooTest {
       for (int[] rows : new int[][] {{2, 0}, {1}, {0, 0, 1, 2}}) {
         Map<String, Tensor> sub = new LinkedHashMap<>();
         st.forEach((k, t) -> sub.put(k, StepByStepDecoder.gatherRows(t, rows)));
-        trimEncoderTime(sub);
+        StepByStepDecoder.cutEncoderTime(sub);
         float[] subScores = dec.scores(sub).toFloats();
         for (int r = 0; r < rows.length; r++) {
           double d = maxDiff(java.util.Arrays.copyOfRange(subScores, r * v, (r + 1) * v), ref, rows[r] * v, v);
@@ -167,25 +167,6 @@ class StepByStepZooTest {
         assertArrayEquals(java.util.Arrays.copyOfRange(tfDecision, i * width, i * width + best[i].length), best[i],
             "decided labels of sequence " + i);
       }
-    }
-  }
-
-  /** Cuts the {@code base_value_*} states' time axis (1) to the longest {@code base_size_*} length of the rows. */
-  static void trimEncoderTime(Map<String, Tensor> states) {
-    int max = 0;
-    for (Map.Entry<String, Tensor> e : states.entrySet()) {
-      if (e.getKey().startsWith("base_size_")) for (int l : e.getValue().toInts()) max = Math.max(max, l);
-    }
-    for (Map.Entry<String, Tensor> e : states.entrySet()) {
-      Tensor t = e.getValue();
-      if (!e.getKey().startsWith("base_value_") || t.dtype() != DType.FLOAT || t.shape()[1] <= max) continue;
-      long[] shape = t.shape().clone();
-      int inner = (int) (t.size() / (shape[0] * shape[1]));
-      float[] f = t.toFloats();
-      float[] out = new float[(int) shape[0] * max * inner];
-      for (int b = 0; b < shape[0]; b++) System.arraycopy(f, (int) (b * shape[1] * inner), out, b * max * inner, max * inner);
-      shape[1] = max;
-      e.setValue(Tensor.ofFloats(shape, out));
     }
   }
 
