@@ -29,6 +29,9 @@ final class StepByStepConvert {
     List<Path> ins = new ArrayList<>(SafePaths.checkpointFiles(c.checkpoint));
     ins.add(c.graph);
     ins.add(info);
+    if (Files.isSymbolicLink(c.output)) {
+      throw new IllegalArgumentException(c.output + ": is a symbolic link; give the real folder");
+    }
     if (Files.exists(c.output) && !Files.isDirectory(c.output)) {
       throw new IllegalArgumentException(c.output + ": with --step-by-step, --output is a folder");
     }

@@ -109,6 +109,16 @@ class StepByStepCommandsTest {
         m.resolve("net-model/network.020").toString(), "--step-by-step", "--state", "--output", dir.resolve("w").toString());
     assertEquals(1, r.exit());
     assertTrue(r.err().startsWith("error: "), r.err());
+    try {
+      Files.createDirectories(dir.resolve("real"));
+      Files.createSymbolicLink(dir.resolve("link"), dir.resolve("real"));
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
+        m.resolve("net-model/network.020").toString(), "--step-by-step", "--output", dir.resolve("link").toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("error: ") && r.err().contains("symbolic link"), r.err());
     r = CliRunner.run("decode", "--models", dir.resolve("none").toString(), "--input", m.resolve("inputs/extern_data__placeholders__data__data.npy").toString());
     assertEquals(1, r.exit());
     assertTrue(r.err().startsWith("error: "), r.err());
