@@ -274,7 +274,8 @@ public final class StepByStep {
     private final Map<String, NodeDef.Builder> nodes = new LinkedHashMap<>();
     private final Map<String, StateVar> byVarOp = new HashMap<>();
     private final Info info;
-    private final Map<String, String> rewrittenReads = new HashMap<>();
+    /** Read node → {state key, the value it reads now}. */
+    private final Map<String, String[]> rewrittenReads = new HashMap<>();
     private int added;
 
     Rewriter(GraphDef g, Info info) {
@@ -394,28 +395,29 @@ public final class StepByStep {
           String in = n.getInput(i);
           if (!in.startsWith("^")) n.setInput(i, bypass(in));
         }
+        String[] done = rewrittenReads.get(x);
+        if (done != null) {
+          // a read rewritten in an earlier phase: only fine if the state still has the same value
+          if (!done[1].equals(cur.get(done[0]))) {
+            throw ConversionException.atNode(x, n.getOp(), "read of state '" + done[0] + "' shared by two phases of the step");
+          }
+          continue;
+        }
         if (n.getOp().equals("ReadVariableOp") && byVarOp.containsKey(base(n.getInput(0)))) {
           StateVar v = byVarOp.get(base(n.getInput(0)));
           String src = cur.get(v.key());
           if (src == null) throw ConversionException.atNode(x, n.getOp(), "reads state '" + v.key() + "', which the models do not carry");
-          String before = rewrittenReads.putIfAbsent(x, src);
-          if (before != null && !before.equals(src)) {
-            throw ConversionException.atNode(x, n.getOp(), "read of state '" + v.key() + "' shared by two phases of the step");
-          }
-          if (before == null) {
-            DataType t = n.getAttrOrThrow("dtype").getType();
-            n.clearInput().addInput(src).clearAttr().putAttr("T", AttrValue.newBuilder().setType(t).build()).setOp("Identity");
-          }
+          rewrittenReads.put(x, new String[] {v.key(), src});
+          DataType t = n.getAttrOrThrow("dtype").getType();
+          n.clearInput().addInput(src).clearAttr().putAttr("T", AttrValue.newBuilder().setType(t).build()).setOp("Identity");
           continue;
         }
-        if (!n.getOp().equals("Identity") || !rewrittenReads.containsKey(x)) {
-          for (String in : n.getInputList()) {
-            if (in.startsWith("^")) continue;
-            if (byVarOp.containsKey(base(in)) && !n.getOp().equals("ReadVariableOp")) {
-              throw ConversionException.atNode(x, n.getOp(), "uses state variable '" + base(in) + "' other than by ReadVariableOp");
-            }
-            stack.add(in);
+        for (String in : n.getInputList()) {
+          if (in.startsWith("^")) continue;
+          if (byVarOp.containsKey(base(in))) {
+            throw ConversionException.atNode(x, n.getOp(), "uses state variable '" + base(in) + "' other than by ReadVariableOp");
           }
+          stack.add(in);
         }
       }
     }
