@@ -42,7 +42,7 @@ final class StepByStepConvert {
     ConvertOptions o = new ConvertOptions(c.graph, c.checkpoint, List.of(), c.opset, Parsing.shapes(c.inputs), !c.noFuse, false);
     StepByStep.Models m = StepByStep.convert(o, info, c.negateScores);
     m.writeTo(c.output);
-    String cfg = rasrConfig(m);
+    String cfg = rasrConfig(m, c.negateScores);
     try {
       Path tmp = Files.createTempFile(c.output, RASR_CONFIG, ".tmp");
       Files.writeString(tmp, cfg);
@@ -64,12 +64,15 @@ final class StepByStepConvert {
   }
 
   /** The label-scorer part of a RASR config for the three models (paths relative to the folder). */
-  static String rasrConfig(StepByStep.Models m) {
+  static String rasrConfig(StepByStep.Models m, boolean negated) {
     StringBuilder b = new StringBuilder();
     b.append("# RASR stateful-onnx label scorer, written by returnn-onnx convert --step-by-step.\n");
     b.append("# Put these keys under your label scorer's selection (e.g. [*.label-scorer]); paths are relative to this folder.\n");
     b.append("# The initializer runs RETURNN's encoder itself: feed it the features (encoder-states) and their lengths.\n");
     b.append("# Hidden states (ONNX name = state name in each model's metadata): ").append(String.join(", ", m.states())).append('\n');
+    b.append(negated ? "# The scorer gives -log p (costs), as RASR's searches add them.\n"
+        : "# The scorer gives RETURNN's log p; RASR's searches add costs (-log p, cf. negate-output of its feature scorer):\n"
+            + "# convert with --negate-scores for RASR.\n");
     b.append("type = stateful-onnx\n");
     List<Value> in = m.initializer().graph().inputs();
     b.append("state-initializer-model.session.file = ").append(StepByStep.INITIALIZER).append(".onnx\n");

@@ -28,11 +28,13 @@ class StepByStepCommandsTest {
     return d.resolve("returnn-zoo/models/attention-encdec");
   }
 
-  Path convert() {
+  Path convert(String... extra) {
     Path m = model();
-    Path out = dir.resolve("sbs");
-    CliRunner.Run r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
-        m.resolve("net-model/network.020").toString(), "--step-by-step", "--output", out.toString());
+    Path out = dir.resolve("sbs" + extra.length);
+    List<String> args = new ArrayList<>(List.of("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
+        m.resolve("net-model/network.020").toString(), "--step-by-step", "--output", out.toString()));
+    args.addAll(List.of(extra));
+    CliRunner.Run r = CliRunner.run(args.toArray(String[]::new));
     assertEquals(0, r.exit(), r.out() + r.err());
     for (String f : List.of("state-initializer.onnx", "state-updater.onnx", "scorer.onnx", "rasr-label-scorer.config")) {
       assertTrue(Files.isRegularFile(out.resolve(f)), f);
@@ -79,6 +81,11 @@ class StepByStepCommandsTest {
       wantGreedy.add(s.toString());
     }
     assertEquals(wantGreedy, decode(models, "--beam", "1", "--max-steps", String.valueOf(steps)));
+
+    // the scorer giving costs (-log p, for RASR) decodes the same
+    Path negated = convert("--negate-scores");
+    assertTrue(Files.readString(negated.resolve("rasr-label-scorer.config")).contains("-log p (costs)"));
+    assertEquals(want, decode(negated, "--beam", "4", "--max-steps", String.valueOf(width)));
   }
 
   @Test

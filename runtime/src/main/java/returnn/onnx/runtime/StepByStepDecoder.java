@@ -28,6 +28,8 @@ public final class StepByStepDecoder implements AutoCloseable {
   private final Map<String, String> updIn;
   private final Map<String, String> updOut;
   private final Map<String, String> scoreIn;
+  /** The scorer gives -log p ({@code convert --step-by-step --negate-scores}); {@link #scores} turns it back. */
+  private final boolean negated;
 
   /** Greedy result: labels [B][steps], scores [steps][B][V]. */
   public record Greedy(int[][] labels, float[][][] scores) {}
@@ -45,6 +47,8 @@ public final class StepByStepDecoder implements AutoCloseable {
     }
     if (!updater.inputNames().contains(TOKEN)) throw new IllegalArgumentException("the state updater has no '" + TOKEN + "' input");
     if (!scorer.outputNames().contains(SCORES)) throw new IllegalArgumentException("the scorer has no '" + SCORES + "' output");
+    String role = scorer.metadata().getOrDefault("returnn_onnx.step_by_step", "");
+    negated = role.contains("\"scores_are\": \"-log p\"");
   }
 
   /** Opens {@code state-initializer.onnx}, {@code state-updater.onnx} and {@code scorer.onnx} in {@code dir}. */
@@ -88,11 +92,15 @@ public final class StepByStepDecoder implements AutoCloseable {
     return st;
   }
 
-  /** Scores [B, V] of the next label. */
+  /** Scores [B, V] of the next label: log p (also when the scorer gives -log p). */
   public Tensor scores(Map<String, Tensor> states) {
     Map<String, Tensor> feeds = new LinkedHashMap<>();
     scoreIn.forEach((name, state) -> feeds.put(name, require(states, state)));
-    return scorer.run(feeds, List.of(SCORES)).get(SCORES);
+    Tensor t = scorer.run(feeds, List.of(SCORES)).get(SCORES);
+    if (!negated) return t;
+    float[] f = t.toFloats();
+    for (int i = 0; i < f.length; i++) f[i] = -f[i];
+    return Tensor.ofFloats(t.shape(), f);
   }
 
   /** The states after label {@code tokens[b]} for hypothesis b. */
