@@ -61,9 +61,17 @@ public final class Converter {
   }
 
   public static Result convert(ConvertOptions o) {
+    return convert(o, null);
+  }
+
+  /**
+   * Converts {@code model} (already read, possibly rewritten, e.g. by {@code StepByStep}) instead of reading
+   * {@code o.graph()}; {@code o.graph()} still names the source in the metadata. {@code model} null: read it.
+   */
+  public static Result convert(ConvertOptions o, TfModel model) {
     List<String> internalErrors = InternalErrors.start();
     try {
-      Result r = convertCollecting(o);
+      Result r = convertCollecting(o, model);
       r.report().internalErrors.addAll(internalErrors);
       return r;
     } finally {
@@ -71,11 +79,11 @@ public final class Converter {
     }
   }
 
-  private static Result convertCollecting(ConvertOptions o) {
+  private static Result convertCollecting(ConvertOptions o, TfModel given) {
     ConversionReport report = new ConversionReport();
     report.opset = o.opset();
     long t0 = System.nanoTime();
-    TfModel model = GraphReader.read(o.graph());
+    TfModel model = given != null ? given : GraphReader.read(o.graph());
     Path ckptPath = o.checkpoint() != null ? o.checkpoint() : model.variablesPrefix();
     GraphOutputs.Choice chosen = o.outputs().isEmpty() ? GraphOutputs.defaults(model) : null;
     List<String> requested = chosen != null ? chosen.outputs() : o.outputs();

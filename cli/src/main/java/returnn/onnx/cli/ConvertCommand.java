@@ -59,8 +59,25 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--log-softmax-output", description = "A Softmax that computes an output directly becomes LogSoftmax.")
   boolean logSoftmaxOutput;
 
+  @Option(names = "--step-by-step", description = "The graph is RETURNN's --rec_step_by_step graph: write RASR's "
+      + "stateful-onnx models state-initializer.onnx, state-updater.onnx, scorer.onnx and rasr-label-scorer.config "
+      + "into the folder --output.")
+  boolean stepByStep;
+
+  @Option(names = "--step-by-step-info", description = "The graph's --rec_step_by_step_output_file JSON (default: "
+      + "the graph's name with .json).")
+  Path stepByStepInfo;
+
+  @Option(names = "--negate-scores", description = "With --step-by-step: the scorer gives -log p (costs) instead of "
+      + "RETURNN's log p.")
+  boolean negateScores;
+
   @Override
   public Integer call() {
+    if (stepByStep) return StepByStepConvert.run(this);
+    if (stepByStepInfo != null || negateScores) {
+      throw new IllegalArgumentException("--step-by-step-info and --negate-scores need --step-by-step");
+    }
     java.util.List<Path> ins = new java.util.ArrayList<>(returnn.onnx.SafePaths.checkpointFiles(checkpoint));
     ins.add(graph);
     returnn.onnx.SafePaths.checkOutput(output, ins);

@@ -9,7 +9,7 @@ import returnn.onnx.onnx.Version;
 /** {@code returnn-onnx}: convert RETURNN TensorFlow graphs and checkpoints to ONNX, verify, inspect. */
 @Command(name = "returnn-onnx", mixinStandardHelpOptions = true, version = "returnn-onnx " + Version.VERSION,
     description = "Convert RETURNN TensorFlow models (graph + V2 checkpoint) to ONNX, checked against TensorFlow.",
-    subcommands = {ConvertCommand.class, InspectCommand.class, VerifyCommand.class, DemoCommand.class,
+    subcommands = {ConvertCommand.class, InspectCommand.class, VerifyCommand.class, DemoCommand.class, DecodeCommand.class,
         BenchCommand.class, SavedModelCommand.class, RunCommand.class, ScoreCommand.class, StreamCommand.class,
         QuantizeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

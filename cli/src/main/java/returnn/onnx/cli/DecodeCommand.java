@@ -1,0 +1,115 @@
+package returnn.onnx.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import returnn.onnx.ir.DType;
+import returnn.onnx.ir.Tensor;
+import returnn.onnx.runtime.Npy;
+import returnn.onnx.runtime.OnnxSession;
+import returnn.onnx.runtime.ReturnnVocabulary;
+import returnn.onnx.runtime.StepByStepDecoder;
+
+@Command(name = "decode", mixinStandardHelpOptions = true,
+    description = "Decode features with the models of convert --step-by-step (RETURNN's beam search: its choice layer, "
+        + "length-normalized; --beam 1 is greedy); prints one label sequence per input sequence.")
+final class DecodeCommand implements Callable<Integer> {
+  @Option(names = "--models", required = true, description = "The folder convert --step-by-step wrote.")
+  Path models;
+
+  @Option(names = "--input", required = true, description = "Features .npy, float32: [T,F] (one sequence) or [B,T,F] (padded).")
+  Path input;
+
+  @Option(names = "--lengths", description = "Sequence lengths .npy, int32 [B] (default: every sequence has all T frames).")
+  Path lengths;
+
+  @Option(names = "--beam", defaultValue = "4", description = "Beam size (default ${DEFAULT-VALUE}).")
+  int beam;
+
+  @Option(names = "--eos", defaultValue = "0", description = "End-of-sequence label (default ${DEFAULT-VALUE}).")
+  int eos;
+
+  @Option(names = "--max-steps", description = "At most this many labels (default: the input frames T).")
+  Integer maxSteps;
+
+  @Option(names = "--vocab", description = "RETURNN vocabulary file (Python dict literal label -> id) to print labels instead of ids.")
+  Path vocab;
+
+  @Option(names = "--repeat", defaultValue = "1", description = "Run the search this many times and report the median time (default ${DEFAULT-VALUE}).")
+  int repeat;
+
+  @Option(names = "--threads", defaultValue = "1", description = "ONNX Runtime intra-op threads (default ${DEFAULT-VALUE}; 0: its choice).")
+  int threads;
+
+  @Override
+  public Integer call() {
+    if (repeat <= 0) throw new IllegalArgumentException("--repeat must be positive, got " + repeat);
+    if (beam <= 0) throw new IllegalArgumentException("--beam must be positive, got " + beam);
+    if (maxSteps != null && maxSteps <= 0) throw new IllegalArgumentException("--max-steps must be positive, got " + maxSteps);
+    if (!Files.isDirectory(models)) throw new IllegalArgumentException(models + ": not a folder (give the folder convert --step-by-step wrote)");
+    Tensor feats = Npy.read(input);
+    if (feats.dtype() != DType.FLOAT) throw new IllegalArgumentException(input + ": features must be float32, not " + feats.dtype());
+    if (feats.rank() == 2) feats = feats.reshape(new long[] {1, feats.shape()[0], feats.shape()[1]});
+    if (feats.rank() != 3 || feats.shape()[0] == 0 || feats.shape()[1] == 0) {
+      throw new IllegalArgumentException(input + ": features must be [T,F] or [B,T,F] with frames, not " + Arrays.toString(feats.shape()));
+    }
+    int batch = (int) feats.shape()[0], time = (int) feats.shape()[1];
+    Tensor lens;
+    if (lengths != null) {
+      lens = Npy.read(lengths);
+      if (lens.dtype() != DType.INT32 || lens.rank() != 1 || lens.shape()[0] != batch) {
+        throw new IllegalArgumentException(lengths + ": lengths must be int32 [" + batch + "], not " + lens.dtype() + Arrays.toString(lens.shape()));
+      }
+      for (int l : lens.toInts()) {
+        if (l < 1 || l > time) throw new IllegalArgumentException(lengths + ": length " + l + " outside 1.." + time);
+      }
+    } else {
+      int[] l = new int[batch];
+      Arrays.fill(l, time);
+      lens = Tensor.ofInts(new long[] {batch}, l);
+    }
+    String[] names = vocab == null ? null : labels(ReturnnVocabulary.read(vocab));
+    try (StepByStepDecoder dec = StepByStepDecoder.open(models, new OnnxSession.Options(threads, true))) {
+      Map<String, Tensor> feeds = new LinkedHashMap<>();
+      List<String> ins = dec.encoderInputs();
+      for (String n : ins) feeds.put(n, dec.isLengthInput(n) ? lens : feats);
+      StepByStepDecoder.Beam r = null;
+      double[] ms = new double[repeat];
+      for (int i = 0; i < repeat; i++) {
+        long t0 = System.nanoTime();
+        r = dec.returnnBeamSearch(feeds, beam, eos, maxSteps != null ? maxSteps : time, true);
+        ms[i] = (System.nanoTime() - t0) / 1e6;
+      }
+      Arrays.sort(ms);
+      int[][] best = r.best();
+      float[][] norm = r.normalizedScores();
+      for (int b = 0; b < batch; b++) {
+        int j = 0;
+        for (int i = 1; i < norm[b].length; i++) if (norm[b][i] > norm[b][j]) j = i;
+        StringBuilder line = new StringBuilder();
+        for (int x : best[b]) {
+          if (line.length() > 0) line.append(' ');
+          line.append(names != null && x >= 0 && x < names.length && names[x] != null ? names[x] : Integer.toString(x));
+        }
+        System.out.printf("%d\t%s\t%.6f%n", b, line, norm[b][j]);
+      }
+      System.err.printf("decoded %d sequences, beam %d, %d steps in %.2f ms%s%n", batch, beam, r.steps(), ms[repeat / 2],
+          repeat > 1 ? " (median of " + repeat + " runs)" : "");
+    }
+    return 0;
+  }
+
+  private static String[] labels(ReturnnVocabulary v) {
+    int max = -1;
+    for (int id : v.ids().values()) max = Math.max(max, id);
+    String[] names = new String[max + 1];
+    for (Map.Entry<String, Integer> e : v.ids().entrySet()) if (names[e.getValue()] == null) names[e.getValue()] = e.getKey();
+    return names;
+  }
+}

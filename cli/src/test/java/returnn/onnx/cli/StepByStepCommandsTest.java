@@ -1,0 +1,133 @@
+package returnn.onnx.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import returnn.onnx.ir.Tensor;
+import returnn.onnx.runtime.Npy;
+
+/**
+ * {@code convert --step-by-step} and {@code decode} through the CLI on the zoo's RETURNN attention model: the decoded
+ * labels are TF's search graph's decision (beam 4) and TF's step-by-step greedy labels (beam 1, up to EOS).
+ */
+class StepByStepCommandsTest {
+  @TempDir
+  Path dir;
+
+  static Path model() {
+    Path d = Path.of("").toAbsolutePath();
+    while (d != null && !Files.isRegularFile(d.resolve("returnn-zoo/manifest.json"))) d = d.getParent();
+    assertTrue(d != null, "returnn-zoo not found");
+    return d.resolve("returnn-zoo/models/attention-encdec");
+  }
+
+  Path convert(String... extra) {
+    Path m = model();
+    Path out = dir.resolve("sbs" + extra.length);
+    List<String> args = new ArrayList<>(List.of("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
+        m.resolve("net-model/network.020").toString(), "--step-by-step", "--output", out.toString()));
+    args.addAll(List.of(extra));
+    CliRunner.Run r = CliRunner.run(args.toArray(String[]::new));
+    assertEquals(0, r.exit(), r.out() + r.err());
+    for (String f : List.of("state-initializer.onnx", "state-updater.onnx", "scorer.onnx", "rasr-label-scorer.config")) {
+      assertTrue(Files.isRegularFile(out.resolve(f)), f);
+    }
+    return out;
+  }
+
+  List<String> decode(Path models, String... extra) {
+    Path m = model();
+    List<String> args = new ArrayList<>(List.of("decode", "--models", models.toString(), "--input",
+        m.resolve("inputs/extern_data__placeholders__data__data.npy").toString(), "--lengths",
+        m.resolve("inputs/extern_data__placeholders__data__data_dim0_size.npy").toString()));
+    args.addAll(List.of(extra));
+    CliRunner.Run r = CliRunner.run(args.toArray(String[]::new));
+    assertEquals(0, r.exit(), r.out() + r.err());
+    List<String> labels = new ArrayList<>();
+    for (String line : r.out().strip().split("\n")) labels.add(line.split("\t")[1]);
+    return labels;
+  }
+
+  @Test
+  void decodeGivesTfSearchAndGreedyLabels() throws IOException {
+    Path models = convert();
+    assertTrue(Files.readString(models.resolve("rasr-label-scorer.config")).contains("type = stateful-onnx"));
+    Path m = model();
+    Tensor decision = Npy.read(m.resolve("outputs/decision__output_batch_major.npy"));
+    int[] lens = Npy.read(m.resolve("outputs/decision__GatherNd.npy")).toInts();
+    int width = (int) decision.shape()[1];
+    List<String> want = new ArrayList<>();
+    for (int b = 0; b < lens.length; b++) {
+      StringBuilder s = new StringBuilder();
+      for (int t = 0; t < lens[b]; t++) s.append(t > 0 ? " " : "").append(decision.toInts()[b * width + t]);
+      want.add(s.toString());
+    }
+    // TF's search graph runs max_seq_len = the longest encoder output (6 here)
+    assertEquals(want, decode(models, "--beam", "4", "--max-steps", String.valueOf(width)));
+
+    Tensor greedy = Npy.read(m.resolve("outputs/step_by_step__labels.npy"));
+    int steps = (int) greedy.shape()[1];
+    List<String> wantGreedy = new ArrayList<>();
+    for (int b = 0; b < greedy.shape()[0]; b++) {
+      StringBuilder s = new StringBuilder();
+      for (int t = 0; t < steps && greedy.toInts()[b * steps + t] != 0; t++) s.append(s.length() > 0 ? " " : "").append(greedy.toInts()[b * steps + t]);
+      wantGreedy.add(s.toString());
+    }
+    assertEquals(wantGreedy, decode(models, "--beam", "1", "--max-steps", String.valueOf(steps)));
+
+    // the scorer giving costs (-log p, for RASR) decodes the same
+    Path negated = convert("--negate-scores");
+    assertTrue(Files.readString(negated.resolve("rasr-label-scorer.config")).contains("-log p (costs)"));
+    assertEquals(want, decode(negated, "--beam", "4", "--max-steps", String.valueOf(width)));
+  }
+
+  @Test
+  void badInputIsOneErrorLine() {
+    Path m = model();
+    CliRunner.Run r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
+        m.resolve("net-model/network.020").toString(), "--step-by-step", "--step-by-step-info", m.resolve("entry.json").toString(),
+        "--output", dir.resolve("x").toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("error: ") && r.err().strip().lines().count() == 1, r.err());
+    r = CliRunner.run("convert", "--graph", m.resolve("graph.meta").toString(), "--checkpoint", m.resolve("net-model/network.020").toString(),
+        "--step-by-step", "--step-by-step-info", m.resolve("rec_step_by_step.json").toString(), "--output", dir.resolve("y").toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("error: ") && r.err().contains("IO/"), r.err());
+    Path garbage = dir.resolve("garbage.json");
+    try {
+      Files.writeString(garbage, "{\"init_op\": [1, 2");
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
+        m.resolve("net-model/network.020").toString(), "--step-by-step", "--step-by-step-info", garbage.toString(),
+        "--output", dir.resolve("z").toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("error: ") && r.err().strip().lines().count() == 1, r.err());
+    assertTrue(!Files.exists(dir.resolve("z").resolve("scorer.onnx")));
+    r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
+        m.resolve("net-model/network.020").toString(), "--step-by-step", "--state", "--output", dir.resolve("w").toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("error: "), r.err());
+    try {
+      Files.createDirectories(dir.resolve("real"));
+      Files.createSymbolicLink(dir.resolve("link"), dir.resolve("real"));
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
+        m.resolve("net-model/network.020").toString(), "--step-by-step", "--output", dir.resolve("link").toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("error: ") && r.err().contains("symbolic link"), r.err());
+    r = CliRunner.run("decode", "--models", dir.resolve("none").toString(), "--input", m.resolve("inputs/extern_data__placeholders__data__data.npy").toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("error: "), r.err());
+  }
+}

@@ -1,0 +1,520 @@
+package returnn.onnx.stepbystep;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import returnn.onnx.ConversionException;
+import returnn.onnx.ConvertOptions;
+import returnn.onnx.Converter;
+import returnn.onnx.ir.Dim;
+import returnn.onnx.ir.Shape;
+import returnn.onnx.ir.Value;
+import returnn.onnx.tf.GraphReader;
+import returnn.onnx.tf.TfModel;
+import org.tensorflow.proto.AttrValue;
+import org.tensorflow.proto.DataType;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.NodeDef;
+import org.tensorflow.proto.TensorProto;
+import org.tensorflow.proto.TensorShapeProto;
+
+/**
+ * RETURNN's step-by-step decoder graph ({@code compile_tf_graph.py --rec_step_by_step output
+ * --rec_step_by_step_output_file info.json}) as RASR's {@code stateful-onnx} label scorer models.
+ *
+ * <p>The graph keeps the decoder state in TF variables under {@code IO/} (the info file's {@code state_vars}). RETURNN's
+ * protocol: {@code init_op} assigns every state from the encoder input; then per step the driver sets {@code IO/i},
+ * runs {@code update_ops} (only for i > 0: the delayed states, e.g. the previous label's embedding, from the choice
+ * variable), runs {@code decode_ops} (the decoder step: the scores variable and the new recurrent states), reads the
+ * scores and assigns the chosen label to the choice variable. The three models cut this at the label:
+ *
+ * <ul>
+ *   <li><b>state initializer</b>: encoder inputs → every carried state (what {@code init_op} assigns; the choice
+ *       variable, which {@code init_op} leaves uninitialised, starts at 0 as the choice layer's initial output);</li>
+ *   <li><b>scorer</b>: states → {@code scores} [B, V] (the {@code calc_scores_op}'s value, log-probabilities);</li>
+ *   <li><b>state updater</b>: states + {@code token} int32 [B] → every state after the decode step and the update
+ *       with {@code token} as the choice (RETURNN's decode_ops, then choice = token, then update_ops with i > 0).</li>
+ * </ul>
+ * Scoring the initializer's states gives TF's step-0 scores; the updater applied to the step-n states and label n
+ * gives the step-n+1 states. Every variable read of a state becomes a model input, every assign an output; each
+ * state has the hypotheses on axis 0. The scalar loop variables ({@code i}, {@code cond}) are not carried: the
+ * updater always applies the update (i > 0), and {@code cond} is an output of the loop only. The weights come from
+ * the checkpoint as in {@link Converter}.
+ *
+ * <p>Names: a state input and an initializer output carry the state's key ({@code state/s/extra/state/c}); an
+ * updater output is {@code KEY/updated}. The metadata maps each such ONNX name to the state's key (RASR's
+ * {@code OnnxHiddenStateModel} convention), and {@value #METADATA_KEY} describes the model's role.
+ */
+public final class StepByStep {
+  public static final String TOKEN = "token";
+  public static final String SCORES = "scores";
+  public static final String UPDATED = "/updated";
+  public static final String METADATA_KEY = "returnn_onnx.step_by_step";
+  public static final String INITIALIZER = "state-initializer";
+  public static final String UPDATER = "state-updater";
+  public static final String SCORER = "scorer";
+
+  private StepByStep() {}
+
+  /** One {@code state_vars} entry; {@code shape} -1 for a dynamic dim. */
+  public record StateVar(String key, String varOp, DataType dtype, long[] shape) {}
+
+  /** The info file of one graph, restricted to what the models need (one choice layer). */
+  public record Info(String initOp, Map<String, StateVar> stateVars, String choiceKey, String scoresKey, String calcScoresOp) {
+    /** The states the models carry: every state with a batch axis except the scores variable. */
+    public List<String> carried() {
+      List<String> l = new ArrayList<>();
+      for (StateVar v : stateVars.values()) if (v.shape().length > 0 && !v.key().equals(scoresKey)) l.add(v.key());
+      return l;
+    }
+  }
+
+  /** The three converted models, not yet written, and the carried state keys. */
+  public record Models(Converter.Result initializer, Converter.Result updater, Converter.Result scorer, List<String> states) {
+    public void writeTo(Path dir) {
+      try {
+        Files.createDirectories(dir);
+      } catch (IOException e) {
+        throw ConversionException.atFile(dir, "cannot create the folder: " + e.getMessage());
+      }
+      initializer.write(dir.resolve(INITIALIZER + ".onnx"));
+      updater.write(dir.resolve(UPDATER + ".onnx"));
+      scorer.write(dir.resolve(SCORER + ".onnx"));
+    }
+  }
+
+  /** The info file beside a graph: {@code rec_step_by_step.meta} → {@code rec_step_by_step.json}. */
+  public static Path defaultInfo(Path graph) {
+    String name = graph.getFileName().toString();
+    int dot = name.lastIndexOf('.');
+    return graph.resolveSibling((dot > 0 ? name.substring(0, dot) : name) + ".json");
+  }
+
+  @SuppressWarnings("unchecked")
+  public static Info readInfo(Path file) {
+    Object root;
+    try {
+      root = Json.parse(Files.readString(file));
+    } catch (IOException e) {
+      throw ConversionException.atFile(file, "cannot read the step-by-step info: " + e.getMessage());
+    } catch (IllegalArgumentException e) {
+      throw ConversionException.atFile(file, "not a step-by-step info file: " + e.getMessage());
+    }
+    try {
+      Map<String, Object> m = (Map<String, Object>) root;
+      String initOp = (String) m.get("init_op");
+      Map<String, Object> vars = (Map<String, Object>) m.get("state_vars");
+      List<Object> order = (List<Object>) m.get("stochastic_var_order");
+      Map<String, Object> stoch = (Map<String, Object>) m.get("stochastic_vars");
+      if (initOp == null || vars == null || order == null || stoch == null) {
+        throw ConversionException.atFile(file, "not a step-by-step info file (needs init_op, state_vars, stochastic_var_order, stochastic_vars)");
+      }
+      if (order.size() != 1) {
+        throw ConversionException.atFile(file, order.size() + " choice layers " + order + ": only one is supported");
+      }
+      Map<String, Object> s = (Map<String, Object>) stoch.get((String) order.get(0));
+      Map<String, StateVar> states = new LinkedHashMap<>();
+      for (Map.Entry<String, Object> e : vars.entrySet()) {
+        Map<String, Object> v = (Map<String, Object>) e.getValue();
+        List<Object> shape = (List<Object>) v.get("shape");
+        long[] dims = new long[shape.size()];
+        for (int i = 0; i < dims.length; i++) dims[i] = shape.get(i) == null ? -1 : ((Number) shape.get(i)).longValue();
+        states.put(e.getKey(), new StateVar(e.getKey(), (String) v.get("var_op"), dtype(file, (String) v.get("dtype")), dims));
+      }
+      String choice = (String) s.get("choice_state_var");
+      String scores = (String) s.get("scores_state_var");
+      if (!states.containsKey(choice) || !states.containsKey(scores)) {
+        throw ConversionException.atFile(file, "the choice/scores state vars '" + choice + "', '" + scores + "' are not in state_vars");
+      }
+      return new Info(initOp, states, choice, scores, (String) s.get("calc_scores_op"));
+    } catch (ClassCastException | NullPointerException e) {
+      throw ConversionException.atFile(file, "malformed step-by-step info: " + e.getMessage());
+    }
+  }
+
+  private static DataType dtype(Path file, String s) {
+    return switch (s == null ? "" : s) {
+      case "float32" -> DataType.DT_FLOAT;
+      case "float64" -> DataType.DT_DOUBLE;
+      case "int32" -> DataType.DT_INT32;
+      case "int64" -> DataType.DT_INT64;
+      case "bool" -> DataType.DT_BOOL;
+      default -> throw ConversionException.atFile(file, "state variable dtype '" + s + "' is not supported");
+    };
+  }
+
+  /** Converts the graph {@code o.graph()} with its info file into the three models (scores: log p, as RETURNN's). */
+  public static Models convert(ConvertOptions o, Path infoFile) {
+    return convert(o, infoFile, false);
+  }
+
+  /** {@code negateScores}: the scorer gives -log p (costs) instead of RETURNN's log p. */
+  public static Models convert(ConvertOptions o, Path infoFile, boolean negateScores) {
+    Info info = readInfo(infoFile);
+    TfModel model = GraphReader.read(o.graph());
+    List<String> carried = info.carried();
+    if (!carried.contains(info.choiceKey())) {
+      throw new ConversionException(infoFile + ": the choice variable '" + info.choiceKey() + "' has no batch axis");
+    }
+
+    // state initializer
+    Rewriter init = new Rewriter(model.graph(), info);
+    Map<String, String> s0 = init.phase(init.initAssigns(), new HashMap<>());
+    if (!s0.containsKey(info.choiceKey())) s0.put(info.choiceKey(), init.zerosLikeBatch(s0, carried));
+    Map<String, String> outs = new LinkedHashMap<>();
+    Map<String, String> keys = new HashMap<>();
+    for (String k : carried) {
+      if (!s0.containsKey(k)) throw new ConversionException(o.graph() + ": init_op assigns no value to state '" + k + "'");
+      outs.put(k, s0.get(k));
+      keys.put(k, k);
+    }
+    Converter.Result initializer = convertPart(o, model, init.withOutputs(outs, keys), List.copyOf(outs.keySet()), INITIALIZER,
+        info, carried, false);
+
+    // scorer
+    Rewriter sc = new Rewriter(model.graph(), info);
+    Map<String, String> cur = sc.placeholders(carried);
+    Map<String, String> scored = sc.phase(List.of(sc.assignNode(info.calcScoresOp())), cur);
+    String scores = scored.get(info.scoresKey());
+    if (negateScores) scores = sc.neg(scores, info.stateVars().get(info.scoresKey()).dtype());
+    Converter.Result scorer = convertPart(o, model, sc.withOutputs(Map.of(SCORES, scores),
+        Map.of(SCORES, info.scoresKey())), List.of(SCORES), SCORER, info, carried, negateScores);
+
+    // state updater: decode step, choice = token, delayed update (i > 0)
+    Rewriter up = new Rewriter(model.graph(), info);
+    cur = up.placeholders(carried);
+    for (StateVar v : info.stateVars().values()) {
+      if (v.shape().length == 0 && v.key().equals("i")) cur.put(v.key(), up.scalarConst(v, 1));
+    }
+    cur.putAll(up.phase(up.decodeAssigns(carried), cur));
+    cur.put(info.choiceKey(), up.placeholder(TOKEN, DataType.DT_INT32, new long[] {-1}));
+    cur.putAll(up.phase(up.updateAssigns(carried), cur));
+    outs = new LinkedHashMap<>();
+    keys = new HashMap<>();
+    for (String k : carried) {
+      outs.put(k + UPDATED, cur.get(k));
+      keys.put(k + UPDATED, k);
+    }
+    Converter.Result updater = convertPart(o, model, up.withOutputs(outs, keys), List.copyOf(outs.keySet()), UPDATER, info, carried,
+        false);
+    return new Models(initializer, updater, scorer, carried);
+  }
+
+  private static Converter.Result convertPart(ConvertOptions o, TfModel model, GraphDef g, List<String> outputs, String role,
+      Info info, List<String> carried, boolean negate) {
+    TfModel part = new TfModel(g, model.source(), model.format(), null, model.strippedOps(), Map.of(), Map.of(), null);
+    ConvertOptions po = new ConvertOptions(o.graph(), o.checkpoint(), outputs, o.opset(), o.inputShapes(), o.fuse(), false);
+    Converter.Result r = Converter.convert(po, part);
+    for (Value v : r.graph().outputs()) {
+      String k = v.name().equals(SCORES) ? info.scoresKey() : v.name().endsWith(UPDATED) ? v.name().substring(0, v.name().length() - UPDATED.length()) : v.name();
+      StateVar sv = info.stateVars().get(k);
+      if (sv != null) v.setShape(declared(v.shape(), sv.shape()));
+    }
+    r.report().outputs.clear();
+    for (Value v : r.graph().outputs()) r.report().outputs.add(v.toString());
+    Map<String, String> md = r.metadata();
+    List<Object> states = new ArrayList<>();
+    for (Value v : r.graph().inputs()) {
+      if (carried.contains(v.name())) {
+        md.put(v.name(), v.name());
+        states.add(Map.of("input", v.name(), "state", v.name()));
+      }
+    }
+    for (Value v : r.graph().outputs()) {
+      String k = v.name().endsWith(UPDATED) ? v.name().substring(0, v.name().length() - UPDATED.length()) : v.name();
+      if (carried.contains(k) && (role.equals(INITIALIZER) || v.name().endsWith(UPDATED))) {
+        md.put(v.name(), k);
+        states.add(Map.of("output", v.name(), "state", k));
+      }
+    }
+    Map<String, Object> desc = new LinkedHashMap<>();
+    desc.put("version", 1L);
+    desc.put("role", role);
+    desc.put("states", states);
+    if (role.equals(UPDATER)) desc.put("token", TOKEN);
+    if (role.equals(SCORER)) desc.put("scores", SCORES);
+    if (role.equals(SCORER)) desc.put("scores_are", negate ? "-log p" : "log p");
+    desc.put("choice_state", info.choiceKey());
+    md.put(METADATA_KEY, Json.write(desc));
+    return r;
+  }
+
+  /**
+   * The dtype a state has at the model boundary: bool states (RETURNN's {@code end_flag}) are carried as int32 0/1,
+   * since RASR's Onnx::Value handles numeric tensors (its templates leave bool out); inside they are cast back.
+   */
+  static DataType interfaceType(DataType t) {
+    return t == DataType.DT_BOOL ? DataType.DT_INT32 : t;
+  }
+
+  /**
+   * An output's shape where inference left dims unknown: the state variable's static dims, axis 0 the batch
+   * (hypotheses). Known dims are kept; another rank is left alone.
+   */
+  static Shape declared(Shape inferred, long[] state) {
+    if (inferred.hasRank() && inferred.rank() != state.length) return inferred;
+    List<Dim> dims = new ArrayList<>();
+    for (int i = 0; i < state.length; i++) {
+      Dim d = inferred.hasRank() ? inferred.dim(i) : Dim.UNKNOWN;
+      if (!d.isFixed() && !d.isSymbolic()) d = state[i] >= 0 ? Dim.of(state[i]) : i == 0 ? Dim.sym("batch") : Dim.UNKNOWN;
+      dims.add(d);
+    }
+    return Shape.of(dims);
+  }
+
+  /** One rewritten copy of the graph. */
+  static final class Rewriter {
+    private final Map<String, NodeDef.Builder> nodes = new LinkedHashMap<>();
+    private final Map<String, StateVar> byVarOp = new HashMap<>();
+    private final Info info;
+    /** Read node → {state key, the value it reads now}. */
+    private final Map<String, String[]> rewrittenReads = new HashMap<>();
+    private int added;
+
+    Rewriter(GraphDef g, Info info) {
+      this.info = info;
+      for (NodeDef n : g.getNodeList()) nodes.put(n.getName(), n.toBuilder());
+      for (StateVar v : info.stateVars().values()) {
+        NodeDef.Builder n = nodes.get(v.varOp());
+        if (n == null) throw new ConversionException("state variable '" + v.key() + "': no node '" + v.varOp() + "' in the graph");
+        byVarOp.put(v.varOp(), v);
+      }
+    }
+
+    static String base(String ref) {
+      String s = ref.startsWith("^") ? ref.substring(1) : ref;
+      int c = s.indexOf(':');
+      return c < 0 ? s : s.substring(0, c);
+    }
+
+    NodeDef.Builder node(String name) {
+      NodeDef.Builder n = nodes.get(name);
+      if (n == null) throw new ConversionException("step-by-step graph: no node '" + name + "'");
+      return n;
+    }
+
+    /** A data edge through TF1 Switch nodes to the switched value (both branches are computed; see phase). */
+    String bypass(String ref) {
+      while (node(base(ref)).getOp().equals("Switch")) ref = node(base(ref)).getInput(0);
+      return ref;
+    }
+
+    String assignNode(String name) {
+      NodeDef.Builder n = node(name);
+      if (!n.getOp().equals("AssignVariableOp")) throw ConversionException.atNode(name, n.getOp(), "expected the AssignVariableOp of a state");
+      return name;
+    }
+
+    /** The AssignVariableOps init_op runs (its control inputs, through NoOps). */
+    List<String> initAssigns() {
+      List<String> out = new ArrayList<>();
+      List<String> stack = new ArrayList<>(List.of(info.initOp()));
+      Set<String> seen = new HashSet<>();
+      while (!stack.isEmpty()) {
+        String x = base(stack.remove(stack.size() - 1));
+        if (!seen.add(x)) continue;
+        NodeDef.Builder n = node(x);
+        if (n.getOp().equals("AssignVariableOp") && byVarOp.containsKey(base(n.getInput(0)))) out.add(x);
+        else if (n.getOp().equals("NoOp")) stack.addAll(n.getInputList());
+      }
+      return out.stream().sorted().toList();
+    }
+
+    /** The decoder step's assigns: a state variable written directly, outside init_op, the variable's own initializer and the saver. */
+    List<String> decodeAssigns(List<String> carried) {
+      Set<String> init = new HashSet<>(initAssigns());
+      List<String> out = new ArrayList<>();
+      for (NodeDef.Builder n : nodes.values()) {
+        if (!n.getOp().equals("AssignVariableOp") || init.contains(n.getName()) || n.getName().startsWith("save/")) continue;
+        StateVar v = byVarOp.get(n.getInput(0));
+        if (v == null || n.getName().equals(v.varOp() + "/Assign") || !carried.contains(v.key())) continue;
+        out.add(n.getName());
+      }
+      return out;
+    }
+
+    /** The delayed updates: assigns of a state variable inside a cond (its handle through a Switch). */
+    List<String> updateAssigns(List<String> carried) {
+      List<String> out = new ArrayList<>();
+      for (NodeDef.Builder n : nodes.values()) {
+        if (!n.getOp().equals("AssignVariableOp") || n.getInputCount() < 2) continue;
+        NodeDef.Builder h = nodes.get(base(n.getInput(0)));
+        if (h == null || !h.getOp().equals("Switch")) continue;
+        StateVar v = byVarOp.get(base(bypass(n.getInput(0))));
+        if (v != null && carried.contains(v.key())) out.add(n.getName());
+      }
+      return out;
+    }
+
+    /**
+     * Runs the assigns against the state values {@code cur} (key → TF tensor): every read of a state variable in
+     * what they compute reads {@code cur}; returns key → the assigned value. An assign inside a cond gives
+     * {@code SelectV2(pred, value, cur)}.
+     */
+    Map<String, String> phase(List<String> assigns, Map<String, String> cur) {
+      Map<String, String> next = new LinkedHashMap<>();
+      Set<String> visited = new HashSet<>();
+      for (String a : assigns) {
+        NodeDef.Builder n = node(a);
+        String handle = n.getInput(0);
+        String pred = null;
+        NodeDef.Builder h = node(base(handle));
+        if (h.getOp().equals("Switch")) pred = h.getInput(1);
+        StateVar v = byVarOp.get(base(bypass(handle)));
+        if (v == null) throw ConversionException.atNode(a, n.getOp(), "assigns '" + base(bypass(handle)) + "', not a state variable");
+        String value = bypass(n.getInput(1));
+        visit(value, cur, visited);
+        if (pred != null) {
+          visit(pred, cur, visited);
+          String prev = cur.get(v.key());
+          if (prev == null) throw ConversionException.atNode(a, n.getOp(), "conditional update of state '" + v.key() + "' without a previous value");
+          String sel = fresh("select");
+          nodes.put(sel, NodeDef.newBuilder().setName(sel).setOp("SelectV2").addInput(pred).addInput(value).addInput(prev)
+              .putAttr("T", AttrValue.newBuilder().setType(v.dtype()).build()));
+          value = sel;
+        }
+        next.put(v.key(), value);
+      }
+      return next;
+    }
+
+    private void visit(String ref, Map<String, String> cur, Set<String> visited) {
+      List<String> stack = new ArrayList<>(List.of(ref));
+      while (!stack.isEmpty()) {
+        String x = base(stack.remove(stack.size() - 1));
+        if (!visited.add(x)) continue;
+        NodeDef.Builder n = node(x);
+        for (int i = 0; i < n.getInputCount(); i++) {
+          String in = n.getInput(i);
+          if (!in.startsWith("^")) n.setInput(i, bypass(in));
+        }
+        String[] done = rewrittenReads.get(x);
+        if (done != null) {
+          // a read rewritten in an earlier phase: only fine if the state still has the same value
+          if (!done[1].equals(cur.get(done[0]))) {
+            throw ConversionException.atNode(x, n.getOp(), "read of state '" + done[0] + "' shared by two phases of the step");
+          }
+          continue;
+        }
+        if (n.getOp().equals("ReadVariableOp") && byVarOp.containsKey(base(n.getInput(0)))) {
+          StateVar v = byVarOp.get(base(n.getInput(0)));
+          String src = cur.get(v.key());
+          if (src == null) throw ConversionException.atNode(x, n.getOp(), "reads state '" + v.key() + "', which the models do not carry");
+          rewrittenReads.put(x, new String[] {v.key(), src});
+          DataType t = n.getAttrOrThrow("dtype").getType();
+          n.clearInput().addInput(src).clearAttr().putAttr("T", AttrValue.newBuilder().setType(t).build()).setOp("Identity");
+          continue;
+        }
+        for (String in : n.getInputList()) {
+          if (in.startsWith("^")) continue;
+          if (byVarOp.containsKey(base(in))) {
+            throw ConversionException.atNode(x, n.getOp(), "uses state variable '" + base(in) + "' other than by ReadVariableOp");
+          }
+          stack.add(in);
+        }
+      }
+    }
+
+    String fresh(String what) {
+      String name;
+      do {
+        name = "step_by_step/" + what + "_" + added++;
+      } while (nodes.containsKey(name));
+      return name;
+    }
+
+    String placeholder(String name, DataType t, long[] shape) {
+      if (nodes.containsKey(name)) throw new ConversionException("step-by-step: the input name '" + name + "' is taken by a graph node");
+      TensorShapeProto.Builder s = TensorShapeProto.newBuilder();
+      for (long d : shape) s.addDim(TensorShapeProto.Dim.newBuilder().setSize(d));
+      nodes.put(name, NodeDef.newBuilder().setName(name).setOp("Placeholder")
+          .putAttr("dtype", AttrValue.newBuilder().setType(t).build())
+          .putAttr("shape", AttrValue.newBuilder().setShape(s).build()));
+      return name;
+    }
+
+    Map<String, String> placeholders(List<String> keys) {
+      Map<String, String> m = new HashMap<>();
+      for (String k : keys) {
+        StateVar v = info.stateVars().get(k);
+        String ph = placeholder(k, interfaceType(v.dtype()), v.shape());
+        m.put(k, v.dtype() == interfaceType(v.dtype()) ? ph : cast(ph, interfaceType(v.dtype()), v.dtype()));
+      }
+      return m;
+    }
+
+    String cast(String x, DataType from, DataType to) {
+      String name = fresh("cast");
+      nodes.put(name, NodeDef.newBuilder().setName(name).setOp("Cast").addInput(x)
+          .putAttr("SrcT", AttrValue.newBuilder().setType(from).build())
+          .putAttr("DstT", AttrValue.newBuilder().setType(to).build())
+          .putAttr("Truncate", AttrValue.newBuilder().setB(false).build()));
+      return name;
+    }
+
+    String neg(String x, DataType t) {
+      String name = fresh("neg");
+      nodes.put(name, NodeDef.newBuilder().setName(name).setOp("Neg").addInput(x).putAttr("T", AttrValue.newBuilder().setType(t).build()));
+      return name;
+    }
+
+    String scalarConst(StateVar v, int value) {
+      String name = fresh(v.key().replace('/', '_'));
+      TensorProto.Builder t = TensorProto.newBuilder().setDtype(v.dtype()).setTensorShape(TensorShapeProto.getDefaultInstance());
+      if (v.dtype() == DataType.DT_INT32) t.addIntVal(value);
+      else if (v.dtype() == DataType.DT_INT64) t.addInt64Val(value);
+      else throw new ConversionException("step-by-step: scalar state '" + v.key() + "' of type " + v.dtype() + " is not supported");
+      nodes.put(name, NodeDef.newBuilder().setName(name).setOp("Const")
+          .putAttr("dtype", AttrValue.newBuilder().setType(v.dtype()).build())
+          .putAttr("value", AttrValue.newBuilder().setTensor(t).build()));
+      return name;
+    }
+
+    /** int32 zeros [B] for the choice variable: ZerosLike of an initial state of shape [B]. */
+    String zerosLikeBatch(Map<String, String> s0, List<String> carried) {
+      for (String k : carried) {
+        StateVar v = info.stateVars().get(k);
+        if (v.shape().length != 1 || !s0.containsKey(k)) continue;
+        String src = s0.get(k);
+        if (v.dtype() != DataType.DT_INT32) {
+          String cast = fresh("cast");
+          nodes.put(cast, NodeDef.newBuilder().setName(cast).setOp("Cast").addInput(src)
+              .putAttr("SrcT", AttrValue.newBuilder().setType(v.dtype()).build())
+              .putAttr("DstT", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+              .putAttr("Truncate", AttrValue.newBuilder().setB(false).build()));
+          src = cast;
+        }
+        String z = fresh("initial_choice");
+        nodes.put(z, NodeDef.newBuilder().setName(z).setOp("ZerosLike").addInput(src)
+            .putAttr("T", AttrValue.newBuilder().setType(DataType.DT_INT32).build()));
+        return z;
+      }
+      throw new ConversionException("step-by-step: no initial state of shape [batch] to size the initial choice by");
+    }
+
+    /** The rewritten graph with an Identity per output (name → value, of the state {@code keys.get(name)}'s dtype). */
+    GraphDef withOutputs(Map<String, String> outputs, Map<String, String> keys) {
+      Map<String, String[]> ids = new LinkedHashMap<>();
+      for (Map.Entry<String, String> e : outputs.entrySet()) {
+        if (e.getValue() == null) throw new ConversionException("step-by-step: no value for output '" + e.getKey() + "'");
+        if (nodes.containsKey(e.getKey())) throw new ConversionException("step-by-step: the output name '" + e.getKey() + "' is taken by a graph node");
+        DataType t = info.stateVars().get(keys.get(e.getKey())).dtype();
+        String src = t == interfaceType(t) ? e.getValue() : cast(e.getValue(), t, interfaceType(t));
+        ids.put(e.getKey(), new String[] {src, Integer.toString(interfaceType(t).getNumber())});
+      }
+      GraphDef.Builder g = GraphDef.newBuilder();
+      for (NodeDef.Builder n : nodes.values()) g.addNode(n.build());
+      ids.forEach((name, v) -> g.addNode(NodeDef.newBuilder().setName(name).setOp("Identity").addInput(v[0])
+          .putAttr("T", AttrValue.newBuilder().setType(DataType.forNumber(Integer.parseInt(v[1]))).build())));
+      return g.build();
+    }
+
+  }
+}
