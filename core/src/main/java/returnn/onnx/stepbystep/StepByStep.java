@@ -1,5 +1,6 @@
 package returnn.onnx.stepbystep;
 
+import returnn.onnx.onnx.MetadataJson;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -101,7 +102,7 @@ public final class StepByStep {
   public static Info readInfo(Path file) {
     Object root;
     try {
-      root = Json.parse(Files.readString(file));
+      root = MetadataJson.parse(Files.readString(file));
     } catch (IOException e) {
       throw ConversionException.atFile(file, "cannot read the step-by-step info: " + e.getMessage());
     } catch (IllegalArgumentException e) {
@@ -242,7 +243,7 @@ public final class StepByStep {
     if (role.equals(SCORER)) desc.put("scores", SCORES);
     if (role.equals(SCORER)) desc.put("scores_are", negate ? "-log p" : "log p");
     desc.put("choice_state", info.choiceKey());
-    md.put(METADATA_KEY, Json.write(desc));
+    md.put(METADATA_KEY, MetadataJson.write(desc));
     return r;
   }
 

@@ -1,5 +1,6 @@
 package returnn.onnx.rewrite.state;
 
+import returnn.onnx.onnx.MetadataJson;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -82,12 +83,18 @@ public record StateMapping(List<Entry> entries, String prefixLength) {
     root.put("version", VERSION);
     root.put("states", states);
     if (prefixLength != null) root.put("prefix_length", prefixLength);
-    return Json.write(root);
+    return MetadataJson.write(root);
   }
 
   /** Reads {@link #toJson}'s form; a clear error for anything else. */
   public static StateMapping fromJson(String json) {
-    if (!(Json.parse(json) instanceof Map<?, ?> root) || !(root.get("states") instanceof List<?> states)) {
+    Object parsed;
+    try {
+      parsed = MetadataJson.parse(json);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(METADATA_KEY + ": " + e.getMessage(), e);
+    }
+    if (!(parsed instanceof Map<?, ?> root) || !(root.get("states") instanceof List<?> states)) {
       throw new IllegalArgumentException(METADATA_KEY + ": expected {\"version\": 1, \"states\": [...]}");
     }
     if (!Long.valueOf(VERSION).equals(root.get("version"))) {

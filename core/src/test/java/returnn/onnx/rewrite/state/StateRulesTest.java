@@ -190,6 +190,6 @@ class StateRulesTest {
         () -> StateMapping.fromJson(json.replace("\"version\": 1", "\"version\": 2")));
     assertTrue(e.getMessage().contains("version 2 is not supported"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> StateMapping.fromJson("{\"version\": 1, \"states\": [}"));
-    assertTrue(e.getMessage().startsWith("state mapping JSON, offset"), e.getMessage());
+    assertTrue(e.getMessage().startsWith(StateMapping.METADATA_KEY + ": malformed JSON"), e.getMessage());
   }
 }
