@@ -166,7 +166,7 @@ def generate(m, src, python):
         with open(os.path.join(out, "reference.json")) as f:
             entry.update(json.load(f))
         os.remove(os.path.join(out, "reference.json"))
-    for k in ("checkpoint_from", "convert_error", "fuse", "fuse_outputs", "state", "convert", "notes", "tf2onnx"):
+    for k in ("checkpoint_from", "fuse", "fuse_outputs", "state", "convert", "notes", "tf2onnx"):
         if k in m:
             entry[k] = m[k]
     entry["generate_seconds"] = round(time.time() - t0, 1)
