@@ -1,8 +1,12 @@
 package returnn.onnx;
 
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import returnn.onnx.convert.OpHandler;
+import returnn.onnx.quantize.QuantizeOptions;
 
 /**
  * What to convert and how.
@@ -19,10 +23,13 @@ import java.util.Map;
  * @param logSoftmaxOutput a Softmax that computes a network output directly becomes LogSoftmax
  * @param ortMinor the oldest ONNX Runtime 1.x the model must run in (its minor version, at least
  *     {@link #MIN_ORT_MINOR}); below 16, fused attention avoids what ONNX Runtime 1.15 lacks or computes wrongly
+ * @param quantize quantize the weights after conversion (and record it in the metadata), or null for fp32
+ * @param handlers handlers for TF op types registered over the built-in ones ({@link returnn.onnx.convert.HandlerRegistry})
  */
 public record ConvertOptions(
     Path graph, Path checkpoint, List<String> outputs, int opset, Map<String, long[]> inputShapes, boolean fuse,
-    boolean state, boolean stateDefaults, boolean logSoftmaxOutput, int ortMinor) {
+    boolean state, boolean stateDefaults, boolean logSoftmaxOutput, int ortMinor, QuantizeOptions quantize,
+    Map<String, OpHandler> handlers) {
   public static final int DEFAULT_OPSET = 17;
   public static final int MIN_OPSET = 13;
   public static final int MAX_OPSET = 23;
@@ -33,6 +40,7 @@ public record ConvertOptions(
   public ConvertOptions {
     outputs = outputs == null ? List.of() : List.copyOf(outputs);
     inputShapes = inputShapes == null ? Map.of() : Map.copyOf(inputShapes);
+    handlers = handlers == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(handlers));
     if (opset < MIN_OPSET || opset > MAX_OPSET) {
       throw new ConversionException("opset " + opset + " is not supported (choose " + MIN_OPSET + " to " + MAX_OPSET + ")");
     }
@@ -41,43 +49,60 @@ public record ConvertOptions(
     }
   }
 
-  public ConvertOptions(Path graph, Path checkpoint, List<String> outputs, int opset, Map<String, long[]> inputShapes,
-      boolean fuse, boolean state) {
-    this(graph, checkpoint, outputs, opset, inputShapes, fuse, state, false, false, MIN_ORT_MINOR);
-  }
-
-  /** Without {@code --state}. */
-  public ConvertOptions(Path graph, Path checkpoint, List<String> outputs, int opset, Map<String, long[]> inputShapes,
-      boolean fuse) {
-    this(graph, checkpoint, outputs, opset, inputShapes, fuse, false);
-  }
-
+  /**
+   * The defaults (opset 17, fused, no state, ONNX Runtime 1.15, not quantized); the named options are set with the
+   * {@code with...} methods, or through the public builder {@code returnn.onnx.api.ReturnnOnnx.convert(graph)}.
+   */
   public static ConvertOptions of(Path graph, Path checkpoint, List<String> outputs) {
-    return new ConvertOptions(graph, checkpoint, outputs, DEFAULT_OPSET, Map.of(), true, false);
+    return new ConvertOptions(graph, checkpoint, outputs, DEFAULT_OPSET, Map.of(), true, false, false, false, MIN_ORT_MINOR,
+        null, Map.of());
+  }
+
+  public ConvertOptions withOutputs(List<String> l) {
+    return new ConvertOptions(graph, checkpoint, l, opset, inputShapes, fuse, state, stateDefaults, logSoftmaxOutput, ortMinor,
+        quantize, handlers);
   }
 
   public ConvertOptions withOpset(int o) {
-    return new ConvertOptions(graph, checkpoint, outputs, o, inputShapes, fuse, state, stateDefaults, logSoftmaxOutput, ortMinor);
+    return new ConvertOptions(graph, checkpoint, outputs, o, inputShapes, fuse, state, stateDefaults, logSoftmaxOutput, ortMinor,
+        quantize, handlers);
   }
 
   public ConvertOptions withFuse(boolean f) {
-    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, f, state, stateDefaults, logSoftmaxOutput, ortMinor);
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, f, state, stateDefaults, logSoftmaxOutput, ortMinor,
+        quantize, handlers);
   }
 
   public ConvertOptions withInputShapes(Map<String, long[]> s) {
-    return new ConvertOptions(graph, checkpoint, outputs, opset, s, fuse, state, stateDefaults, logSoftmaxOutput, ortMinor);
+    return new ConvertOptions(graph, checkpoint, outputs, opset, s, fuse, state, stateDefaults, logSoftmaxOutput, ortMinor,
+        quantize, handlers);
   }
 
   public ConvertOptions withState(boolean s, boolean defaults) {
-    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, s, defaults, logSoftmaxOutput, ortMinor);
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, s, defaults, logSoftmaxOutput, ortMinor,
+        quantize, handlers);
   }
 
   public ConvertOptions withLogSoftmaxOutput(boolean l) {
-    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, state, stateDefaults, l, ortMinor);
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, state, stateDefaults, l, ortMinor,
+        quantize, handlers);
   }
 
   public ConvertOptions withOrtMinor(int m) {
-    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, state, stateDefaults, logSoftmaxOutput, m);
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, state, stateDefaults, logSoftmaxOutput, m,
+        quantize, handlers);
+  }
+
+  /** Quantize the converted model's weights ({@code null}: keep fp32). */
+  public ConvertOptions withQuantize(QuantizeOptions q) {
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, state, stateDefaults, logSoftmaxOutput, ortMinor,
+        q, handlers);
+  }
+
+  /** Handlers for TF op types, registered over the built-in ones (a custom op, or a replacement). */
+  public ConvertOptions withHandlers(Map<String, OpHandler> h) {
+    return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, state, stateDefaults, logSoftmaxOutput, ortMinor,
+        quantize, h);
   }
 
   /** The minor version of an ONNX Runtime version {@code 1.N} or {@code 1.N.P}. */

@@ -17,6 +17,8 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Value;
 import returnn.onnx.onnx.OnnxWriter;
 import returnn.onnx.onnx.Version;
+import returnn.onnx.quantize.QuantizationReport;
+import returnn.onnx.quantize.Quantizer;
 import returnn.onnx.rewrite.Pipeline;
 import returnn.onnx.rewrite.state.StateInterface;
 import returnn.onnx.rewrite.state.StateMapping;
@@ -38,12 +40,19 @@ import returnn.onnx.tf.checkpoint.CheckpointReader;
  * r.write(Path.of("model.onnx"));
  * System.out.print(r.report().format());
  * }</pre>
+ *
+ * <p>Internal: the public entry point is {@code returnn.onnx.api.ReturnnOnnx}, which wraps this class.
  */
 public final class Converter {
   private Converter() {}
 
-  /** A converted model, not yet written. */
-  public record Result(Graph graph, ConversionReport report, Map<String, String> metadata, int opset) {
+  /**
+   * A converted model, not yet written; {@code quantization} is what {@link ConvertOptions#quantize()} did, or null.
+   * (Mutable: the CLI and the step-by-step converter adjust it before writing. The public API's immutable view is
+   * {@code returnn.onnx.api.ConvertedModel}.)
+   */
+  public record Result(Graph graph, ConversionReport report, Map<String, String> metadata, int opset,
+      QuantizationReport quantization) {
     public void write(Path out) {
       long t0 = System.nanoTime();
       OnnxWriter.write(graph, opset, metadata, out);
@@ -98,7 +107,9 @@ public final class Converter {
       report.tfOps.putAll(imported.tfHistogram());
       Pipeline pipeline = Pipeline.standard(o.fuse());
       pipeline.runTfLevel(g, o.opset(), report);
-      Legalizer legalizer = new Legalizer(HandlerRegistry.standard(), o.opset());
+      HandlerRegistry handlers = HandlerRegistry.standard();
+      o.handlers().forEach(handlers::override);
+      Legalizer legalizer = new Legalizer(handlers, o.opset());
       legalizer.run(g, model.source().toString());
       report.handlersUsed.putAll(legalizer.handlerUse());
       pipeline.runOnnxLevel(g, o.opset(), report);
@@ -127,7 +138,13 @@ public final class Converter {
         metadata.put(StateMapping.METADATA_KEY, states.toJson());
         metadata.putAll(states.rasrMetadata());
       }
-      return new Result(g, report, metadata, o.opset());
+      // After the report's ONNX histogram, which shows the fp32 model (the quantization report lists what changed).
+      QuantizationReport quantized = null;
+      if (o.quantize() != null) {
+        quantized = Quantizer.quantize(g, o.quantize(), o.opset());
+        metadata.put(Quantizer.METADATA_KEY, o.quantize().describe());
+      }
+      return new Result(g, report, metadata, o.opset(), quantized);
     }
   }
 
@@ -167,7 +184,8 @@ public final class Converter {
     StringBuilder opts = new StringBuilder("opset=" + o.opset() + " fuse=" + o.fuse() + (o.state() ? " state=true" : "")
         + (o.stateDefaults() ? " state_defaults=true" : "") + (o.logSoftmaxOutput() ? " log_softmax_output=true" : "")
         + " ort_version=1." + o.ortMinor()
-        + " outputs=" + String.join(",", outputs));
+        + " outputs=" + String.join(",", outputs)
+        + (o.handlers().isEmpty() ? "" : " handlers=" + String.join(",", o.handlers().keySet())));
     new java.util.TreeMap<>(o.inputShapes()).forEach((k, v) -> opts.append(" input=").append(k).append(java.util.Arrays.toString(v)));
     m.put("returnn_onnx.options", opts.toString());
     return m;

@@ -111,8 +111,7 @@ final class ConformerBench {
   }
 
   private static Converter.Result convert(FixtureWriter.Written w, Fixture f, boolean fuse, Path out) {
-    Converter.Result r = Converter.convert(new ConvertOptions(w.graph(), w.checkpointPrefix(), List.of(Fixtures.OUTPUT),
-        ConvertOptions.DEFAULT_OPSET, Map.of(), fuse));
+    Converter.Result r = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), List.of(Fixtures.OUTPUT)).withFuse(fuse));
     r.write(out);
     return r;
   }

@@ -4,8 +4,9 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import returnn.onnx.ConvertOptions;
 import returnn.onnx.Converter;
+import returnn.onnx.api.Conversion;
+import returnn.onnx.api.ReturnnOnnx;
 
 @Command(name = "convert", mixinStandardHelpOptions = true,
     description = "Convert a RETURNN graph (.pb, .pbtxt, .meta, .metatxt or SavedModel dir) and its checkpoint to ONNX.")
@@ -84,10 +85,12 @@ final class ConvertCommand implements Callable<Integer> {
     returnn.onnx.SafePaths.checkOutput(output.resolveSibling(output.getFileName() + ".data"), ins);
     if (stateDefaults && !state) throw new IllegalArgumentException("--state-defaults needs --state");
     if (rasrConfig != null) returnn.onnx.SafePaths.checkOutput(rasrConfig, ins);
-    ConvertOptions o = new ConvertOptions(graph, checkpoint, Parsing.list(outputs), opset, Parsing.shapes(inputs), !noFuse, state,
-        stateDefaults, logSoftmaxOutput, ConvertOptions.parseOrtVersion(ortVersion));
-    Converter.Result r = Converter.convert(o);
-    returnn.onnx.quantize.QuantizationReport q = quantizeFlags.applyTo(r, quantize);
+    Conversion c = ReturnnOnnx.convert(graph).checkpoint(checkpoint).outputs(Parsing.list(outputs)).opset(opset).fuse(!noFuse)
+        .state(state).stateDefaults(stateDefaults).logSoftmaxOutput(logSoftmaxOutput).ortVersion(ortVersion)
+        .quantize(quantizeFlags.forConvert(quantize));
+    Parsing.shapes(inputs).forEach(c::inputShape);
+    Converter.Result r = Converter.convert(c.options());
+    returnn.onnx.quantize.QuantizationReport q = r.quantization();
     String fragment = null;
     if (rasrConfig != null) {
       returnn.onnx.tf.TfModel model = returnn.onnx.tf.GraphReader.read(graph);

@@ -116,8 +116,7 @@ final class LstmBench {
   }
 
   private static Converter.Result convert(FixtureWriter.Written w, Fixture f, boolean fuse, Path out) {
-    Converter.Result r = Converter.convert(new ConvertOptions(w.graph(), w.checkpointPrefix(), f.outputs(),
-        ConvertOptions.DEFAULT_OPSET, Map.of(), fuse));
+    Converter.Result r = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), f.outputs()).withFuse(fuse));
     r.write(out);
     return r;
   }

@@ -189,7 +189,7 @@ final class ModelBench {
     long t1 = System.nanoTime();
     Map<String, Integer> ops = r.graph().opHistogram();
     QuantizationReport rep = Quantizer.quantize(r.graph(), q, r.opset());
-    r.metadata().put(QuantizeFlags.METADATA_KEY, q.describe());
+    r.metadata().put(Quantizer.METADATA_KEY, q.describe());
     r.write(int8);
     long t2 = System.nanoTime();
     return new Converted(fp32, int8, (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, rep, ops);

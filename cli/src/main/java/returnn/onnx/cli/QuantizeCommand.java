@@ -49,7 +49,7 @@ final class QuantizeCommand implements Callable<Integer> {
     }
     QuantizationReport r = Quantizer.quantize(m.graph(), flags.options(), m.opset());
     Map<String, String> metadata = new LinkedHashMap<>(m.metadata());
-    metadata.put(QuantizeFlags.METADATA_KEY, flags.options().describe());
+    metadata.put(Quantizer.METADATA_KEY, flags.options().describe());
     OnnxWriter.write(m.graph(), m.opset(), metadata, output);
     System.out.print(r.format());
     System.out.printf("model: %,d -> %,d bytes on disk; read, quantized and written in %d ms%n", fileBytes(input),

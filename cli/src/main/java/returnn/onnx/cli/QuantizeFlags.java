@@ -3,16 +3,10 @@ package returnn.onnx.cli;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
-import returnn.onnx.Converter;
-import returnn.onnx.quantize.QuantizationReport;
 import returnn.onnx.quantize.QuantizeOptions;
-import returnn.onnx.quantize.Quantizer;
 
 /** The quantization options shared by {@code quantize} and {@code convert --quantize int8} (a picocli mixin). */
 final class QuantizeFlags {
-  /** Model metadata key recording how the weights were quantized. */
-  static final String METADATA_KEY = "returnn_onnx.quantization";
-
   @Option(names = "--per-channel", description = "One scale per output channel (MatMul/Gemm column, LSTM gate row, embedding row) instead of per tensor.")
   boolean perChannel;
 
@@ -48,17 +42,15 @@ final class QuantizeFlags {
   }
 
   /**
-   * For {@code convert}: quantizes the converted graph when {@code mode} is "int8" and records it in the metadata;
-   * returns null (nothing done) when {@code mode} is null.
+   * For {@code convert}: the quantization {@code --quantize int8} asks for (the converter applies it and records it
+   * in the metadata), or null when {@code mode} is null.
    */
-  QuantizationReport applyTo(Converter.Result r, String mode) {
+  QuantizeOptions forConvert(String mode) {
     if (mode == null) {
       if (anyGiven()) throw new IllegalArgumentException("--per-channel, --weight-range, --standard-ops and --exclude need --quantize int8");
       return null;
     }
     if (!mode.equals("int8")) throw new IllegalArgumentException("--quantize " + mode + " is not supported (int8 is)");
-    QuantizationReport q = Quantizer.quantize(r.graph(), options(), r.opset());
-    r.metadata().put(METADATA_KEY, options().describe());
-    return q;
+    return options();
   }
 }

@@ -39,7 +39,8 @@ final class StepByStepConvert {
       SafePaths.checkOutput(c.output.resolve(f), ins);
       SafePaths.checkOutput(c.output.resolve(f + ".data"), ins);
     }
-    ConvertOptions o = new ConvertOptions(c.graph, c.checkpoint, List.of(), c.opset, Parsing.shapes(c.inputs), !c.noFuse, false);
+    ConvertOptions o = ConvertOptions.of(c.graph, c.checkpoint, List.of()).withOpset(c.opset).withInputShapes(Parsing.shapes(c.inputs))
+        .withFuse(!c.noFuse);
     StepByStep.Models m = StepByStep.convert(o, info, c.negateScores);
     m.writeTo(c.output);
     String cfg = rasrConfig(m, c.negateScores);

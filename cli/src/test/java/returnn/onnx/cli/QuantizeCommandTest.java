@@ -72,7 +72,7 @@ class QuantizeCommandTest {
     assertTrue(Files.size(int8) < Files.size(fp32) / 2, Files.size(int8) + " vs " + Files.size(fp32));
     assertNull(OnnxChecker.check(int8), "the official ONNX checker accepts the model");
     try (OnnxSession s = OnnxSession.open(int8, OnnxSession.Options.singleThread())) {
-      assertTrue(s.metadata().get(QuantizeFlags.METADATA_KEY).startsWith("int8 dynamic, per-tensor"), s.metadata().toString());
+      assertTrue(s.metadata().get(returnn.onnx.quantize.Quantizer.METADATA_KEY).startsWith("int8 dynamic, per-tensor"), s.metadata().toString());
       assertTrue(s.metadata().containsKey("returnn_onnx.source_sha256"), "the fp32 model's provenance is kept");
     }
     assertClose(fp32, int8, LOG_PROB_TOLERANCE);

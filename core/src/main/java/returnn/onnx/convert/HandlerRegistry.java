@@ -44,6 +44,15 @@ public final class HandlerRegistry {
     return this;
   }
 
+  /**
+   * Registers {@code h} for {@code tfOp} at every opset, replacing any handler registered for it (a user's handler
+   * for a custom op, or in place of a built-in one).
+   */
+  public HandlerRegistry override(String tfOp, OpHandler h) {
+    handlers.remove(tfOp);
+    return register(tfOp, 1, h);
+  }
+
   /** The handler for {@code tfOp} at {@code opset}, or null. */
   public OpHandler find(String tfOp, int opset) {
     for (Versioned v : handlers.getOrDefault(tfOp, List.of())) if (v.sinceOpset <= opset) return v.handler;

@@ -19,6 +19,9 @@ import returnn.onnx.rewrite.RuleContext;
  * }</pre>
  */
 public final class Quantizer {
+  /** Model metadata key recording how the weights were quantized ({@link QuantizeOptions#describe()}). */
+  public static final String METADATA_KEY = "returnn_onnx.quantization";
+
   private Quantizer() {}
 
   public static QuantizationReport quantize(Graph g, QuantizeOptions options, int opset) {

@@ -211,7 +211,8 @@ public final class StepByStep {
   private static Converter.Result convertPart(ConvertOptions o, TfModel model, GraphDef g, List<String> outputs, String role,
       Info info, List<String> carried, boolean negate) {
     TfModel part = new TfModel(g, model.source(), model.format(), null, model.strippedOps(), Map.of(), Map.of(), null);
-    ConvertOptions po = new ConvertOptions(o.graph(), o.checkpoint(), outputs, o.opset(), o.inputShapes(), o.fuse(), false);
+    ConvertOptions po = ConvertOptions.of(o.graph(), o.checkpoint(), outputs).withOpset(o.opset()).withInputShapes(o.inputShapes())
+        .withFuse(o.fuse()).withHandlers(o.handlers());
     Converter.Result r = Converter.convert(po, part);
     for (Value v : r.graph().outputs()) {
       String k = v.name().equals(SCORES) ? info.scoresKey() : v.name().endsWith(UPDATED) ? v.name().substring(0, v.name().length() - UPDATED.length()) : v.name();

@@ -97,8 +97,7 @@ class OrtCompatibilityTest {
     FixtureWriter.Written w = f.write(dir, GraphFormat.META);
     List<String> outputs = List.of(f.outputs().get(0));
     if (name.startsWith("conformer")) outputs = f.outputs();
-    Converter.Result conv = Converter.convert(new ConvertOptions(w.graph(), w.checkpointPrefix(), outputs,
-        ConvertOptions.DEFAULT_OPSET, Map.of(), true, c.state()));
+    Converter.Result conv = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), outputs).withState(c.state(), false));
     if (c.int8()) Quantizer.quantize(conv.graph(), QuantizeOptions.defaults(), conv.opset());
     if (c.fused() < 0) assertTrue(conv.graph().count(c.fusedOp()) > 0, conv.graph().opHistogram().toString());
     else assertEquals(c.fused(), conv.graph().count(c.fusedOp()), conv.graph().opHistogram().toString());
@@ -188,8 +187,7 @@ class OrtCompatibilityTest {
     Case c = of(name);
     Fixture f = c.fixture().get();
     FixtureWriter.Written w = f.write(dir, GraphFormat.META);
-    Converter.Result conv = Converter.convert(new ConvertOptions(w.graph(), w.checkpointPrefix(), List.of(f.outputs().get(0)),
-        ConvertOptions.DEFAULT_OPSET, Map.of(), true, true));
+    Converter.Result conv = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), List.of(f.outputs().get(0))).withState(true, false));
     Path onnx = dir.resolve(name + ".onnx");
     conv.write(onnx);
     int[] lens = {7, 7, 7};

@@ -62,8 +62,7 @@ class RasrStyleConsumerTest {
 
   Prepared prepare(Fixture f, boolean state, int[] lengths, boolean twin) {
     FixtureWriter.Written w = f.write(dir, GraphFormat.META);
-    Converter.Result conv = Converter.convert(new ConvertOptions(w.graph(), w.checkpointPrefix(), List.of(f.outputs().get(0)),
-        ConvertOptions.DEFAULT_OPSET, Map.of(), true, state));
+    Converter.Result conv = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), List.of(f.outputs().get(0))).withState(state, false));
     Map<String, Tensor> feeds = f.randomFeeds(21, lengths);
     Tensor tf = TfReference.run(twin ? LstmTwin.of(f.graph()) : f.graph(), w.checkpointPrefix(), feeds, List.of(f.outputs().get(0)))
         .get(f.outputs().get(0));

@@ -65,8 +65,7 @@ class ZooRasrConsumerTest extends RasrStyleConsumerTest {
     String name = m.get("name").asText();
     Path graph = root.resolve(m.get("graph").asText()), ckpt = root.resolve(m.get("checkpoint").asText());
     String out = m.get("outputs").fieldNames().next(); // output/output_batch_major, or output/rec/... inside a rec unit
-    Converter.Result conv = Converter.convert(new ConvertOptions(graph, ckpt, List.of(out), ConvertOptions.DEFAULT_OPSET,
-        Map.of(), true, true));
+    Converter.Result conv = Converter.convert(ConvertOptions.of(graph, ckpt, List.of(out)).withState(true, false));
     Tensor data = npy(root, m.get("inputs"), DATA);
     int[] lens = new int[m.get("lengths").size()];
     for (int i = 0; i < lens.length; i++) lens[i] = m.get("lengths").get(i).asInt();

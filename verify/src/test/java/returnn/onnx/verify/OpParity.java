@@ -76,7 +76,7 @@ public final class OpParity {
       Path dir = Files.createTempDirectory("parity");
       Path pb = dir.resolve("graph.pb");
       Files.write(pb, g.toByteArray());
-      Converter.Result r = Converter.convert(new ConvertOptions(pb, null, outputs, opset, Map.of(), true));
+      Converter.Result r = Converter.convert(ConvertOptions.of(pb, null, outputs).withOpset(opset));
       Files.delete(pb);
       Files.delete(dir);
       return r;

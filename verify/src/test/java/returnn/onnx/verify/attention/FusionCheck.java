@@ -48,8 +48,7 @@ final class FusionCheck {
   /** With the given feeds (TF names with {@code :0}). */
   static Checked run(Fixture f, Path dir, GraphFormat format, int opset, boolean fuse, double tol, Map<String, Tensor> feeds) {
     FixtureWriter.Written w = f.write(dir, format);
-    Converter.Result conv = Converter.convert(new ConvertOptions(w.graph(), w.checkpointPrefix(), f.outputs(), opset,
-        Map.of(), fuse));
+    Converter.Result conv = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), f.outputs()).withOpset(opset).withFuse(fuse));
     Map<String, Tensor> tf = TfReference.run(f.graph(), w.checkpointPrefix(), feeds, f.outputs());
     Map<String, Tensor> onnx;
     try (OnnxSession s = OnnxSession.open(conv.toBytes(), OnnxSession.Options.defaults())) {

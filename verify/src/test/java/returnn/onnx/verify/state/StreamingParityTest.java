@@ -78,8 +78,7 @@ class StreamingParityTest {
     Case c = fixture(name);
     Fixture f = c.fixture();
     FixtureWriter.Written w = f.write(dir, GraphFormat.META);
-    Converter.Result conv = Converter.convert(new ConvertOptions(w.graph(), w.checkpointPrefix(),
-        List.of(LstmFixtures.OUTPUT), c.opset(), Map.of(), true, true));
+    Converter.Result conv = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), List.of(LstmFixtures.OUTPUT)).withOpset(c.opset()).withState(true, false));
     String report = conv.report().format(true);
     if (c.lstm()) {
       assertEquals(2, conv.graph().count("LSTM"), report);
@@ -167,7 +166,7 @@ class StreamingParityTest {
     Case c = fixture(name);
     Fixture f = c.fixture();
     FixtureWriter.Written w = f.write(dir, GraphFormat.META);
-    ConvertOptions o = new ConvertOptions(w.graph(), w.checkpointPrefix(), List.of(LstmFixtures.OUTPUT), c.opset(), Map.of(), true, true)
+    ConvertOptions o = ConvertOptions.of(w.graph(), w.checkpointPrefix(), List.of(LstmFixtures.OUTPUT)).withOpset(c.opset()).withState(true, false)
         .withState(true, variant.endsWith("+defaults")).withOrtMinor(variant.endsWith("+ort1.16") ? 16 : ConvertOptions.MIN_ORT_MINOR);
     Converter.Result conv = Converter.convert(o);
     Path onnx = dir.resolve(name + ".onnx");
@@ -228,7 +227,7 @@ class StreamingParityTest {
     Case c = fixture("transformer_lm");
     FixtureWriter.Written w = c.fixture().write(dir, GraphFormat.META);
     Path onnx = dir.resolve("lm.onnx");
-    Converter.convert(new ConvertOptions(w.graph(), w.checkpointPrefix(), List.of(LstmFixtures.OUTPUT), c.opset(), Map.of(), true, true))
+    Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), List.of(LstmFixtures.OUTPUT)).withOpset(c.opset()).withState(true, false))
         .write(onnx);
     int[] full = {7, 7, 7, 7};
     Map<String, Tensor> all = c.fixture().randomFeeds(5, full);

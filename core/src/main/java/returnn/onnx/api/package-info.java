@@ -1,0 +1,26 @@
+/**
+ * The public Java API of returnn-onnx: convert a RETURNN model (TensorFlow graph + checkpoint) to ONNX.
+ *
+ * <p>Start at {@link returnn.onnx.api.ReturnnOnnx#convert(java.nio.file.Path)}, set what the {@code convert} command's
+ * flags set, and {@link returnn.onnx.api.Conversion#run() run}: the {@link returnn.onnx.api.ConvertedModel} gives the
+ * model's bytes or writes it, its {@link returnn.onnx.api.Report} and its metadata, all immutable.
+ *
+ * <p>What else is API (stable names, documented):
+ * <ul>
+ *   <li>this package;</li>
+ *   <li>{@code returnn.onnx.ConversionException}, the one exception conversion throws for bad input;</li>
+ *   <li>{@code returnn.onnx.quantize}: {@code QuantizeOptions} (made by {@link returnn.onnx.api.Int8}),
+ *       {@code QuantizationReport}, and {@code Quantizer} for models read from ONNX files;</li>
+ *   <li>for user-supplied op handlers ({@link returnn.onnx.api.Conversion#handler}): {@code returnn.onnx.convert}'s
+ *       {@code OpHandler} and {@code ConversionContext}, and what a handler touches through them
+ *       ({@code returnn.onnx.ops.OnnxBuilder}, {@code returnn.onnx.ir.Value}, {@code Tensor}, {@code DType},
+ *       {@code Shape}): usable, but they follow the converter's internals and may change between versions;</li>
+ *   <li>in the {@code returnn-onnx-runtime} artifact, {@code returnn.onnx.runtime}: {@code OnnxSession} (run a model),
+ *       {@code StreamingSession} (chunk by chunk, states carried), {@code LmScorer} (perplexity),
+ *       {@code StepByStepDecoder} (RASR's stateful-onnx triple).</li>
+ * </ul>
+ * Every other package ({@code returnn.onnx.tf}, {@code rewrite}, {@code onnx}, {@code stepbystep}, and the other
+ * classes of {@code returnn.onnx} and {@code returnn.onnx.convert}) is internal: public only because the project's
+ * other modules (runtime, verify, cli) use it.
+ */
+package returnn.onnx.api;
