@@ -34,7 +34,26 @@ public record Report(
     List<String> notes, List<String> declinedFusions, List<String> internalErrors, int opset, long readMillis,
     long convertMillis, Optional<QuantizationReport> quantization, String text) {
 
-  /** Copies every list and map: the record cannot be changed and shares nothing with the converter. */
+  /**
+   * The report; every list and map is copied, so the record cannot be changed and shares nothing with the converter.
+   *
+   * @param inputs see the record's inputs
+   * @param outputs see the record's outputs
+   * @param tfOps see the record's tfOps
+   * @param onnxOps see the record's onnxOps
+   * @param handlersUsed see the record's handlersUsed
+   * @param rulesFired see the record's rulesFired
+   * @param fusions see the record's fusions
+   * @param warnings see the record's warnings
+   * @param notes see the record's notes
+   * @param declinedFusions see the record's declinedFusions
+   * @param internalErrors see the record's internalErrors
+   * @param opset see the record's opset
+   * @param readMillis see the record's readMillis
+   * @param convertMillis see the record's convertMillis
+   * @param quantization see the record's quantization
+   * @param text see the record's text
+   */
   public Report {
     inputs = List.copyOf(inputs);
     outputs = List.copyOf(outputs);

@@ -10,7 +10,7 @@
  *   <li>this package;</li>
  *   <li>{@code returnn.onnx.ConversionException}, the one exception conversion throws for bad input;</li>
  *   <li>{@code returnn.onnx.quantize}: {@code QuantizeOptions} (made by {@link returnn.onnx.api.Int8}),
- *       {@code QuantizationReport}, and {@code Quantizer} for models read from ONNX files;</li>
+ *       {@code QuantizationReport};</li>
  *   <li>for user-supplied op handlers ({@link returnn.onnx.api.Conversion#handler}): {@code returnn.onnx.convert}'s
  *       {@code OpHandler} and {@code ConversionContext}, and what a handler touches through them
  *       ({@code returnn.onnx.ops.OnnxBuilder}, {@code returnn.onnx.ir.Value}, {@code Tensor}, {@code DType},

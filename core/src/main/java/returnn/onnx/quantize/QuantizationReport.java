@@ -33,35 +33,67 @@ public final class QuantizationReport {
     kept.add(new Kept(node, op, reason));
   }
 
+  /**
+   * The nodes quantized.
+   *
+   * @return an unmodifiable list, in the order quantized
+   */
   public List<Quantized> quantized() {
     return List.copyOf(quantized);
   }
 
+  /**
+   * The candidates kept in fp32, with why.
+   *
+   * @return an unmodifiable list
+   */
   public List<Kept> kept() {
     return List.copyOf(kept);
   }
 
-  /** Quantized node count per rewrite ("MatMul → com.microsoft.DynamicQuantizeMatMul" → 3). */
+  /**
+   * Quantized node count per rewrite ("MatMul -&gt; com.microsoft.DynamicQuantizeMatMul" → 3).
+   *
+   * @return the counts, sorted by rewrite
+   */
   public Map<String, Integer> counts() {
     Map<String, Integer> m = new TreeMap<>();
     for (Quantized q : quantized) m.merge(q.from() + " -> " + q.to(), 1, Integer::sum);
     return m;
   }
 
-  /** Bytes of all constants (weights) of the model before and after. */
+  /**
+   * Bytes of all constants (weights) of the model before quantization.
+   *
+   * @return the bytes
+   */
   public long weightBytesBefore() {
     return weightBytesBefore;
   }
 
+  /**
+   * Bytes of all constants (weights) of the model after quantization.
+   *
+   * @return the bytes
+   */
   public long weightBytesAfter() {
     return weightBytesAfter;
   }
 
+  /**
+   * How long quantization took.
+   *
+   * @return milliseconds
+   */
   public long millis() {
     return millis;
   }
 
-  /** A human-readable report: per node, kept candidates grouped by reason, and the weight sizes. */
+  /**
+   * A human-readable report: per node, kept candidates grouped by reason, and the weight sizes.
+   *
+   * @return the report, lines ending in newlines
+   */
   public String format() {
     StringBuilder sb = new StringBuilder("quantization: ").append(options).append('\n');
     if (quantized.isEmpty()) sb.append("  nothing quantized\n");

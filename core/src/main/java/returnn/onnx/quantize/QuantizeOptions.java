@@ -32,28 +32,64 @@ public record QuantizeOptions(boolean perChannel, Range range, boolean standardO
     REDUCED
   }
 
+  /**
+   * The options; null {@code range} is {@link Range#AUTO}, null {@code exclude} is none.
+   *
+   * @param perChannel one scale per output channel instead of per tensor
+   * @param range the magnitude GEMM weights are scaled to
+   * @param standardOps standard ONNX ops instead of com.microsoft ones for MatMul/Gemm
+   * @param exclude node name patterns kept in fp32
+   */
   public QuantizeOptions {
     range = range == null ? Range.AUTO : range;
     exclude = exclude == null ? List.of() : List.copyOf(exclude);
   }
 
-  /** Per-tensor, full range, ONNX Runtime contrib ops, nothing excluded. */
+  /**
+   * Per-tensor, full range, ONNX Runtime contrib ops, nothing excluded.
+   *
+   * @return the options
+   */
   public static QuantizeOptions defaults() {
     return new QuantizeOptions(false, Range.AUTO, false, List.of());
   }
 
+  /**
+   * These options with {@code perChannel} set.
+   *
+   * @param v one scale per output channel
+   * @return new options
+   */
   public QuantizeOptions withPerChannel(boolean v) {
     return new QuantizeOptions(v, range, standardOps, exclude);
   }
 
+  /**
+   * These options with {@code range} set.
+   *
+   * @param r the range of GEMM weights
+   * @return new options
+   */
   public QuantizeOptions withRange(Range r) {
     return new QuantizeOptions(perChannel, r, standardOps, exclude);
   }
 
+  /**
+   * These options with {@code standardOps} set.
+   *
+   * @param v standard ONNX ops for MatMul/Gemm (LSTMs then stay fp32)
+   * @return new options
+   */
   public QuantizeOptions withStandardOps(boolean v) {
     return new QuantizeOptions(perChannel, range, v, exclude);
   }
 
+  /**
+   * These options with {@code exclude} set.
+   *
+   * @param patterns node names, scopes or globs with {@code *} and {@code ?} kept in fp32
+   * @return new options
+   */
   public QuantizeOptions withExclude(List<String> patterns) {
     return new QuantizeOptions(perChannel, range, standardOps, patterns);
   }
@@ -63,7 +99,11 @@ public record QuantizeOptions(boolean perChannel, Range range, boolean standardO
     return range == Range.FULL || (range == Range.AUTO && !perChannel) ? 127 : 64;
   }
 
-  /** One line for model metadata and reports. */
+  /**
+   * One line for model metadata and reports.
+   *
+   * @return e.g. {@code int8 dynamic, per-tensor, weights in [-127, 127], com.microsoft ops}
+   */
   public String describe() {
     return "int8 dynamic, " + (perChannel ? "per-channel" : "per-tensor") + ", weights in [-" + qmax() + ", " + qmax() + "]"
         + (standardOps ? ", standard ONNX ops" : ", com.microsoft ops")
