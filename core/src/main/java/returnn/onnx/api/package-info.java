@@ -22,5 +22,13 @@
  * Every other package ({@code returnn.onnx.tf}, {@code rewrite}, {@code onnx}, {@code stepbystep}, and the other
  * classes of {@code returnn.onnx} and {@code returnn.onnx.convert}) is internal: public only because the project's
  * other modules (runtime, verify, cli) use it.
+ *
+ * <p>Why no JPMS {@code module-info} (yet): the project's other modules are plain classpath jars that use core's
+ * internals ({@code runtime} reads ONNX files and state mappings through {@code returnn.onnx.onnx} and
+ * {@code rewrite.state}; {@code verify} and {@code cli} use the readers, the IR and the rewrites). A named core
+ * module would have to export those packages to them by module name, which needs module names for every module and
+ * module-path test runs; and the handler API exposes {@code ir} and {@code ops} types, so those packages would be
+ * exported anyway. The internal packages get their final names first (issue 17's renames, to be done in one step);
+ * a {@code module-info} exporting this package, {@code quantize} and the handler SPI comes after that.
  */
 package returnn.onnx.api;
