@@ -1,7 +1,6 @@
 package returnn.onnx.cli;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -52,21 +51,10 @@ final class QuantizeCommand implements Callable<Integer> {
     metadata.put(Quantizer.METADATA_KEY, flags.options().describe());
     OnnxWriter.write(m.graph(), m.opset(), metadata, output);
     System.out.print(r.format());
-    System.out.printf("model: %,d -> %,d bytes on disk; read, quantized and written in %d ms%n", fileBytes(input),
-        fileBytes(output), (System.nanoTime() - t0) / 1_000_000);
+    System.out.printf("model: %,d -> %,d bytes on disk; read, quantized and written in %d ms%n", OnnxWriter.bytesOnDisk(input),
+        OnnxWriter.bytesOnDisk(output), (System.nanoTime() - t0) / 1_000_000);
     if (r.quantized().isEmpty()) System.out.println("warning: no weight was quantized");
     System.out.println("wrote " + output);
     return 0;
-  }
-
-  /** The model file plus its external data file ({@code MODEL.onnx.data} or {@code MODEL.onnx.<hash>.data}), if any. */
-  static long fileBytes(Path model) throws IOException {
-    long n = Files.size(model);
-    String name = model.getFileName().toString();
-    java.util.regex.Pattern p = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(name) + "(\\.[0-9a-f]{16})?\\.data");
-    try (java.nio.file.DirectoryStream<Path> s = Files.newDirectoryStream(model.toAbsolutePath().getParent())) {
-      for (Path f : s) if (p.matcher(f.getFileName().toString()).matches() && Files.isRegularFile(f)) n += Files.size(f);
-    }
-    return n;
   }
 }

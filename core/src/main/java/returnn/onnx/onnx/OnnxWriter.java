@@ -125,9 +125,28 @@ public final class OnnxWriter {
     }
   }
 
+  /**
+   * Bytes a model takes on disk: the model file plus its external data file ({@code MODEL.onnx.data} or
+   * {@code MODEL.onnx.<hash>.data}), if any.
+   */
+  public static long bytesOnDisk(Path model) throws IOException {
+    long n = Files.size(model);
+    String name = model.getFileName().toString();
+    java.util.regex.Pattern p = dataFiles(name);
+    try (java.nio.file.DirectoryStream<Path> s = Files.newDirectoryStream(model.toAbsolutePath().getParent())) {
+      for (Path f : s) if (p.matcher(f.getFileName().toString()).matches() && Files.isRegularFile(f)) n += Files.size(f);
+    }
+    return n;
+  }
+
+  /** The names of a model's external data files: {@code NAME.data}, {@code NAME.<hex>.data}. */
+  private static java.util.regex.Pattern dataFiles(String name) {
+    return java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(name) + "(\\.[0-9a-f]{16})?\\.data");
+  }
+
   /** External data files a previous model of this name used ({@code NAME.data}, {@code NAME.<hex>.data}), now unreferenced. */
   private static void removeOtherDataFiles(Path dir, String name, String keep) {
-    java.util.regex.Pattern p = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(name) + "(\\.[0-9a-f]{16})?\\.data");
+    java.util.regex.Pattern p = dataFiles(name);
     try (java.nio.file.DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
       for (Path f : s) {
         String fn = f.getFileName().toString();

@@ -1,4 +1,4 @@
-package returnn.onnx.cli;
+package returnn.onnx.bench;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -35,28 +35,28 @@ import returnn.onnx.verify.Comparison;
  * NativeLstm2 a TF1 while loop); (3) the {@code --no-fuse} model (each kernel an ONNX Loop). Engines take turns on the
  * same feeds; medians over the repetitions, ratios from the same process.
  */
-final class LstmBench {
+public final class LstmBench {
   /** The benchmark's options (a picocli mixin of {@code bench}). */
-  static final class Options {
+  public static final class Options {
     @Option(names = "--lstm", description = "LSTM stack: converted vs hand-written fused ONNX, TF twin and --no-fuse.")
-    boolean enabled;
+    public boolean enabled;
 
     @Option(names = "--lstm-units", defaultValue = "512", description = "Units (and input features) per layer (default ${DEFAULT-VALUE}).")
-    int units;
+    public int units;
 
     @Option(names = "--lstm-layers", defaultValue = "2", description = "LSTM layers (default ${DEFAULT-VALUE}).")
-    int layers;
+    public int layers;
 
     @Option(names = "--lstm-time", defaultValue = "100", description = "Frames T (default ${DEFAULT-VALUE}).")
-    int time;
+    public int time;
 
     @Option(names = "--lstm-batch", defaultValue = "1", description = "Batch size B (default ${DEFAULT-VALUE}).")
-    int batch;
+    public int batch;
   }
 
   private LstmBench() {}
 
-  static void run(Options o, Path dir, int repeat) {
+  public static void run(Options o, Path dir, int repeat) {
     Fixture f = LstmFixtures.lstmStack(VariableKind.RESOURCE, o.units, o.units, o.layers);
     FixtureWriter.Written w = f.writeWithoutTf(dir, GraphFormat.META); // TF's first session is the one-thread reference
     String out = f.outputs().get(0);

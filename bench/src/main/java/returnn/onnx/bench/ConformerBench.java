@@ -1,4 +1,4 @@
-package returnn.onnx.cli;
+package returnn.onnx.bench;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -31,24 +31,24 @@ import returnn.onnx.verify.Comparison;
  * TensorFlow on the original graph, on the same padded batches. T counts encoder frames (after the front end's
  * subsampling by 2, so 2T input frames). Reports medians (after one warm-up run) and ratios measured in one process.
  */
-final class ConformerBench {
+public final class ConformerBench {
   /** The benchmark's options (a picocli mixin of {@code bench}). */
-  static final class Options {
+  public static final class Options {
     @Option(names = "--conformer", description = "Conformer encoder: fused vs --no-fuse in ONNX Runtime, and TensorFlow.")
-    boolean enabled;
+    public boolean enabled;
 
     @Option(names = "--blocks", defaultValue = "6", description = "Conformer blocks (default ${DEFAULT-VALUE}).")
-    int blocks;
+    public int blocks;
 
     @Option(names = "--batch", split = ",", defaultValue = "1,8", description = "Batch sizes (default ${DEFAULT-VALUE}).")
-    int[] batches;
+    public int[] batches;
 
     @Option(names = "--frames", split = ",", defaultValue = "200,1000",
         description = "Encoder frames T (default ${DEFAULT-VALUE}); inputs have 2T frames.")
-    int[] frames;
+    public int[] frames;
 
     @Option(names = "--no-tf", description = "Skip the TensorFlow column.")
-    boolean noTf;
+    public boolean noTf;
   }
 
   private ConformerBench() {}
@@ -59,7 +59,7 @@ final class ConformerBench {
    */
   record Row(int batch, int frames, double tfMs, double unfusedMs, double fusedMs, double minRatio, double maxAbsFusedVsTf) {}
 
-  static void run(Options o, Path dir, int repeat) throws IOException {
+  public static void run(Options o, Path dir, int repeat) throws IOException {
     ConformerDims dims = TransformerFixtures.benchConformer();
     Fixture f = TransformerFixtures.conformer(VariableKind.RESOURCE, dims, o.blocks);
     // TF's first session is the one-thread reference (see writeWithoutTf).

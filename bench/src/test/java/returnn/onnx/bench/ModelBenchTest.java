@@ -1,10 +1,8 @@
-package returnn.onnx.cli;
+package returnn.onnx.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -21,32 +19,12 @@ import returnn.onnx.reference.TfReference;
 import returnn.onnx.verify.Comparison;
 
 /**
- * {@code bench --graph} end to end on a tiny LM (what it prints, not how fast anything is), and the metrics it prints:
- * perplexity from probabilities or logits, frame error, percentiles.
+ * The metrics the {@code bench --graph} table prints: perplexity from probabilities or logits, frame error, percentiles;
+ * and the BlockLSTM LM fixture ({@code BenchCommandTest} runs the command end to end).
  */
 class ModelBenchTest {
   @TempDir
   Path dir;
-
-  @Test
-  void benchPrintsTheUsersTableForAGraphAndItsCheckpoint() throws IOException {
-    Fixture lm = LstmFixtures.languageModel(VariableKind.RESOURCE, LstmFixtures.Unit.NATIVE_LSTM2, false, LstmFixtures.Sizes.TEST);
-    FixtureWriter.Written w = lm.write(dir, GraphFormat.META);
-    Path data = dir.resolve("ids.txt");
-    Files.writeString(data, "1 2 3 4 5 6\n7 8 9 1 2\n");
-    Path plot = dir.resolve("bench.png");
-    CliRunner.Run r = CliRunner.run("bench", "--graph", w.graph().toString(), "--checkpoint", w.checkpointPrefix().toString(),
-        "--data", data.toString(), "--repeat", "1", "--plot", plot.toString(), "--work-dir", dir.resolve("work").toString());
-    assertEquals(0, r.exit(), r.out() + r.err());
-    List<String> rows = r.out().lines().filter(l -> l.startsWith("| ") && !l.startsWith("| model")).toList();
-    assertEquals(5, rows.size(), r.out());
-    assertTrue(rows.get(0).startsWith("| TensorFlow (TF twin of the LSTM kernels)"), rows.get(0));
-    assertTrue(rows.get(4).startsWith("| ONNX fused int8"), rows.get(4));
-    assertEquals(perplexity(rows.get(0)), perplexity(rows.get(3)), "fp32 and TF agree: " + r.out());
-    assertTrue(r.out().contains("fp32 perplexity vs TF:") && r.out().contains("equal to 4 significant digits: yes"), r.out());
-    assertTrue(r.out().matches("(?s).*conversion: fused \\d+ ms, --no-fuse \\d+ ms; quantization: .*"), r.out());
-    assertTrue(Files.size(plot) > 1000);
-  }
 
   /**
    * {@code --fixture lstm-lm-block} is the NativeLstm2 LM's function with TF's BlockLSTM: TF running the BlockLSTM graph
@@ -64,10 +42,6 @@ class ModelBenchTest {
     Tensor actual = TfReference.run(block.graph(), wb.checkpointPrefix(), feeds, List.of(out)).get(out);
     Comparison c = Comparison.of(out, expected, actual);
     assertTrue(c.ok(1e-5, expected.dtype()), c.toString());
-  }
-
-  private static String perplexity(String row) {
-    return row.split("\\|")[6].trim();
   }
 
   @Test

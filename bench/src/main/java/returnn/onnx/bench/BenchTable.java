@@ -1,4 +1,4 @@
-package returnn.onnx.cli;
+package returnn.onnx.bench;
 
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,4 +1,4 @@
-package returnn.onnx.cli;
+package returnn.onnx.bench;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

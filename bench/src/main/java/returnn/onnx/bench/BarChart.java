@@ -1,4 +1,4 @@
-package returnn.onnx.cli;
+package returnn.onnx.bench;
 
 import java.awt.BasicStroke;
 import java.awt.Color;

@@ -1,4 +1,4 @@
-package returnn.onnx.cli;
+package returnn.onnx.bench;
 
 import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.TensorInfo;
@@ -12,7 +12,6 @@ import java.util.Map;
 import java.util.function.Function;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.GraphDef;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import returnn.onnx.ConvertOptions;
 import returnn.onnx.Converter;
@@ -43,42 +42,39 @@ import returnn.onnx.tf.TfModel;
  * sequence (batch 1); rows take turns, starting with a different one for each sequence, so drift in machine speed hits
  * all alike; ratios are medians of per-pass ratios.
  */
-final class ModelBench {
+public final class ModelBench {
   /** The benchmark's options (a picocli mixin of {@code bench}). */
-  static final class Options {
+  public static final class Options {
     @Option(names = "--graph", description = "Table of TF vs ONNX unfused/fused, fp32/int8 on this RETURNN graph (.meta, .pb, ... or SavedModel).")
-    Path graph;
+    public Path graph;
 
     @Option(names = "--checkpoint", description = "The graph's checkpoint prefix.")
-    Path checkpoint;
+    public Path checkpoint;
 
     @Option(names = "--outputs", description = "TF output tensor (default: output/output_batch_major).")
-    String outputs;
+    public String outputs;
 
     @Option(names = "--fixture", description = "Instead of --graph, generate a model: lstm-lm (2 x 512 NativeLstm2, vocab "
         + "10k), lstm-lm-block (the same LM with TF's BlockLSTM, which TF runs itself) or conformer (6 blocks, d 256).")
-    String fixture;
+    public String fixture;
 
     @Option(names = "--data", description = "Token ids of an LM, one sequence a line (default: sampled from the model for "
         + "--fixture lstm-lm, random otherwise; acoustic models get Gaussian features).")
-    Path data;
+    public Path data;
 
     @Option(names = "--sequences", defaultValue = "0", description = "Sequences generated (default: 20 for LMs, 10 otherwise).")
-    int sequences;
+    public int sequences;
 
     @Option(names = "--seq-length", defaultValue = "0", description = "Frames per generated sequence (default: 100 for LMs, 400 otherwise).")
-    int length;
+    public int length;
 
     @Option(names = "--threads", defaultValue = "1", description = "Threads of every engine (default ${DEFAULT-VALUE}).")
-    int threads;
+    public int threads;
 
     @Option(names = "--plot", description = "Also draw the total times as a bar chart (PNG).")
-    Path plot;
+    public Path plot;
 
-    @Mixin
-    QuantizeFlags quantize = new QuantizeFlags();
-
-    boolean enabled() {
+    public boolean enabled() {
       return graph != null || fixture != null;
     }
   }
@@ -94,7 +90,8 @@ final class ModelBench {
 
   private ModelBench() {}
 
-  static void run(Options o, Path dir, int repeat) throws IOException {
+  /** Runs the table; {@code q}: how the int8 rows are quantized (the {@code bench} command's quantization flags). */
+  public static void run(Options o, QuantizeOptions q, Path dir, int repeat) throws IOException {
     if (o.plot != null) {
       List<Path> ins = new ArrayList<>(returnn.onnx.SafePaths.checkpointFiles(o.checkpoint));
       ins.add(o.graph);
@@ -102,7 +99,6 @@ final class ModelBench {
       returnn.onnx.SafePaths.checkOutput(o.plot, ins);
     }
     Model m = model(o, dir);
-    QuantizeOptions q = o.quantize.options();
     Converted fused = convert(m, true, q, dir), plain = convert(m, false, q, dir);
     System.out.printf("model: %s (%s)%n", m.name(), m.graph());
     System.out.printf("conversion: fused %d ms, --no-fuse %d ms; quantization: fused %d ms, --no-fuse %d ms (%s)%n",
@@ -177,7 +173,7 @@ final class ModelBench {
       Map<String, Tensor> in = new LinkedHashMap<>();
       feeds.forEach((k, v) -> in.put(TensorRef.parse(k).onnxName(), v));
       return s.run(in, fetch).get(out);
-    }, QuantizeCommand.fileBytes(file));
+    }, OnnxWriter.bytesOnDisk(file));
   }
 
   private static Converted convert(Model m, boolean fuse, QuantizeOptions q, Path dir) throws IOException {
