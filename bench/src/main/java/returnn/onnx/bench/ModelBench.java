@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.GraphDef;
@@ -92,6 +93,11 @@ public final class ModelBench {
 
   /** Runs the table; {@code q}: how the int8 rows are quantized (the {@code bench} command's quantization flags). */
   public static void run(Options o, QuantizeOptions q, Path dir, int repeat) throws IOException {
+    run(o, q, dir, repeat, (done, total) -> {});
+  }
+
+  /** As {@link #run(Options, QuantizeOptions, Path, int)}; {@code progress} hears (model calls done, total) after each call. */
+  public static void run(Options o, QuantizeOptions q, Path dir, int repeat, BiConsumer<Long, Long> progress) throws IOException {
     if (o.plot != null) {
       List<Path> ins = new ArrayList<>(returnn.onnx.SafePaths.checkpointFiles(o.checkpoint));
       ins.add(o.graph);
@@ -123,7 +129,7 @@ public final class ModelBench {
       rows.add(onnxRow("ONNX fused fp32", fusedFp32, fused.fp32(), m));
       rows.add(onnxRow("ONNX fused int8", track(open, OnnxSession.open(fused.int8(), so)), fused.int8(), m));
       if (hand != null) rows.add(onnxRow("hand-written fused fp32 (yardstick)", track(open, OnnxSession.open(hand, so)), hand, m));
-      measure(o, m, rows, data, repeat);
+      measure(o, m, rows, data, repeat, progress);
     } finally {
       for (int i = open.size() - 1; i >= 0; i--) {
         try {
@@ -140,8 +146,10 @@ public final class ModelBench {
     return t;
   }
 
-  private static void measure(Options o, Model m, List<Row> rows, List<BenchData.Sequence> data, int repeat) throws IOException {
+  private static void measure(Options o, Model m, List<Row> rows, List<BenchData.Sequence> data, int repeat,
+      BiConsumer<Long, Long> progress) throws IOException {
     int r = rows.size(), n = data.size();
+    long calls = (long) r * (Math.min(2, n) + (long) repeat * n), done = 0;
     double[][][] ms = new double[r][repeat][n];
     TaskMetric metric = new TaskMetric(data.get(0).tokens() != null, r, n);
     for (int pass = -1; pass < repeat; pass++) {
@@ -151,6 +159,7 @@ public final class ModelBench {
           long t0 = System.nanoTime();
           Tensor out = rows.get(k).run().apply(data.get(s).feeds());
           long dt = System.nanoTime() - t0;
+          progress.accept(++done, calls);
           if (pass < 0) continue;
           ms[k][pass][s] = dt / 1e6;
           if (pass == repeat - 1) metric.add(k, s, data.get(s), out);

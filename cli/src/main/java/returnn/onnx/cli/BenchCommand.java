@@ -70,7 +70,11 @@ final class BenchCommand implements Callable<Integer> {
     try {
       if (conformer.enabled) ConformerBench.run(conformer, dir, repeat);
       if (lstm.enabled) LstmBench.run(lstm, dir, repeat);
-      if (model.enabled()) ModelBench.run(model, quantize.options(), dir, repeat);
+      if (model.enabled()) {
+        try (Progress p = Progress.start("bench", 0)) {
+          ModelBench.run(model, quantize.options(), dir, repeat, p::update);
+        }
+      }
       if (!synthetic) return 0;
       SyntheticBench.conversionSpeed(dir, layers, repeat);
       SyntheticBench.checkpointReading(dir, checkpointMb, repeat);

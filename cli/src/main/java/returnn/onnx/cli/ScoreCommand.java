@@ -53,8 +53,11 @@ final class ScoreCommand implements Callable<Integer> {
     ReturnnVocabulary v = ReturnnVocabulary.read(vocab);
     try (StreamingSession s = StreamingSession.open(onnx, new OnnxSession.Options(threads, true))) {
       StreamInputs in = StreamInputs.of(s.dataInputs());
-      LmScorer.Result r = new LmScorer(s, v, in.data(), in.lengths(), unknownLabel)
-          .score(sentences, chunk > 0 ? chunk : Integer.MAX_VALUE);
+      LmScorer.Result r;
+      try (Progress p = Progress.start("score", sentences.size())) {
+        r = new LmScorer(s, v, in.data(), in.lengths(), unknownLabel)
+            .score(sentences, chunk > 0 ? chunk : Integer.MAX_VALUE, line -> p.update(line, sentences.size()));
+      }
       long stepNanos = r.stepNanos().stream().mapToLong(Long::longValue).sum();
       System.out.printf("sentences: %d, tokens: %d (</s> included), unknown words: %d%n", r.sentences(), r.tokens(), r.unknown());
       System.out.printf("log-prob: %.4f%n", r.logProb());

@@ -53,14 +53,17 @@ final class StreamCommand implements Callable<Integer> {
       String out = s.networkOutputs().get(0);
       List<Tensor> outs = new ArrayList<>();
       List<Long> nanos = new ArrayList<>();
-      for (int t0 = 0; t0 < time; t0 += chunk) {
-        int t1 = Math.min(time, t0 + chunk);
-        Map<String, Tensor> feeds = new LinkedHashMap<>();
-        feeds.put(in.data(), TimeChunks.slice(feats, t0, t1));
-        if (in.lengths() != null) feeds.put(in.lengths(), TimeChunks.lengths(lengths, t0, t1));
-        long st = System.nanoTime();
-        outs.add(s.step(feeds).get(out));
-        nanos.add(System.nanoTime() - st);
+      try (Progress p = Progress.start("stream", (time + chunk - 1) / chunk)) {
+        for (int t0 = 0; t0 < time; t0 += chunk) {
+          int t1 = Math.min(time, t0 + chunk);
+          Map<String, Tensor> feeds = new LinkedHashMap<>();
+          feeds.put(in.data(), TimeChunks.slice(feats, t0, t1));
+          if (in.lengths() != null) feeds.put(in.lengths(), TimeChunks.lengths(lengths, t0, t1));
+          long st = System.nanoTime();
+          outs.add(s.step(feeds).get(out));
+          nanos.add(System.nanoTime() - st);
+          p.step();
+        }
       }
       long total = nanos.stream().mapToLong(Long::longValue).sum();
       Tensor joined = TimeChunks.concat(outs);

@@ -51,6 +51,11 @@ public final class LmScorer {
 
   /** Scores the sentences (words separated by whitespace; blank ones are skipped) in chunks of {@code chunk} frames. */
   public Result score(List<String> sentences, int chunk) {
+    return score(sentences, chunk, line -> {});
+  }
+
+  /** As {@link #score(List, int)}; {@code linesDone} hears how many lines are done after each one (for a progress bar). */
+  public Result score(List<String> sentences, int chunk, java.util.function.IntConsumer linesDone) {
     if (chunk <= 0) throw new IllegalArgumentException("chunk must be positive, got " + chunk);
     int count = 0;
     long tokens = 0, unknown = 0;
@@ -85,6 +90,7 @@ public final class LmScorer {
       }
       tokens += ids.length;
       count++;
+      linesDone.accept(line + 1);
     }
     return new Result(count, tokens, unknown, logProb, steps, System.nanoTime() - start);
   }
