@@ -17,6 +17,11 @@ import returnn.onnx.ir.Tensor;
 public final class LmScorer {
   /** What a scoring run measured; {@code stepNanos} is the wall time of each model call. */
   public record Result(int sentences, long tokens, long unknown, double logProb, List<Long> stepNanos, long totalNanos) {
+    /**
+     * The perplexity: exp of minus the mean log-probability per token.
+     *
+     * @return the perplexity
+     */
     public double perplexity() {
       return Math.exp(-logProb / tokens);
     }
@@ -33,6 +38,10 @@ public final class LmScorer {
   private Boolean logSpace;
 
   /**
+   * A scorer of the LM {@code session} runs.
+   *
+   * @param session the LM, converted with state
+   * @param vocab its vocabulary
    * @param labels the label input (RETURNN's {@code extern_data/placeholders/data/data})
    * @param lengths its lengths input, or null if the model has none
    * @param unknownLabel the label for words outside the vocabulary (RETURNN's {@code unknown_label}); may be absent
@@ -49,12 +58,25 @@ public final class LmScorer {
     this.bos = vocab.contains("<s>") ? vocab.id("<s>") : eos;
   }
 
-  /** Scores the sentences (words separated by whitespace; blank ones are skipped) in chunks of {@code chunk} frames. */
+  /**
+   * Scores the sentences (words separated by whitespace; blank ones are skipped) in chunks of {@code chunk} frames.
+   *
+   * @param sentences one sentence a line
+   * @param chunk tokens per model call
+   * @return what the run measured
+   */
   public Result score(List<String> sentences, int chunk) {
     return score(sentences, chunk, line -> {});
   }
 
-  /** As {@link #score(List, int)}; {@code linesDone} hears how many lines are done after each one (for a progress bar). */
+  /**
+   * As {@link #score(List, int)}; {@code linesDone} hears how many lines are done after each one (for a progress bar).
+   *
+   * @param sentences one sentence a line
+   * @param chunk tokens per model call
+   * @param linesDone told the count of lines done after each line
+   * @return what the run measured
+   */
   public Result score(List<String> sentences, int chunk, java.util.function.IntConsumer linesDone) {
     if (chunk <= 0) throw new IllegalArgumentException("chunk must be positive, got " + chunk);
     int count = 0;

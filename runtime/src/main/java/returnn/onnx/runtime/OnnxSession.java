@@ -31,14 +31,30 @@ import returnn.onnx.ir.Tensor;
 public final class OnnxSession implements AutoCloseable {
   /** Session settings. {@code threads} 0 lets ONNX Runtime choose. */
   public record Options(int threads, boolean optimize) {
+    /**
+     * Settings; {@code threads} from 0 to 1024.
+     *
+     * @param threads intra-op threads, 0 for ONNX Runtime's choice
+     * @param optimize all graph optimizations, or none
+     */
     public Options {
       if (threads < 0 || threads > 1024) throw new IllegalArgumentException("--threads must be 0 to 1024, got " + threads);
     }
 
+    /**
+     * ONNX Runtime's choice of threads, optimized.
+     *
+     * @return the options
+     */
     public static Options defaults() {
       return new Options(0, true);
     }
 
+    /**
+     * One thread, optimized (for benchmarks and deterministic timing).
+     *
+     * @return the options
+     */
     public static Options singleThread() {
       return new Options(1, true);
     }
@@ -59,6 +75,13 @@ public final class OnnxSession implements AutoCloseable {
     this.session = session;
   }
 
+  /**
+   * Opens a model file; its external data may only lie in its own folder.
+   *
+   * @param model the model file
+   * @param o session settings
+   * @return the session
+   */
   public static OnnxSession open(Path model, Options o) {
     // ONNX Runtime follows any external-data location (absolute, ../): only the model's folder is allowed.
     Set<String> ops = returnn.onnx.onnx.ModelPrecheck.check(model);
@@ -81,6 +104,13 @@ public final class OnnxSession implements AutoCloseable {
     }
   }
 
+  /**
+   * Opens a model from its bytes (weights inline), e.g. {@code ConvertedModel.bytes()}.
+   *
+   * @param model the serialized ModelProto
+   * @param o session settings
+   * @return the session
+   */
   public static OnnxSession open(byte[] model, Options o) {
     OrtSession.SessionOptions so = null;
     try {
@@ -105,16 +135,31 @@ public final class OnnxSession implements AutoCloseable {
     return so;
   }
 
+  /**
+   * The model's input names, in model order.
+   *
+   * @return a new list
+   */
   public List<String> inputNames() {
     check();
     return new ArrayList<>(session.getInputNames());
   }
 
+  /**
+   * The model's output names, in model order.
+   *
+   * @return a new list
+   */
   public List<String> outputNames() {
     check();
     return new ArrayList<>(session.getOutputNames());
   }
 
+  /**
+   * ONNX Runtime's description of each input (dtype, shape).
+   *
+   * @return input name to its info
+   */
   public Map<String, NodeInfo> inputInfo() {
     check();
     try {
@@ -124,7 +169,11 @@ public final class OnnxSession implements AutoCloseable {
     }
   }
 
-  /** Model metadata (custom properties), e.g. provenance and the state mapping. */
+  /**
+   * Model metadata (custom properties), e.g. provenance and the state mapping.
+   *
+   * @return property name to value
+   */
   public Map<String, String> metadata() {
     check();
     try {
@@ -134,11 +183,23 @@ public final class OnnxSession implements AutoCloseable {
     }
   }
 
-  /** Runs with all outputs. */
+  /**
+   * Runs with all outputs.
+   *
+   * @param feeds input name to tensor
+   * @return output name to tensor
+   */
   public Map<String, Tensor> run(Map<String, Tensor> feeds) {
     return run(feeds, outputNames());
   }
 
+  /**
+   * Runs, returning the outputs {@code fetches} only.
+   *
+   * @param feeds input name to tensor
+   * @param fetches the outputs wanted
+   * @return output name to tensor, in the order of {@code fetches}
+   */
   public Map<String, Tensor> run(Map<String, Tensor> feeds, List<String> fetches) {
     check();
     for (String k : feeds.keySet()) {

@@ -32,6 +32,12 @@ public final class ReturnnVocabulary {
     this.size = size;
   }
 
+  /**
+   * Reads a RETURNN vocabulary file: a Python dict literal {'label': id, ...}, plain or gzipped.
+   *
+   * @param file the file
+   * @return the vocabulary
+   */
   public static ReturnnVocabulary read(Path file) {
     String name = file.getFileName().toString();
     if (name.endsWith(".pkl")) {
@@ -46,7 +52,13 @@ public final class ReturnnVocabulary {
     }
   }
 
-  /** @param source a name for error messages */
+  /**
+   * Parses a RETURNN vocabulary (a Python dict literal).
+   *
+   * @param text the literal
+   * @param source a name for error messages
+   * @return the vocabulary
+   */
   public static ReturnnVocabulary parse(String text, String source) {
     if (!(PythonLiteral.parse(text, source) instanceof Map<?, ?> dict)) {
       throw new IllegalArgumentException(source + ": a RETURNN vocabulary is a dict literal {'label': id, ...}");
@@ -70,22 +82,42 @@ public final class ReturnnVocabulary {
     return new ReturnnVocabulary(ids, used.size());
   }
 
-  /** The number of distinct ids (RETURNN's {@code num_labels}). */
+  /**
+   * The number of distinct ids (RETURNN's {@code num_labels}).
+   *
+   * @return the size
+   */
   public int size() {
     return size;
   }
 
+  /**
+   * Whether {@code label} is in the vocabulary.
+   *
+   * @param label the label
+   * @return true if it is
+   */
   public boolean contains(String label) {
     return ids.containsKey(label);
   }
 
-  /** The id of {@code label}; throws naming it if absent. */
+  /**
+   * The id of {@code label}; throws naming it if absent.
+   *
+   * @param label the label
+   * @return its id
+   */
   public int id(String label) {
     Integer id = ids.get(label);
     if (id == null) throw new IllegalArgumentException("'" + label + "' is not in the vocabulary");
     return id;
   }
 
+  /**
+   * Every label and its id.
+   *
+   * @return an unmodifiable map
+   */
   public Map<String, Integer> ids() {
     return ids;
   }

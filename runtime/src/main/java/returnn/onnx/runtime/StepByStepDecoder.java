@@ -17,7 +17,9 @@ import returnn.onnx.ir.Tensor;
  * hypotheses on axis 0.
  */
 public final class StepByStepDecoder implements AutoCloseable {
+  /** The updater's input of the chosen labels. */
   public static final String TOKEN = "token";
+  /** The scorer's output of the next label's scores. */
   public static final String SCORES = "scores";
 
   private final OnnxSession initializer;
@@ -34,6 +36,13 @@ public final class StepByStepDecoder implements AutoCloseable {
   /** Greedy result: labels [B][steps], scores [steps][B][V]. */
   public record Greedy(int[][] labels, float[][][] scores) {}
 
+  /**
+   * A decoder of the three sessions, which it closes when closed.
+   *
+   * @param initializer the state initializer (runs the encoder)
+   * @param updater the state updater (one label)
+   * @param scorer the scorer (scores of the next label)
+   */
   public StepByStepDecoder(OnnxSession initializer, OnnxSession updater, OnnxSession scorer) {
     this.initializer = initializer;
     this.updater = updater;
@@ -51,7 +60,13 @@ public final class StepByStepDecoder implements AutoCloseable {
     negated = role.contains("\"scores_are\": \"-log p\"");
   }
 
-  /** Opens {@code state-initializer.onnx}, {@code state-updater.onnx} and {@code scorer.onnx} in {@code dir}. */
+  /**
+   * Opens {@code state-initializer.onnx}, {@code state-updater.onnx} and {@code scorer.onnx} in {@code dir}.
+   *
+   * @param dir the folder {@code convert --step-by-step} wrote
+   * @param o session settings
+   * @return the decoder
+   */
   public static StepByStepDecoder open(Path dir, OnnxSession.Options o) {
     OnnxSession i = null, u = null, s = null;
     try {
@@ -72,19 +87,33 @@ public final class StepByStepDecoder implements AutoCloseable {
     return m;
   }
 
-  /** The state initializer's inputs (the encoder's: features and their lengths). */
+  /**
+   * The state initializer's inputs (the encoder's: features and their lengths).
+   *
+   * @return the input names
+   */
   public List<String> encoderInputs() {
     return initializer.inputNames();
   }
 
-  /** Whether an encoder input is an integer one (sequence lengths), not features. */
+  /**
+   * Whether an encoder input is an integer one (sequence lengths), not features.
+   *
+   * @param name an encoder input
+   * @return true for lengths
+   */
   public boolean isLengthInput(String name) {
     ai.onnxruntime.NodeInfo info = initializer.inputInfo().get(name);
     return info != null && info.getInfo() instanceof ai.onnxruntime.TensorInfo t
         && t.type != ai.onnxruntime.OnnxJavaType.FLOAT && t.type != ai.onnxruntime.OnnxJavaType.DOUBLE;
   }
 
-  /** The initial states (state name → tensor) for the encoder inputs. */
+  /**
+   * The initial states (state name → tensor) for the encoder inputs.
+   *
+   * @param encoderInputs encoder input name to tensor
+   * @return state name to tensor
+   */
   public Map<String, Tensor> initialStates(Map<String, Tensor> encoderInputs) {
     Map<String, Tensor> out = initializer.run(encoderInputs, new ArrayList<>(initOut.keySet()));
     Map<String, Tensor> st = new LinkedHashMap<>();
@@ -92,7 +121,12 @@ public final class StepByStepDecoder implements AutoCloseable {
     return st;
   }
 
-  /** Scores [B, V] of the next label: log p (also when the scorer gives -log p). */
+  /**
+   * Scores [B, V] of the next label: log p (also when the scorer gives -log p).
+   *
+   * @param states state name to tensor
+   * @return the scores
+   */
   public Tensor scores(Map<String, Tensor> states) {
     Map<String, Tensor> feeds = new LinkedHashMap<>();
     scoreIn.forEach((name, state) -> feeds.put(name, require(states, state)));
@@ -103,7 +137,13 @@ public final class StepByStepDecoder implements AutoCloseable {
     return Tensor.ofFloats(t.shape(), f);
   }
 
-  /** The states after label {@code tokens[b]} for hypothesis b. */
+  /**
+   * The states after label {@code tokens[b]} for hypothesis b.
+   *
+   * @param states state name to tensor
+   * @param tokens the label chosen per hypothesis
+   * @return the new states
+   */
   public Map<String, Tensor> update(Map<String, Tensor> states, int[] tokens) {
     Map<String, Tensor> feeds = new LinkedHashMap<>();
     updIn.forEach((name, state) -> feeds.put(name, require(states, state)));
@@ -120,7 +160,13 @@ public final class StepByStepDecoder implements AutoCloseable {
     return t;
   }
 
-  /** Greedy decoding for {@code steps} labels (not stopped at end of sentence), as RETURNN's step-by-step driver does. */
+  /**
+   * Greedy decoding for {@code steps} labels (not stopped at end of sentence), as RETURNN's step-by-step driver does.
+   *
+   * @param encoderInputs encoder input name to tensor
+   * @param steps labels to decode
+   * @return labels and scores
+   */
   public Greedy greedy(Map<String, Tensor> encoderInputs, int steps) {
     Map<String, Tensor> st = initialStates(encoderInputs);
     List<int[]> labels = new ArrayList<>();
@@ -153,6 +199,11 @@ public final class StepByStepDecoder implements AutoCloseable {
    * normalization its score is scaled by (t+1)/t at step t, so that at the end score / steps = its score per label
    * (EOS counted). Runs until every hypothesis has ended or for {@code maxSteps} steps (RETURNN's max_seq_len).
    *
+   * @param encoderInputs encoder input name to tensor
+   * @param beam the beam size
+   * @param eos the end-of-sentence label
+   * @param maxSteps the most steps
+   * @param lengthNormalization RETURNN's length normalization
    * @return per sequence and final beam entry (best first) the labels (EOS and 0-padding after it), the lengths
    *     without EOS and the scores (with the in-search factors; divide by {@code steps} for RETURNN's normalized
    *     scores)
@@ -226,6 +277,8 @@ public final class StepByStepDecoder implements AutoCloseable {
      * RETURNN's length-normalized scores (its choice layer's final {@code choice_scores}): the scores divided by the
      * longest hypothesis' length in the batch + 1 (EOS), which with the in-search factors is each hypothesis' score
      * per label.
+     *
+     * @return per sequence and beam entry
      */
     public float[][] normalizedScores() {
       int max = 0;
@@ -238,7 +291,11 @@ public final class StepByStepDecoder implements AutoCloseable {
       return n;
     }
 
-    /** RETURNN's decide layer: per sequence the beam entry with the best score; its labels up to its length. */
+    /**
+     * RETURNN's decide layer: per sequence the beam entry with the best score; its labels up to its length.
+     *
+     * @return per sequence its labels
+     */
     public int[][] best() {
       int[][] out = new int[labels.length][];
       for (int b = 0; b < out.length; b++) {
@@ -254,6 +311,8 @@ public final class StepByStepDecoder implements AutoCloseable {
    * Cuts the encoder states ({@code base_value_*}, time on axis 1) to the longest encoder length ({@code base_size_*})
    * among the rows, in place. RETURNN's graph masks the attention by that length, so rows of shorter sequences scored
    * without the longest one need this (one segment's hypotheses, or a whole padded batch, do not).
+   *
+   * @param states state name to tensor, changed in place
    */
   public static void cutEncoderTime(Map<String, Tensor> states) {
     int max = -1;
@@ -280,7 +339,13 @@ public final class StepByStepDecoder implements AutoCloseable {
     }
   }
 
-  /** Rows {@code rows} of {@code t} along axis 0 (any dtype). */
+  /**
+   * Rows {@code rows} of {@code t} along axis 0 (any dtype).
+   *
+   * @param t the tensor
+   * @param rows the rows, in order
+   * @return a new tensor
+   */
   public static Tensor gatherRows(Tensor t, int[] rows) {
     long[] shape = t.shape().clone();
     if (shape.length == 0) throw new IllegalArgumentException("a state without a batch axis cannot be reordered");

@@ -82,7 +82,13 @@ public final class StreamingSession implements AutoCloseable {
     this.networkOutputs = List.copyOf(net);
   }
 
-  /** Opens a model whose metadata holds a state mapping (see {@code convert --state}). */
+  /**
+   * Opens a model whose metadata holds a state mapping (see {@code convert --state}).
+   *
+   * @param model the model file
+   * @param o session settings
+   * @return the session
+   */
   public static StreamingSession open(Path model, OnnxSession.Options o) {
     // external data only from the model's folder; the ops for the empty-input guard
     java.util.Set<String> ops = returnn.onnx.onnx.ModelPrecheck.check(model);
@@ -113,11 +119,20 @@ public final class StreamingSession implements AutoCloseable {
     }
   }
 
+  /**
+   * The model's state mapping: which input carries which output, and each state's fresh value.
+   *
+   * @return the mapping
+   */
   public StateMapping mapping() {
     return mapping;
   }
 
-  /** The inputs a caller feeds: everything but the states and inputs with a default. */
+  /**
+   * The inputs a caller feeds: everything but the states and inputs with a default.
+   *
+   * @return the input names
+   */
   public List<String> dataInputs() {
     List<String> l = new ArrayList<>(inputNames);
     l.removeAll(mapping.inputs());
@@ -126,7 +141,11 @@ public final class StreamingSession implements AutoCloseable {
     return l;
   }
 
-  /** The network outputs {@link #step} returns, in model order (states excluded). */
+  /**
+   * The network outputs {@link #step} returns, in model order (states excluded).
+   *
+   * @return the output names
+   */
   public List<String> networkOutputs() {
     return networkOutputs;
   }
@@ -135,6 +154,9 @@ public final class StreamingSession implements AutoCloseable {
    * Runs one chunk: {@code feeds} for the data inputs, the carried states (or, at the start of a sequence, zeros or the
    * defaults) for the state inputs; a state fed here replaces the carried one. Returns the network outputs; the final
    * states are kept for the next call. Every sequence takes the whole chunk (see {@link #step(Map, int[])}).
+   *
+   * @param feeds data input name to tensor
+   * @return network output name to tensor
    */
   public Map<String, Tensor> step(Map<String, Tensor> feeds) {
     return step(feeds, null);
@@ -146,6 +168,10 @@ public final class StreamingSession implements AutoCloseable {
    * (with a {@code prefix-length} input) keep only each sequence's real frames, right-aligned (left-padded) as the
    * model expects, and the session feeds how many are real: any mix of chunk lengths works. A caller that feeds
    * {@code prefix-length} itself aligns the states itself (from then on the session carries them as they come out).
+   *
+   * @param feeds data input name to tensor
+   * @param chunkLengths real frames of each sequence in this chunk, or null
+   * @return network output name to tensor
    */
   public Map<String, Tensor> step(Map<String, Tensor> feeds, int[] chunkLengths) {
     check();
@@ -275,7 +301,13 @@ public final class StreamingSession implements AutoCloseable {
     return -1;
   }
 
-  /** The fresh state of a state input: zeros [batch, fixed dims..., 0 frames on every other dim]. */
+  /**
+   * The fresh state of a state input: zeros [batch, fixed dims..., 0 frames on every other dim].
+   *
+   * @param e the state
+   * @param batch the batch size
+   * @return the zeros
+   */
   public static Tensor zeros(StateMapping.Entry e, long batch) {
     if (!e.inputShape().hasRank()) throw new IllegalArgumentException("state input " + e.input() + " has no known rank; feed it in the first call");
     long[] dims = new long[e.inputShape().rank()];
@@ -306,7 +338,11 @@ public final class StreamingSession implements AutoCloseable {
     return o;
   }
 
-  /** The final states of the last call by state output name (copies); empty before the first call and after reset. */
+  /**
+   * The final states of the last call by state output name (copies); empty before the first call and after reset.
+   *
+   * @return state output name to tensor
+   */
   public Map<String, Tensor> states() {
     check();
     Map<String, Tensor> m = new LinkedHashMap<>();
@@ -324,7 +360,11 @@ public final class StreamingSession implements AutoCloseable {
     dropCarried();
   }
 
-  /** Real past frames per sequence in the carried attention states (the next {@code prefix-length}), or null. */
+  /**
+   * Real past frames per sequence in the carried attention states (the next {@code prefix-length}), or null.
+   *
+   * @return per sequence, or null
+   */
   public long[] prefixLengths() {
     return prefix == null ? null : prefix.clone();
   }
