@@ -29,6 +29,8 @@
  * module would have to export those packages to them by module name, which needs module names for every module and
  * module-path test runs; and the handler API exposes {@code ir} and {@code ops} types, so those packages would be
  * exported anyway. The internal packages get their final names first (issue 17's renames, to be done in one step);
- * a {@code module-info} exporting this package, {@code quantize} and the handler SPI comes after that.
+ * a {@code module-info} exporting this package, {@code quantize} and the handler SPI comes after that. Until then
+ * the jars name their modules in the manifest ({@code Automatic-Module-Name}: {@code returnn.onnx.core},
+ * {@code returnn.onnx.runtime}), so a modular caller can already write {@code requires returnn.onnx.core;}.
  */
 package returnn.onnx.api;
