@@ -26,7 +26,8 @@ import returnn.onnx.quantize.QuantizationReport;
  * @param readMillis milliseconds spent reading the graph and checkpoint
  * @param convertMillis milliseconds spent converting and fusing
  * @param quantization what quantization did, or empty when the model was not quantized
- * @param text the report as the {@code convert} command prints it, without the declined fusion candidates
+ * @param text the report as the {@code convert} command prints it, as of before writing (so without the write time and
+ *     the model size) and without the declined fusion candidates
  */
 public record Report(
     List<String> inputs, List<String> outputs, Map<String, Integer> tfOps, Map<String, Integer> onnxOps,
