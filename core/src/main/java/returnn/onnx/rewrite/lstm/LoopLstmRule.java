@@ -69,7 +69,8 @@ final class LoopLstmRule extends NodeRule {
     if (body.allNodes().size() != body.nodes().size()) return Check.no("the body holds nested graphs");
     Value element = out(body, 1 + carried);
     Node select = TfPatterns.producer(element, "Select", "SelectV2");
-    if (select == null || !TfPatterns.isZeros(select.input(1))) return Check.no("the scan output is not Select(copy, 0, h')");
+    if (select == null) return unmasked(loop, body, carried, element);
+    if (!TfPatterns.isZeros(select.input(1))) return Check.no("the scan output is not Select(copy, 0, h')");
     Value hNew = select.input(2);
     Node copy = TfPatterns.producer(select.input(0), "GreaterEqual");
     if (copy == null) return Check.no("the output mask is not t >= sequence_length");
@@ -119,6 +120,63 @@ final class LoopLstmRule extends NodeRule {
     return weights(cell, gather, lengths, tSlot, cSlot, hSlot, padding);
   }
 
+  /**
+   * {@code dynamic_rnn} without {@code sequence_length}: no masking, the scan output is the cell's {@code h'} and the
+   * carried c and h are the cell's new state; every sequence runs the whole time axis, so the ONNX LSTM gets no
+   * {@code sequence_lens}. Once the body is one LSTM step writing its h, a further mismatch is a warning: an LSTM
+   * stays a Loop.
+   */
+  private static Check unmasked(Node loop, Graph body, int carried, Value hNew) {
+    int hSlot = -1;
+    List<Integer> others = new ArrayList<>();
+    for (int k = 0; k < carried; k++) {
+      if (TfPatterns.same(out(body, 1 + k), hNew) && hSlot < 0) {
+        hSlot = k;
+      } else if (!counts(loop, body, k)) {
+        others.add(k);
+      }
+    }
+    if (hSlot < 0) return Check.no("the scan output is neither Select(copy, 0, h') (sequence_length) nor a carried h");
+    Node block = TfPatterns.producer(hNew, "LSTMBlockCell");
+    LoopLstmCell cell = null;
+    int cSlot = -1;
+    if (block != null && LoopLstmCell.cellClip(block) > 0) {
+      return new Check(null, "LSTMBlockCell cell_clip " + LoopLstmCell.cellClip(block) + " clips TF's cell state; "
+          + "ONNX LSTM's clip bounds the gate pre-activations, a different function (kept as an exact Loop)", true);
+    }
+    for (int k : others) {
+      cell = LoopLstmCell.match(hNew, out(body, 1 + k), in(body, hSlot), in(body, k));
+      if (cell != null) {
+        cSlot = k;
+        break;
+      }
+    }
+    if (cell == null) return Check.no("the body is not one LSTM step (vanillalstm, LSTMCell or LSTMBlockCell) over the carried c, h");
+    for (int k : others) {
+      if (k != cSlot && loop.output(k).useCount() > 0) {
+        return lstm("carried value " + k + " is neither t, c nor h and is used after the loop");
+      }
+    }
+    for (int k : new int[] {cSlot, hSlot}) {
+      if (!TfPatterns.isZeros(loop.input(2 + k))) return lstm("the initial c/h is not zeros");
+    }
+    Node gather = TfPatterns.skipIdentities(cell.xt()).producer();
+    int tSlot = gather == null ? -1 : slotOf(body, gather.input(1));
+    if (gather == null || !gather.isOnnx("Gather") || gather.intAttr("axis", 0) != 0 || tSlot < 0 || !counts(loop, body, tSlot)) {
+      return lstm("the step input is not x[t] with t counting 0, 1, 2, ...");
+    }
+    if (!boundedByMaxLength(loop, body, null)) {
+      return lstm("the loop bound is not dynamic_rnn's time_steps (min(time_steps, max(1, time_steps)))");
+    }
+    Node padding = scanPadding(loop.output(carried));
+    if (padding == null) return lstm("the scan output is used other than as the padded array");
+    return weights(cell, gather, null, tSlot, cSlot, hSlot, padding);
+  }
+
+  private static Check lstm(String reason) {
+    return new Check(null, "a dynamic_rnn LSTM without sequence_length stays a Loop: " + reason, true);
+  }
+
   private static Check weights(LoopLstmCell cell, Node gather, Value lengths, int t, int c, int h, Node padding) {
     int n = cell.hidden();
     int[] blocks = cell.blocks();
@@ -161,7 +219,7 @@ final class LoopLstmRule extends NodeRule {
 
   private static void rewrite(Graph g, RuleContext ctx, Node loop, Match m) {
     OnnxBuilder ob = new OnnxBuilder(g, ctx.opset(), loop.tfName(), loop.tfName());
-    Value lengths = OnnxLstm.int32(ob, m.lengths());
+    Value lengths = m.lengths() == null ? null : OnnxLstm.int32(ob, m.lengths());
     String direction = m.reverse() ? "reverse" : "forward";
     OnnxLstm.Spec spec = new OnnxLstm.Spec(loop.name() + "/LSTM", loop.tfName(), m.x(), m.w(), m.r(), m.b(), m.cell().peepholes(),
         lengths, null, null, direction, m.cell().hidden());
@@ -182,7 +240,7 @@ final class LoopLstmRule extends NodeRule {
         + " (" + m.cell().kind() + (m.cell().bias() == null && m.folded() ? ", input projection folded" : "") + ")"
         + (m.cell().peepholes() != null ? ", peepholes as P" : "")
         + (m.cell().forgetBias() != 0 ? ", forget_bias " + m.cell().forgetBias() + " in B" : "")
-        + ", sequence_lens from " + m.lengths().name());
+        + (m.lengths() == null ? ", full length (no sequence_length)" : ", sequence_lens from " + m.lengths().name()));
   }
 
   /**
@@ -216,7 +274,9 @@ final class LoopLstmRule extends NodeRule {
   /**
    * The body's condition is a conjunction of {@code Less(v', bound)} on counters, each bound either the trip count
    * {@code T} behind the Loop's M input or {@code Minimum(T, Maximum(1, Max(L)))}, and the latter occurs: the loop then
-   * runs {@code min(T, max(1, max(L)))} steps, at least every valid step (lengths never exceed the time axis).
+   * runs {@code min(T, max(1, max(L)))} steps, at least every valid step (lengths never exceed the time axis). Without
+   * lengths ({@code lengths} null) dynamic_rnn's max length is T itself: bounds T or {@code Minimum(T, Maximum(1, T))},
+   * both T steps.
    */
   private static boolean boundedByMaxLength(Node loop, Graph body, Value lengths) {
     Node maxTrips = loop.input(0) == null ? null : loop.input(0).producer();
@@ -232,7 +292,10 @@ final class LoopLstmRule extends NodeRule {
       int counter = less == null ? -1 : slotOfNext(body, less.input(0));
       if (counter < 0 || !counts(loop, body, counter)) return false;
       Value bound = TfPatterns.skipIdentities(less.input(1));
-      if (bound == steps) continue;
+      if (bound == steps) {
+        byLength |= lengths == null;
+        continue;
+      }
       Node min = TfPatterns.producer(bound, "Minimum");
       if (min == null) return false;
       boolean ok = false;
@@ -241,6 +304,10 @@ final class LoopLstmRule extends NodeRule {
         if (!TfPatterns.same(min.input(k), steps) || max == null) continue;
         for (int j = 0; j < 2; j++) {
           Long one = TfPatterns.scalarInt(max.input(j));
+          if (lengths == null) {
+            ok |= one != null && one == 1 && TfPatterns.same(max.input(1 - j), steps);
+            continue;
+          }
           Node reduce = TfPatterns.producer(max.input(1 - j), "Max");
           long[] axes = reduce == null ? null : TfPatterns.constLongs(reduce.input(1));
           ok |= one != null && one == 1 && reduce != null && TfPatterns.same(reduce.input(0), lengths)
