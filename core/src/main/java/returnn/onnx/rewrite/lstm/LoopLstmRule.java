@@ -247,7 +247,7 @@ final class LoopLstmRule extends NodeRule {
    * Removes every node of the body and returns the outer nodes they read: body nodes use outer values directly, and
    * those uses would otherwise keep the loop's inputs (projection, zero states, bounds) alive after the Loop is gone.
    */
-  private static List<Node> emptyBody(Graph g, Graph body) {
+  static List<Node> emptyBody(Graph g, Graph body) {
     List<Node> outer = new ArrayList<>();
     for (Node n : body.allNodes()) {
       for (Value v : n.inputs()) {
@@ -260,7 +260,7 @@ final class LoopLstmRule extends NodeRule {
   }
 
   /** {@code t} starts at 0 and its next value is {@code t + 1}. */
-  private static boolean counts(Node loop, Graph body, int slot) {
+  static boolean counts(Node loop, Graph body, int slot) {
     Long start = TfPatterns.scalarInt(loop.input(2 + slot));
     Node add = TfPatterns.producer(out(body, 1 + slot), "AddV2", "Add");
     if (start == null || start != 0 || add == null) return false;
@@ -278,7 +278,7 @@ final class LoopLstmRule extends NodeRule {
    * lengths ({@code lengths} null) dynamic_rnn's max length is T itself: bounds T or {@code Minimum(T, Maximum(1, T))},
    * both T steps.
    */
-  private static boolean boundedByMaxLength(Node loop, Graph body, Value lengths) {
+  static boolean boundedByMaxLength(Node loop, Graph body, Value lengths) {
     Node maxTrips = loop.input(0) == null ? null : loop.input(0).producer();
     if (maxTrips == null || !maxTrips.isOnnx("Max")) return false;
     Node cast = maxTrips.input(0).producer();
@@ -320,7 +320,7 @@ final class LoopLstmRule extends NodeRule {
     return byLength;
   }
 
-  private static void conjuncts(Value v, List<Value> out) {
+  static void conjuncts(Value v, List<Value> out) {
     Node and = TfPatterns.producer(v, "LogicalAnd");
     if (and == null) {
       out.add(v);
@@ -331,7 +331,7 @@ final class LoopLstmRule extends NodeRule {
   }
 
   /** The Concat(scan, zeros) padding the scan output to the array size, when that is all the scan feeds (and Shape). */
-  private static Node scanPadding(Value scan) {
+  static Node scanPadding(Value scan) {
     Node concat = null;
     for (Value.Use u : scan.uses()) {
       Node user = u.node();
@@ -351,7 +351,7 @@ final class LoopLstmRule extends NodeRule {
    * ({@code Gather(axis 0, Range(0, size, 1))}, an identity): real RETURNN graphs reverse the backward direction's
    * output after it.
    */
-  private static Node stackGather(Node padding) {
+  static Node stackGather(Node padding) {
     Value v = padding.output(0);
     if (v.uses().size() != 1 || v.isGraphOutput()) return null;
     Node g = v.uses().get(0).node();
@@ -365,39 +365,39 @@ final class LoopLstmRule extends NodeRule {
   }
 
   /** {@code n} (or the producer of {@code v}) if it is ReverseSequence over time-major [T,B,...] by {@code lengths}. */
-  private static Node reverseSequence(Value v, Value lengths) {
+  static Node reverseSequence(Value v, Value lengths) {
     return reverseSequence(TfPatterns.producer(v, "ReverseSequence"), lengths);
   }
 
-  private static Node reverseSequence(Node n, Value lengths) {
+  static Node reverseSequence(Node n, Value lengths) {
     if (n == null || !n.is(Node.TF, "ReverseSequence")) return null;
     boolean timeMajor = n.intAttr("seq_dim", -1) == 0 && n.intAttr("batch_dim", 0) == 1;
     return timeMajor && TfPatterns.same(n.input(1), lengths) ? n : null;
   }
 
-  private static Value out(Graph body, int i) {
+  static Value out(Graph body, int i) {
     return TfPatterns.skipIdentities(skipOnnxIdentity(body.outputs().get(i)));
   }
 
   /** Body outputs are ONNX Identities added by the loop conversion. */
-  private static Value skipOnnxIdentity(Value v) {
+  static Value skipOnnxIdentity(Value v) {
     Node p = v.producer();
     return p != null && p.isOnnx("Identity") ? p.input(0) : v;
   }
 
-  private static Value in(Graph body, int slot) {
+  static Value in(Graph body, int slot) {
     return body.inputs().get(2 + slot);
   }
 
   /** The carried slot whose body input is {@code v}, or -1. */
-  private static int slotOf(Graph body, Value v) {
+  static int slotOf(Graph body, Value v) {
     Value s = TfPatterns.skipIdentities(v);
     for (int k = 2; k < body.inputs().size(); k++) if (body.inputs().get(k) == s) return k - 2;
     return -1;
   }
 
   /** The carried slot whose next value is {@code v} (read in the body's condition), or -1. */
-  private static int slotOfNext(Graph body, Value v) {
+  static int slotOfNext(Graph body, Value v) {
     Value s = TfPatterns.skipIdentities(v);
     for (int k = 2; k < body.inputs().size(); k++) if (out(body, k - 1) == s) return k - 2;
     return -1;
