@@ -69,6 +69,25 @@ class PlainDynamicRnnGruTest {
     }
   }
 
+  /** A backward GRU (time-major ReverseSequence by the lengths on both sides, as RETURNN's): direction reverse. */
+  @Test
+  void reverseSequencePairBecomesReverseDirection() {
+    for (String cell : List.of("grucell", "grublock")) {
+      Fixture f = PlainRnns.gru(VariableKind.TF1, cell, true, true);
+      FixtureWriter.Written w = f.write(dir.resolve(cell), GraphFormat.PB);
+      Converter.Result r = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), f.outputs()));
+      String histogram = r.graph().opHistogram().toString();
+      assertEquals(1, r.graph().count("GRU"), histogram);
+      assertEquals(0, r.graph().count("Loop"), histogram);
+      assertEquals(0, r.graph().count("ReverseSequence"), histogram);
+      assertTrue(r.report().fusions.stream().anyMatch(x -> x.contains("→ GRU reverse")), r.report().fusions.toString());
+      Path onnx = dir.resolve(cell + "_bw.onnx");
+      r.write(onnx);
+      Verifier.Report rep = verify(f, w, onnx, feeds(f, 5, 0, 3, 7));
+      assertTrue(rep.ok(), rep.format());
+    }
+  }
+
   /**
    * TF's GRUCell resets h before the recurrent matmul: ONNX's {@code linear_before_reset 0}. The same model with 1
    * (reset after the matmul) differs from TF beyond the tolerance, so the comparison above can fail.
