@@ -63,6 +63,7 @@ class PlainDynamicRnnGruTest {
         && x.contains(lengths ? "sequence_lens from" : "full length")), r.report().fusions.toString());
     Path onnx = dir.resolve("fused.onnx");
     r.write(onnx);
+    assertEquals(null, returnn.onnx.verify.OnnxChecker.check(onnx), "the ONNX checker accepts the model");
     for (int[] l : lengths ? new int[][] {{5, 0, 3, 7}, {2, 1}} : new int[][] {{6, 6, 6}, {1, 1}}) {
       Verifier.Report rep = verify(f, w, onnx, feeds(f, l));
       assertTrue(rep.ok(), java.util.Arrays.toString(l) + "\n" + rep.format());

@@ -60,6 +60,7 @@ class PlainDynamicRnnLstmTest {
     assertTrue(lstm.inputs().size() < 5 || lstm.input(4) == null, "no sequence_lens");
     Path onnx = dir.resolve("fused.onnx");
     r.write(onnx);
+    assertEquals(null, returnn.onnx.verify.OnnxChecker.check(onnx), "the ONNX checker accepts the model");
     for (int[] shape : new int[][] {{4, 6}, {2, 1}, {1, 9}}) {
       Verifier.Report rep = verify(f, w, onnx, feeds(f, shape[0], shape[1]));
       assertTrue(rep.ok(), shape[0] + "x" + shape[1] + "\n" + rep.format());
