@@ -19,8 +19,8 @@ import returnn.onnx.rewrite.RuleContext;
  * dataflow as in {@link LoopLstmRule} with one carried state h: a time variable {@code t} from 0 by 1, the input read as
  * {@code Gather(x, t)}, and either {@code dynamic_rnn}'s masking ({@code copy = t >= L}: output
  * {@code Select(copy, 0, h')}, state {@code Select(copy, h, h')}; GRU {@code sequence_lens = L}, a ReverseSequence pair
- * {@code direction=reverse}) or none (output h', state h'; no {@code sequence_lens}). The initial state must be zeros
- * (TF keeps it for an empty sequence, where ONNX Runtime's Y_h is zeros). Once the body is a GRU step writing its h,
+ * {@code direction=reverse}) or none (output h', state h'; no {@code sequence_lens}). A given initial state becomes
+ * initial_h (and is kept for an empty sequence, as TF keeps it, where ONNX Runtime's Y_h is zeros). Once the body is a GRU step writing its h,
  * a mismatch elsewhere is a warning: a GRU stays a Loop.
  */
 final class LoopGruRule extends NodeRule {
@@ -96,7 +96,6 @@ final class LoopGruRule extends NodeRule {
         return Check.warn("carried value " + k + " is neither t nor h and is used after the loop");
       }
     }
-    if (!TfPatterns.isZeros(loop.input(2 + hSlot))) return Check.warn("the initial h is not zeros");
     Node gather = TfPatterns.skipIdentities(cell.xt()).producer();
     int tSlot = gather == null ? -1 : LoopLstmRule.slotOf(body, gather.input(1));
     if (gather == null || !gather.isOnnx("Gather") || gather.intAttr("axis", 0) != 0 || tSlot < 0
@@ -124,8 +123,10 @@ final class LoopGruRule extends NodeRule {
     Value lengths = m.lengths() == null ? null : OnnxLstm.int32(ob, m.lengths());
     String direction = m.reverse() ? "reverse" : "forward";
     LoopGruCell cell = m.cell();
+    Value h0 = loop.input(2 + m.hSlot());
+    Value initH = OnnxLstm.initialState(ob, h0);
     List<Value> in = new ArrayList<>(Arrays.asList(m.x(), ob.constant(cell.w()), ob.constant(cell.r()),
-        ob.constant(cell.b()), lengths));
+        ob.constant(cell.b()), lengths, initH));
     while (in.get(in.size() - 1) == null) in.remove(in.size() - 1);
     Node gru = g.addNode(Node.ONNX, "GRU", loop.name() + "/GRU", loop.tfName(), in, 2);
     gru.set("hidden_size", new Attr.Int(cell.hidden()));
@@ -138,9 +139,11 @@ final class LoopGruRule extends NodeRule {
     OnnxLstm.typed(gru.output(1), Shape.of(Dim.of(1), batch, Dim.of(cell.hidden())));
     Node y = m.outReverse() != null ? m.outReverse() : m.padding();
     g.replaceAllUses(y.output(0), OnnxLstm.timeMajor(ob, gru.output(0)));
-    // Final state: with a zero initial state, ONNX Runtime's zeros for empty sequences are TF's kept initial state.
+    // Final state: an empty sequence (or time axis) keeps TF's initial state, where ONNX Runtime's Y_h is zeros.
     if (loop.output(m.hSlot()).useCount() > 0) {
-      g.replaceAllUses(loop.output(m.hSlot()), OnnxLstm.typed(ob.squeeze(gru.output(1), 0), Shape.UNKNOWN));
+      g.replaceAllUses(loop.output(m.hSlot()), lengths == null
+          ? OnnxLstm.finalStateFullLength(ob, gru.output(1), m.x(), h0, initH)
+          : OnnxLstm.finalState(ob, gru.output(1), lengths, h0, initH));
     }
     List<Node> roots = new ArrayList<>(List.of(y, m.padding(), loop));
     roots.addAll(LoopLstmRule.emptyBody(g, ((Attr.GraphVal) loop.attr("body")).value()));

@@ -24,8 +24,8 @@ import returnn.onnx.rewrite.RuleContext;
  * output, as in Y. ReverseSequence(·, L) on both sides (RETURNN's backward direction) becomes
  * {@code direction=reverse}, which reverses each sequence within its length the same way.
  *
- * <p>Declines anything else (other carried values consumed after the loop, non-zero initial states, weights that are
- * not constants, a differently bounded loop, an {@code LSTMBlockCell} clipping its cell state); the Loop then stays as
+ * <p>Initial states (zeros, or a given state as initial_h/initial_c, kept for an empty sequence as TF keeps it) are
+ * taken over. Declines anything else (other carried values consumed after the loop, weights that are not constants, a differently bounded loop, an {@code LSTMBlockCell} clipping its cell state); the Loop then stays as
  * it is, exact.
  */
 final class LoopLstmRule extends NodeRule {
@@ -97,9 +97,6 @@ final class LoopLstmRule extends NodeRule {
       }
     }
     if (cSlot < 0 || hSlot < 0) return Check.no("no carried c and h kept by Select(copy, state, new state)");
-    for (int k : new int[] {cSlot, hSlot}) {
-      if (!TfPatterns.isZeros(loop.input(2 + k))) return Check.no("the initial c/h is not zeros");
-    }
     Node block = TfPatterns.producer(hNew, "LSTMBlockCell");
     if (block != null && LoopLstmCell.cellClip(block) > 0) {
       return new Check(null, "LSTMBlockCell cell_clip " + LoopLstmCell.cellClip(block) + " clips TF's cell state; ONNX "
@@ -156,9 +153,6 @@ final class LoopLstmRule extends NodeRule {
       if (k != cSlot && loop.output(k).useCount() > 0) {
         return lstm("carried value " + k + " is neither t, c nor h and is used after the loop");
       }
-    }
-    for (int k : new int[] {cSlot, hSlot}) {
-      if (!TfPatterns.isZeros(loop.input(2 + k))) return lstm("the initial c/h is not zeros");
     }
     Node gather = TfPatterns.skipIdentities(cell.xt()).producer();
     int tSlot = gather == null ? -1 : slotOf(body, gather.input(1));
@@ -221,17 +215,19 @@ final class LoopLstmRule extends NodeRule {
     OnnxBuilder ob = new OnnxBuilder(g, ctx.opset(), loop.tfName(), loop.tfName());
     Value lengths = m.lengths() == null ? null : OnnxLstm.int32(ob, m.lengths());
     String direction = m.reverse() ? "reverse" : "forward";
+    Value c0 = loop.input(2 + m.cSlot());
+    Value h0 = loop.input(2 + m.hSlot());
     OnnxLstm.Spec spec = new OnnxLstm.Spec(loop.name() + "/LSTM", loop.tfName(), m.x(), m.w(), m.r(), m.b(), m.cell().peepholes(),
-        lengths, null, null, direction, m.cell().hidden());
+        lengths, OnnxLstm.initialState(ob, h0), OnnxLstm.initialState(ob, c0), direction, m.cell().hidden());
     Node lstm = OnnxLstm.emit(g, ob, spec);
     Node y = m.outReverse() != null ? m.outReverse() : m.padding();
     g.replaceAllUses(y.output(0), OnnxLstm.timeMajor(ob, lstm.output(OnnxLstm.Y)));
-    // Final states: with zero initial states, ONNX Runtime's zeros for empty sequences are TF's kept initial state.
+    // Final states: an empty sequence (or time axis) keeps TF's initial state, where ONNX Runtime's Y_h/Y_c are zeros.
     if (loop.output(m.hSlot()).useCount() > 0) {
-      g.replaceAllUses(loop.output(m.hSlot()), OnnxLstm.typed(ob.squeeze(lstm.output(OnnxLstm.Y_H), 0), Shape.UNKNOWN));
+      g.replaceAllUses(loop.output(m.hSlot()), finalState(ob, lstm.output(OnnxLstm.Y_H), m, h0, spec.initH()));
     }
     if (loop.output(m.cSlot()).useCount() > 0) {
-      g.replaceAllUses(loop.output(m.cSlot()), OnnxLstm.typed(ob.squeeze(lstm.output(OnnxLstm.Y_C), 0), Shape.UNKNOWN));
+      g.replaceAllUses(loop.output(m.cSlot()), finalState(ob, lstm.output(OnnxLstm.Y_C), m, c0, spec.initC()));
     }
     List<Node> roots = new ArrayList<>(List.of(y, m.padding(), loop));
     roots.addAll(emptyBody(g, ((Attr.GraphVal) loop.attr("body")).value()));
@@ -241,6 +237,11 @@ final class LoopLstmRule extends NodeRule {
         + (m.cell().peepholes() != null ? ", peepholes as P" : "")
         + (m.cell().forgetBias() != 0 ? ", forget_bias " + m.cell().forgetBias() + " in B" : "")
         + (m.lengths() == null ? ", full length (no sequence_length)" : ", sequence_lens from " + m.lengths().name()));
+  }
+
+  private static Value finalState(OnnxBuilder ob, Value state, Match m, Value initial, Value initialState) {
+    return m.lengths() == null ? OnnxLstm.finalStateFullLength(ob, state, m.x(), initial, initialState)
+        : OnnxLstm.finalState(ob, state, OnnxLstm.int32(ob, m.lengths()), initial, initialState);
   }
 
   /**

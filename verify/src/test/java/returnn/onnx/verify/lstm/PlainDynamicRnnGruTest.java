@@ -90,6 +90,30 @@ class PlainDynamicRnnGruTest {
   }
 
   /**
+   * {@code initial_state=h0} fed at run time, with and without {@code sequence_length}: initial_h of the GRU; a sequence
+   * of length 0 keeps h0 in TF, and in the model.
+   */
+  @Test
+  void initialStateBecomesInitialH() {
+    for (String cell : List.of("grucell", "grublock")) {
+      for (boolean lengths : new boolean[] {false, true}) {
+        Fixture f = PlainRnns.gru(VariableKind.RESOURCE, cell, lengths, false, true);
+        FixtureWriter.Written w = f.write(dir.resolve(cell + lengths), GraphFormat.PB);
+        Converter.Result r = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), f.outputs()));
+        String histogram = r.graph().opHistogram().toString();
+        assertEquals(1, r.graph().count("GRU"), histogram);
+        assertEquals(0, r.graph().count("Loop"), histogram);
+        Path onnx = dir.resolve(cell + lengths + ".onnx");
+        r.write(onnx);
+        for (int[] l : lengths ? new int[][] {{5, 0, 3, 7}, {2, 1}} : new int[][] {{4, 4, 4}, {1}}) {
+          Verifier.Report rep = verify(f, w, onnx, feeds(f, l));
+          assertTrue(rep.ok(), cell + " " + java.util.Arrays.toString(l) + "\n" + rep.format());
+        }
+      }
+    }
+  }
+
+  /**
    * TF's GRUCell resets h before the recurrent matmul: ONNX's {@code linear_before_reset 0}. The same model with 1
    * (reset after the matmul) differs from TF beyond the tolerance, so the comparison above can fail.
    */

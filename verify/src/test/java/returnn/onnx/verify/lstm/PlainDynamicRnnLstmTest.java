@@ -68,6 +68,35 @@ class PlainDynamicRnnLstmTest {
   }
 
   /**
+   * {@code initial_state=(c0, h0)} fed at run time, with and without {@code sequence_length}: initial_c/initial_h of
+   * the LSTM; a sequence of length 0 keeps the initial state in TF, and in the model (a Where over ONNX Runtime's zeros).
+   */
+  @Test
+  void initialStatesBecomeInitialHAndC() {
+    for (String cell : List.of("lstmcell", "lstmblock")) {
+      for (boolean lengths : new boolean[] {false, true}) {
+        Fixture f = PlainRnns.lstm(VariableKind.TF1, cell, lengths, true);
+        FixtureWriter.Written w = f.write(dir.resolve(cell + lengths), GraphFormat.PB);
+        Converter.Result r = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), f.outputs()));
+        String histogram = r.graph().opHistogram().toString();
+        assertEquals(1, r.graph().count("LSTM"), histogram);
+        assertEquals(0, r.graph().count("Loop"), histogram);
+        returnn.onnx.ir.Node lstm = r.graph().nodes().stream().filter(n -> n.isOnnx("LSTM")).findFirst().orElseThrow();
+        assertTrue(lstm.inputs().size() >= 7 && lstm.input(5) != null && lstm.input(6) != null, "initial_h, initial_c");
+        Path onnx = dir.resolve(cell + lengths + ".onnx");
+        r.write(onnx);
+        int[][] cases = lengths ? new int[][] {{5, 0, 3, 7}, {2, 1}} : new int[][] {{4, 4, 4}, {1}};
+        for (int[] l : cases) {
+          Map<String, Tensor> feeds = new LinkedHashMap<>();
+          f.randomFeeds(l.length, l).forEach((k, v) -> feeds.put(TensorRef.parse(k).onnxName(), v));
+          Verifier.Report rep = verify(f, w, onnx, feeds);
+          assertTrue(rep.ok(), cell + " " + java.util.Arrays.toString(l) + "\n" + rep.format());
+        }
+      }
+    }
+  }
+
+  /**
    * {@code cell_clip} is not ONNX LSTM's clip: the loop stays an exact Loop and the user gets a {@code warning:} line
    * (an LSTM left as a Loop). The fused model of the same weights without the clip differs from TF's clipped numbers,
    * so the comparison can fail.
