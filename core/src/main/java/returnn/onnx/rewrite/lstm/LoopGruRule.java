@@ -20,8 +20,8 @@ import returnn.onnx.rewrite.RuleContext;
  * {@code Gather(x, t)}, and either {@code dynamic_rnn}'s masking ({@code copy = t >= L}: output
  * {@code Select(copy, 0, h')}, state {@code Select(copy, h, h')}; GRU {@code sequence_lens = L}, a ReverseSequence pair
  * {@code direction=reverse}) or none (output h', state h'; no {@code sequence_lens}). A given initial state becomes
- * initial_h (and is kept for an empty sequence, as TF keeps it, where ONNX Runtime's Y_h is zeros). Once the body is a GRU step writing its h,
- * a mismatch elsewhere is a warning: a GRU stays a Loop.
+ * initial_h (and is kept for an empty sequence, as TF keeps it, where ONNX Runtime's Y_h is zeros). Once the body is
+ * a GRU step writing its h, a mismatch elsewhere is a warning: a GRU stays a Loop.
  */
 final class LoopGruRule extends NodeRule {
   static final String NAME = "LstmRules.LOOP_GRU";
