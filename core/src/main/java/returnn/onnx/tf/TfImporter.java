@@ -157,7 +157,10 @@ public final class TfImporter {
     }
   }
 
-  /** A Const inside a {@code tf.cond} branch: the predicate and the branch (1 true, 0 false) of its pivot. */
+  /**
+   * A Const inside a {@code tf.cond} branch: the predicate ({@code pred_id} where the conditional has one) and the
+   * branch (1 true, 0 false) of its pivot.
+   */
   private record CondBranch(TensorRef pred, int branch) {}
 
   /**
@@ -176,7 +179,14 @@ public final class TfImporter {
       if (s == null || !s.getOp().equals("Switch") || s.getInputCount() < 2 || sw.index() > 1) continue;
       TensorRef data = TensorRef.parse(s.getInput(0));
       TensorRef pred = TensorRef.parse(s.getInput(1));
-      if (data.equals(pred) && byName.containsKey(pred.node())) return new CondBranch(pred, sw.index());
+      if (!data.equals(pred) || !byName.containsKey(pred.node())) continue;
+      // The conditional's other Switches take pred_id = Identity(pred) beside its pivot Switch: the same predicate
+      // value, so the rule sees one conditional (two tf.conds on one flag have two pred_ids, and stay two Ifs).
+      String scope = s.getName().contains("/") ? s.getName().substring(0, s.getName().lastIndexOf('/') + 1) : "";
+      NodeDef predId = byName.get(scope + "pred_id");
+      boolean isPredId = predId != null && predId.getOp().equals("Identity") && predId.getInputCount() >= 1
+          && TensorRef.parse(predId.getInput(0)).equals(pred);
+      return new CondBranch(isPredId ? TensorRef.parse(predId.getName()) : pred, sw.index());
     }
     return null;
   }

@@ -27,7 +27,9 @@ import returnn.onnx.rewrite.RuleContext;
  * into that branch; Switch outputs become the switched value itself (an outer value of the branch).
  *
  * <p>The importer drops control edges but keeps a branch constant's tie to its branch (a control input on the
- * branch's pivot) as a Switch of the constant, so a branch of constants only has its predicate too.
+ * branch's pivot) as a Switch of the constant on the conditional's {@code pred_id}, so a branch of constants only has
+ * its predicate too. Conditionals are told apart by their {@code pred_id} (one per {@code tf.cond}), so two in sequence
+ * on the same predicate stay two Ifs.
  */
 final class ConditionalRule implements Rule {
   /** A Switch side a value depends on: {@code (pred, branch)}. */
@@ -115,7 +117,7 @@ final class ConditionalRule implements Rule {
     Set<Node> merges = Collections.newSetFromMap(new IdentityHashMap<>());
     for (Arm a : arms) merges.add(a.merge());
     List<Node> switches = new ArrayList<>();
-    for (Node n : g.nodes()) if (TfNodes.isTf(n, "Switch") && predicate(n) == pred) switches.add(n);
+    for (Node n : g.nodes()) if (TfNodes.isTf(n, "Switch") && n.input(1) == pred) switches.add(n);
     Map<Graph, Node> holders = holders(g);
     Set<Node> thenNodes = branch(g, switches, 1, merges, holders);
     Set<Node> elseNodes = branch(g, switches, 0, merges, holders);
@@ -148,14 +150,6 @@ final class ConditionalRule implements Rule {
       g.removeNode(m);
     }
     for (Node s : switches) g.removeNode(s);
-  }
-
-  /**
-   * A Switch's predicate behind TF Identities: {@code tf.cond} switches captured values on {@code pred_id =
-   * Identity(pred)}, while the importer ties a branch's constants to {@code pred} itself (its pivot's Switch).
-   */
-  private static Value predicate(Node sw) {
-    return TfNodes.skipIdentity(sw.input(1));
   }
 
   /** Nodes of {@code g} depending on the {@code side} outputs of the switches, up to (not including) the merges. */
@@ -221,7 +215,7 @@ final class ConditionalRule implements Rule {
         }
         if (!ready) continue;
         stack.pop();
-        memo.put(v, union(ins, TfNodes.isTf(p, "Switch") ? new Side(predicate(p), v.outputIndex()) : null));
+        memo.put(v, union(ins, TfNodes.isTf(p, "Switch") ? new Side(p.input(1), v.outputIndex()) : null));
       }
       return memo.get(root);
     }

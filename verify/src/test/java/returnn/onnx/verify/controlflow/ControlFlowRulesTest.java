@@ -316,6 +316,30 @@ class ControlFlowRulesTest {
     }
   }
 
+  /**
+   * Two conditionals on one predicate in sequence (as dropout layers on {@code train_flag}), the second switching the
+   * first's result, each with its own {@code pred_id}; the second has a branch of constants only. Two Ifs, not one If
+   * reading its own output.
+   */
+  @Test
+  void sequentialConditionalsOnOnePredicateStayApart() {
+    GraphDefBuilder b = new GraphDefBuilder();
+    LoopOps ops = new LoopOps(b);
+    String x = b.placeholder("x", DType.FLOAT, 2).name();
+    String flag = b.placeholder("flag", DType.BOOL).name();
+    TfCond c1 = new TfCond(b, "cond", flag);
+    String y1 = c1.merge(ops.unary("Neg", "Neg", c1.capture(x, 0, "Neg")), ops.unary("Tanh", "Tanh", c1.capture(x, 1, "Tanh")));
+    TfCond c2 = new TfCond(b, "cond_1", flag);
+    String t2 = ops.binary("Mul", "mul", c2.capture(y1, 1, "mul"), c2.constant(1, "mul/y", Tensor.scalarFloat(3f)));
+    String y2 = c2.merge(c2.constant(0, "zero", Tensor.ofFloats(new long[] {2}, 0f, 0f)), t2);
+    ops.identity("y", y2);
+    for (boolean f : new boolean[] {true, false}) {
+      OpParity.Result r = OpParity.check(b.build(), Map.of("x", OpParity.normal(4, 2), "flag", Tensor.ofBools(new long[0], f)), "y");
+      assertEquals(2, r.count("If"), r.converted().graph().opHistogram().toString());
+      assertEquals(List.of(), ControlFlowStructure.problems(r.converted().graph()));
+    }
+  }
+
   /** acc += (1 if i < 2 else -1) · x for i < 4: a conditional of constants inside a loop body, an If in the Loop body. */
   @Test
   void conditionalOfConstantsInsideLoop() {
