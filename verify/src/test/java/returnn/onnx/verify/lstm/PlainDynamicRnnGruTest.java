@@ -113,6 +113,24 @@ class PlainDynamicRnnGruTest {
     }
   }
 
+  /** Every opset the CLI accepts gives a GRU (and an LSTM) model ONNX Runtime loads and runs as TF does. */
+  @Test
+  void fusedModelsRunAtEveryOpset() {
+    Fixture gru = PlainRnns.gru(VariableKind.TF1, "grublock", true);
+    Fixture lstm = PlainRnns.lstm(VariableKind.TF1, "lstmcell", true, true);
+    for (Fixture f : List.of(gru, lstm)) {
+      FixtureWriter.Written w = f.write(dir.resolve(f.name()), GraphFormat.PB);
+      for (int opset : new int[] {13, 14, 18, 21, 22, 23}) {
+        Converter.Result r = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), f.outputs()).withOpset(opset));
+        assertEquals(1, r.graph().count(f == gru ? "GRU" : "LSTM"), r.graph().opHistogram().toString());
+        Path onnx = dir.resolve(f.name() + opset + ".onnx");
+        r.write(onnx);
+        Verifier.Report rep = verify(f, w, onnx, feeds(f, 5, 0, 3, 7));
+        assertTrue(rep.ok(), f.name() + " opset " + opset + "\n" + rep.format());
+      }
+    }
+  }
+
   /**
    * TF's GRUCell resets h before the recurrent matmul: ONNX's {@code linear_before_reset 0}. The same model with 1
    * (reset after the matmul) differs from TF beyond the tolerance, so the comparison above can fail.
