@@ -97,6 +97,27 @@ class PlainDynamicRnnLstmTest {
   }
 
   /**
+   * {@code tf.nn.bidirectional_dynamic_rnn}: the backward direction reverses the batch-major input and output within
+   * each length around its loop. Both loops fuse (the backward one runs forward over the reversed input, as TF's does),
+   * equal to TF with a zero-length sequence.
+   */
+  @Test
+  void bidirectionalDynamicRnnFusesBothDirections() {
+    Fixture f = PlainRnns.bidirectionalLstm(VariableKind.RESOURCE);
+    FixtureWriter.Written w = f.write(dir, GraphFormat.PB);
+    Converter.Result r = Converter.convert(ConvertOptions.of(w.graph(), w.checkpointPrefix(), f.outputs()));
+    String histogram = r.graph().opHistogram().toString();
+    assertEquals(2, r.graph().count("LSTM"), histogram);
+    assertEquals(0, r.graph().count("Loop"), histogram);
+    Path onnx = dir.resolve("bi.onnx");
+    r.write(onnx);
+    Map<String, Tensor> feeds = new LinkedHashMap<>();
+    f.randomFeeds(3, 5, 0, 3, 7).forEach((k, v) -> feeds.put(TensorRef.parse(k).onnxName(), v));
+    Verifier.Report rep = verify(f, w, onnx, feeds);
+    assertTrue(rep.ok(), rep.format());
+  }
+
+  /**
    * {@code cell_clip} is not ONNX LSTM's clip: the loop stays an exact Loop and the user gets a {@code warning:} line
    * (an LSTM left as a Loop). The fused model of the same weights without the clip differs from TF's clipped numbers,
    * so the comparison can fail.
