@@ -32,6 +32,7 @@ public final class Pipeline {
     tf.addAll(returnn.onnx.rewrite.controlflow.ControlFlowRules.tfLevel());
     // dynamic_rnn LSTM loops (vanillalstm, standardlstm) → LSTM, once the control-flow rules made them Loops.
     if (fuse) tf.add(returnn.onnx.rewrite.lstm.LstmRules.LOOP_LSTM);
+    if (fuse) tf.add(returnn.onnx.rewrite.lstm.LstmRules.LOOP_GRU);
     List<Rule> onnx = new ArrayList<>(returnn.onnx.rewrite.controlflow.ControlFlowRules.onnxLevel());
     if (fuse) onnx.addAll(returnn.onnx.rewrite.shape.ShapeRules.onnxLevel());
     if (fuse) onnx.add(new returnn.onnx.rewrite.layout.TransposeHoistRule());

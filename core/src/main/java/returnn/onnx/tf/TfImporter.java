@@ -39,6 +39,8 @@ public final class TfImporter {
   private final Map<String, Node> imported = new HashMap<>();
   private final Map<String, Value> replaced = new HashMap<>();
   private final List<String> variableProblems = new ArrayList<>();
+  /** Switches standing for a cond branch's control edge on a Const: (switch, predicate), wired after the nodes. */
+  private final List<Map.Entry<Node, TensorRef>> branchSwitches = new ArrayList<>();
 
   private TfImporter(TfModel model, VariableStore variables, Map<String, long[]> inputShapes) {
     this.model = model;
@@ -85,6 +87,7 @@ public final class TfImporter {
           : variableProblems.size() + " variable problems:\n  " + String.join("\n  ", variableProblems));
     }
     for (NodeDef n : gd.getNodeList()) if (imported.containsKey(n.getName())) wire(n);
+    for (Map.Entry<Node, TensorRef> e : branchSwitches) graph.addInputTo(e.getKey(), valueOf(e.getValue(), null));
     for (TensorRef r : outs) graph.addOutput(valueOf(r, null));
     return graph;
   }
@@ -113,6 +116,8 @@ public final class TfImporter {
       String name = todo.poll();
       if (!keep.add(name)) continue;
       NodeDef n = byName.get(name);
+      CondBranch branch = condBranch(n);
+      if (branch != null) todo.add(branch.pred().node());
       for (String in : n.getInputList()) {
         if (in.startsWith("^")) continue;
         TensorRef r = TensorRef.parse(in);
@@ -129,8 +134,12 @@ public final class TfImporter {
     String op = n.getOp();
     switch (op) {
       case "Placeholder" -> replaced.put(n.getName(), placeholder(n));
-      case "Const" -> replaced.put(n.getName(), graph.addConstant(n.getName(), TfTensors.fromProto(
-          n.getAttrOrThrow("value").getTensor(), "node '" + n.getName() + "' (Const)")));
+      case "Const" -> {
+        Value c = graph.addConstant(n.getName(), TfTensors.fromProto(n.getAttrOrThrow("value").getTensor(),
+            "node '" + n.getName() + "' (Const)"));
+        CondBranch branch = condBranch(n);
+        replaced.put(n.getName(), branch == null ? c : switched(n, c, branch));
+      }
       default -> {
         if (VARIABLE_OPS.contains(op)) {
           Value v = variable(n);
@@ -146,6 +155,58 @@ public final class TfImporter {
         imported.put(n.getName(), node);
       }
     }
+  }
+
+  /**
+   * A Const inside a {@code tf.cond} branch: the predicate ({@code pred_id} where the conditional has one) and the
+   * branch (1 true, 0 false) of its pivot.
+   */
+  private record CondBranch(TensorRef pred, int branch) {}
+
+  /**
+   * TF's {@code CondContext} ties a branch op without data inputs (a Const) to the branch by a control edge on the
+   * branch's pivot, {@code Identity(Switch(pred, pred):k)}. Control edges carry no data here, so such a Const would
+   * lose its branch, and a branch of constants only its predicate. This finds that pivot, or returns null.
+   */
+  private CondBranch condBranch(NodeDef n) {
+    if (!n.getOp().equals("Const")) return null;
+    for (String in : n.getInputList()) {
+      if (!in.startsWith("^")) continue;
+      NodeDef pivot = byName.get(in.substring(1));
+      if (pivot == null || !pivot.getOp().equals("Identity") || pivot.getInputCount() < 1) continue;
+      TensorRef sw = TensorRef.parse(pivot.getInput(0));
+      NodeDef s = byName.get(sw.node());
+      if (s == null || !s.getOp().equals("Switch") || s.getInputCount() < 2 || sw.index() > 1) continue;
+      TensorRef data = TensorRef.parse(s.getInput(0));
+      TensorRef pred = TensorRef.parse(s.getInput(1));
+      if (!data.equals(pred) || !byName.containsKey(pred.node())) continue;
+      // The conditional's other Switches take pred_id = Identity(pred) beside its pivot Switch: the same predicate
+      // value, so the rule sees one conditional (two tf.conds on one flag have two pred_ids, and stay two Ifs).
+      String scope = s.getName().contains("/") ? s.getName().substring(0, s.getName().lastIndexOf('/') + 1) : "";
+      NodeDef predId = byName.get(scope + "pred_id");
+      boolean isPredId = predId != null && predId.getOp().equals("Identity") && predId.getInputCount() >= 1
+          && TensorRef.parse(predId.getInput(0)).equals(pred);
+      return new CondBranch(isPredId ? TensorRef.parse(predId.getName()) : pred, sw.index());
+    }
+    return null;
+  }
+
+  /**
+   * The Const as its branch sees it: output {@code k} of {@code Switch(c, pred)}, which is {@code c} when the branch
+   * runs, the same tie to the predicate a captured outer value has. The conditional rule then finds the predicate of
+   * a branch of constants only and makes the Switch's input an outer value of the If branch.
+   */
+  private Value switched(NodeDef n, Value c, CondBranch branch) {
+    Node sw = graph.addNode(Node.TF, "Switch", n.getName() + "/branch", n.getName(), List.of(c), 0);
+    sw.set("T", new Attr.Type(c.dtype()));
+    graph.addNodeOutput(sw, sw.name());
+    graph.addNodeOutput(sw, sw.name() + ":1");
+    sw.output(0).setDtype(c.dtype());
+    sw.output(1).setDtype(c.dtype());
+    sw.output(0).setShape(c.shape());
+    sw.output(1).setShape(c.shape());
+    branchSwitches.add(Map.entry(sw, branch.pred()));
+    return sw.output(branch.branch());
   }
 
   /**

@@ -22,7 +22,8 @@ final class NnReduce {
 
   /**
    * Sum/Mean/Max/Min/Prod/All/Any over {@code reduction_indices} (scalar or vector, possibly empty, possibly
-   * negative). TF reduces nothing for empty axes; ONNX reduces everything unless noop_with_empty_axes=1.
+   * negative). TF reduces nothing for empty axes; ONNX reduces everything unless noop_with_empty_axes=1. Run-time axes
+   * need opset 18 (axes as an input) except for Sum, and Any/All, which count with ReduceSum.
    */
   static void reduce(ConversionContext ctx) {
     OnnxBuilder b = ctx.onnx();
@@ -43,6 +44,10 @@ final class NnReduce {
     // specified, so integers take ReduceSum and a truncating Div.
     boolean intMean = tfOp.equals("Mean") && !x.dtype().isFloating();
     if (intMean) op = "ReduceSum";
+    if (axes == null && bool && ctx.opset() < 18) {
+      ctx.setOutput(0, countingBoolReduce(b, tfOp, x, ctx.input(1), keep));
+      return;
+    }
     Value y;
     if (axes != null) {
       y = b.reduce(op, in, axes, keep);
@@ -55,6 +60,18 @@ final class NnReduce {
     }
     if (intMean) y = b.op("Div", y, b.cast(count(b, x, y, axes), x.dtype()));
     ctx.setOutput(0, bool ? b.cast(y, DType.BOOL) : y);
+  }
+
+  /**
+   * Any/All over run-time axes before opset 18, where only ReduceSum takes axes as an input (from 13): count the true
+   * elements, {@code Any = count > 0}, and the false ones, {@code All = count == 0}. Empty axes keep every element
+   * (noop_with_empty_axes), so the count is 0/1 per element and the result is x, as TF's identity.
+   */
+  private static Value countingBoolReduce(OnnxBuilder b, String tfOp, Value x, Value axes, boolean keep) {
+    boolean all = tfOp.equals("All");
+    Value counted = b.cast(all ? b.op("Not", x) : x, DType.INT32);
+    Value n = b.reduceDynamic("ReduceSum", counted, b.cast(b.reshape(axes, b.constLongs(-1)), DType.INT64), keep);
+    return b.op(all ? "Equal" : "Greater", n, b.scalar(DType.INT32, 0));
   }
 
   /** Number of reduced elements: static when the reduced dims are, else Size(x) / Size(result) (at least 1). */

@@ -18,5 +18,6 @@ public final class ReturnnHandlers {
     r.register("BlockLSTM", ReturnnBlockLstm::convert);
     r.register("BlockLSTMV2", ReturnnBlockLstm::convert);
     r.register("LSTMBlockCell", ReturnnBlockLstm::convertCell);
+    r.register("GRUBlockCell", TfGruBlockCell::convert);
   }
 }

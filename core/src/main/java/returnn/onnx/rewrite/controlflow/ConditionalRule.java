@@ -26,8 +26,10 @@ import returnn.onnx.rewrite.RuleContext;
  * a conditional nested in another's branch is converted first. The nodes depending on a branch's Switch outputs move
  * into that branch; Switch outputs become the switched value itself (an outer value of the branch).
  *
- * <p>The importer drops control edges, so a branch computing only from constants (tied to its branch by a control
- * input) has no data path to the predicate: such a Merge fails with an error.
+ * <p>The importer drops control edges but keeps a branch constant's tie to its branch (a control input on the
+ * branch's pivot) as a Switch of the constant on the conditional's {@code pred_id}, so a branch of constants only has
+ * its predicate too. Conditionals are told apart by their {@code pred_id} (one per {@code tf.cond}), so two in sequence
+ * on the same predicate stay two Ifs.
  */
 final class ConditionalRule implements Rule {
   /** A Switch side a value depends on: {@code (pred, branch)}. */

@@ -24,8 +24,8 @@ import returnn.onnx.rewrite.RuleContext;
  * output, as in Y. ReverseSequence(·, L) on both sides (RETURNN's backward direction) becomes
  * {@code direction=reverse}, which reverses each sequence within its length the same way.
  *
- * <p>Declines anything else (other carried values consumed after the loop, non-zero initial states, weights that are
- * not constants, a differently bounded loop, an {@code LSTMBlockCell} clipping its cell state); the Loop then stays as
+ * <p>Initial states (zeros, or a given state as initial_h/initial_c, kept for an empty sequence as TF keeps it) are
+ * taken over. Declines anything else (other carried values consumed after the loop, weights that are not constants, a differently bounded loop, an {@code LSTMBlockCell} clipping its cell state); the Loop then stays as
  * it is, exact.
  */
 final class LoopLstmRule extends NodeRule {
@@ -69,7 +69,8 @@ final class LoopLstmRule extends NodeRule {
     if (body.allNodes().size() != body.nodes().size()) return Check.no("the body holds nested graphs");
     Value element = out(body, 1 + carried);
     Node select = TfPatterns.producer(element, "Select", "SelectV2");
-    if (select == null || !TfPatterns.isZeros(select.input(1))) return Check.no("the scan output is not Select(copy, 0, h')");
+    if (select == null) return unmasked(loop, body, carried, element);
+    if (!TfPatterns.isZeros(select.input(1))) return Check.no("the scan output is not Select(copy, 0, h')");
     Value hNew = select.input(2);
     Node copy = TfPatterns.producer(select.input(0), "GreaterEqual");
     if (copy == null) return Check.no("the output mask is not t >= sequence_length");
@@ -96,9 +97,6 @@ final class LoopLstmRule extends NodeRule {
       }
     }
     if (cSlot < 0 || hSlot < 0) return Check.no("no carried c and h kept by Select(copy, state, new state)");
-    for (int k : new int[] {cSlot, hSlot}) {
-      if (!TfPatterns.isZeros(loop.input(2 + k))) return Check.no("the initial c/h is not zeros");
-    }
     Node block = TfPatterns.producer(hNew, "LSTMBlockCell");
     if (block != null && LoopLstmCell.cellClip(block) > 0) {
       return new Check(null, "LSTMBlockCell cell_clip " + LoopLstmCell.cellClip(block) + " clips TF's cell state; ONNX "
@@ -117,6 +115,60 @@ final class LoopLstmRule extends NodeRule {
     Node padding = scanPadding(loop.output(carried));
     if (padding == null) return Check.no("the scan output is used other than as the padded array");
     return weights(cell, gather, lengths, tSlot, cSlot, hSlot, padding);
+  }
+
+  /**
+   * {@code dynamic_rnn} without {@code sequence_length}: no masking, the scan output is the cell's {@code h'} and the
+   * carried c and h are the cell's new state; every sequence runs the whole time axis, so the ONNX LSTM gets no
+   * {@code sequence_lens}. Once the body is one LSTM step writing its h, a further mismatch is a warning: an LSTM
+   * stays a Loop.
+   */
+  private static Check unmasked(Node loop, Graph body, int carried, Value hNew) {
+    int hSlot = -1;
+    List<Integer> others = new ArrayList<>();
+    for (int k = 0; k < carried; k++) {
+      if (TfPatterns.same(out(body, 1 + k), hNew) && hSlot < 0) {
+        hSlot = k;
+      } else if (!counts(loop, body, k)) {
+        others.add(k);
+      }
+    }
+    if (hSlot < 0) return Check.no("the scan output is neither Select(copy, 0, h') (sequence_length) nor a carried h");
+    Node block = TfPatterns.producer(hNew, "LSTMBlockCell");
+    LoopLstmCell cell = null;
+    int cSlot = -1;
+    if (block != null && LoopLstmCell.cellClip(block) > 0) {
+      return new Check(null, "LSTMBlockCell cell_clip " + LoopLstmCell.cellClip(block) + " clips TF's cell state; "
+          + "ONNX LSTM's clip bounds the gate pre-activations, a different function (kept as an exact Loop)", true);
+    }
+    for (int k : others) {
+      cell = LoopLstmCell.match(hNew, out(body, 1 + k), in(body, hSlot), in(body, k));
+      if (cell != null) {
+        cSlot = k;
+        break;
+      }
+    }
+    if (cell == null) return Check.no("the body is not one LSTM step (vanillalstm, LSTMCell or LSTMBlockCell) over the carried c, h");
+    for (int k : others) {
+      if (k != cSlot && loop.output(k).useCount() > 0) {
+        return lstm("carried value " + k + " is neither t, c nor h and is used after the loop");
+      }
+    }
+    Node gather = TfPatterns.skipIdentities(cell.xt()).producer();
+    int tSlot = gather == null ? -1 : slotOf(body, gather.input(1));
+    if (gather == null || !gather.isOnnx("Gather") || gather.intAttr("axis", 0) != 0 || tSlot < 0 || !counts(loop, body, tSlot)) {
+      return lstm("the step input is not x[t] with t counting 0, 1, 2, ...");
+    }
+    if (!boundedByMaxLength(loop, body, null)) {
+      return lstm("the loop bound is not dynamic_rnn's time_steps (min(time_steps, max(1, time_steps)))");
+    }
+    Node padding = scanPadding(loop.output(carried));
+    if (padding == null) return lstm("the scan output is used other than as the padded array");
+    return weights(cell, gather, null, tSlot, cSlot, hSlot, padding);
+  }
+
+  private static Check lstm(String reason) {
+    return new Check(null, "a dynamic_rnn LSTM without sequence_length stays a Loop: " + reason, true);
   }
 
   private static Check weights(LoopLstmCell cell, Node gather, Value lengths, int t, int c, int h, Node padding) {
@@ -161,19 +213,21 @@ final class LoopLstmRule extends NodeRule {
 
   private static void rewrite(Graph g, RuleContext ctx, Node loop, Match m) {
     OnnxBuilder ob = new OnnxBuilder(g, ctx.opset(), loop.tfName(), loop.tfName());
-    Value lengths = OnnxLstm.int32(ob, m.lengths());
+    Value lengths = m.lengths() == null ? null : OnnxLstm.int32(ob, m.lengths());
     String direction = m.reverse() ? "reverse" : "forward";
+    Value c0 = loop.input(2 + m.cSlot());
+    Value h0 = loop.input(2 + m.hSlot());
     OnnxLstm.Spec spec = new OnnxLstm.Spec(loop.name() + "/LSTM", loop.tfName(), m.x(), m.w(), m.r(), m.b(), m.cell().peepholes(),
-        lengths, null, null, direction, m.cell().hidden());
+        lengths, OnnxLstm.initialState(ob, h0), OnnxLstm.initialState(ob, c0), direction, m.cell().hidden());
     Node lstm = OnnxLstm.emit(g, ob, spec);
     Node y = m.outReverse() != null ? m.outReverse() : m.padding();
     g.replaceAllUses(y.output(0), OnnxLstm.timeMajor(ob, lstm.output(OnnxLstm.Y)));
-    // Final states: with zero initial states, ONNX Runtime's zeros for empty sequences are TF's kept initial state.
+    // Final states: an empty sequence (or time axis) keeps TF's initial state, where ONNX Runtime's Y_h/Y_c are zeros.
     if (loop.output(m.hSlot()).useCount() > 0) {
-      g.replaceAllUses(loop.output(m.hSlot()), OnnxLstm.typed(ob.squeeze(lstm.output(OnnxLstm.Y_H), 0), Shape.UNKNOWN));
+      g.replaceAllUses(loop.output(m.hSlot()), finalState(ob, lstm.output(OnnxLstm.Y_H), m, h0, spec.initH()));
     }
     if (loop.output(m.cSlot()).useCount() > 0) {
-      g.replaceAllUses(loop.output(m.cSlot()), OnnxLstm.typed(ob.squeeze(lstm.output(OnnxLstm.Y_C), 0), Shape.UNKNOWN));
+      g.replaceAllUses(loop.output(m.cSlot()), finalState(ob, lstm.output(OnnxLstm.Y_C), m, c0, spec.initC()));
     }
     List<Node> roots = new ArrayList<>(List.of(y, m.padding(), loop));
     roots.addAll(emptyBody(g, ((Attr.GraphVal) loop.attr("body")).value()));
@@ -182,14 +236,19 @@ final class LoopLstmRule extends NodeRule {
         + " (" + m.cell().kind() + (m.cell().bias() == null && m.folded() ? ", input projection folded" : "") + ")"
         + (m.cell().peepholes() != null ? ", peepholes as P" : "")
         + (m.cell().forgetBias() != 0 ? ", forget_bias " + m.cell().forgetBias() + " in B" : "")
-        + ", sequence_lens from " + m.lengths().name());
+        + (m.lengths() == null ? ", full length (no sequence_length)" : ", sequence_lens from " + m.lengths().name()));
+  }
+
+  private static Value finalState(OnnxBuilder ob, Value state, Match m, Value initial, Value initialState) {
+    return m.lengths() == null ? OnnxLstm.finalStateFullLength(ob, state, m.x(), initial, initialState)
+        : OnnxLstm.finalState(ob, state, OnnxLstm.int32(ob, m.lengths()), initial, initialState);
   }
 
   /**
    * Removes every node of the body and returns the outer nodes they read: body nodes use outer values directly, and
    * those uses would otherwise keep the loop's inputs (projection, zero states, bounds) alive after the Loop is gone.
    */
-  private static List<Node> emptyBody(Graph g, Graph body) {
+  static List<Node> emptyBody(Graph g, Graph body) {
     List<Node> outer = new ArrayList<>();
     for (Node n : body.allNodes()) {
       for (Value v : n.inputs()) {
@@ -202,7 +261,7 @@ final class LoopLstmRule extends NodeRule {
   }
 
   /** {@code t} starts at 0 and its next value is {@code t + 1}. */
-  private static boolean counts(Node loop, Graph body, int slot) {
+  static boolean counts(Node loop, Graph body, int slot) {
     Long start = TfPatterns.scalarInt(loop.input(2 + slot));
     Node add = TfPatterns.producer(out(body, 1 + slot), "AddV2", "Add");
     if (start == null || start != 0 || add == null) return false;
@@ -216,9 +275,11 @@ final class LoopLstmRule extends NodeRule {
   /**
    * The body's condition is a conjunction of {@code Less(v', bound)} on counters, each bound either the trip count
    * {@code T} behind the Loop's M input or {@code Minimum(T, Maximum(1, Max(L)))}, and the latter occurs: the loop then
-   * runs {@code min(T, max(1, max(L)))} steps, at least every valid step (lengths never exceed the time axis).
+   * runs {@code min(T, max(1, max(L)))} steps, at least every valid step (lengths never exceed the time axis). Without
+   * lengths ({@code lengths} null) dynamic_rnn's max length is T itself: bounds T or {@code Minimum(T, Maximum(1, T))},
+   * both T steps.
    */
-  private static boolean boundedByMaxLength(Node loop, Graph body, Value lengths) {
+  static boolean boundedByMaxLength(Node loop, Graph body, Value lengths) {
     Node maxTrips = loop.input(0) == null ? null : loop.input(0).producer();
     if (maxTrips == null || !maxTrips.isOnnx("Max")) return false;
     Node cast = maxTrips.input(0).producer();
@@ -232,7 +293,10 @@ final class LoopLstmRule extends NodeRule {
       int counter = less == null ? -1 : slotOfNext(body, less.input(0));
       if (counter < 0 || !counts(loop, body, counter)) return false;
       Value bound = TfPatterns.skipIdentities(less.input(1));
-      if (bound == steps) continue;
+      if (bound == steps) {
+        byLength |= lengths == null;
+        continue;
+      }
       Node min = TfPatterns.producer(bound, "Minimum");
       if (min == null) return false;
       boolean ok = false;
@@ -241,6 +305,10 @@ final class LoopLstmRule extends NodeRule {
         if (!TfPatterns.same(min.input(k), steps) || max == null) continue;
         for (int j = 0; j < 2; j++) {
           Long one = TfPatterns.scalarInt(max.input(j));
+          if (lengths == null) {
+            ok |= one != null && one == 1 && TfPatterns.same(max.input(1 - j), steps);
+            continue;
+          }
           Node reduce = TfPatterns.producer(max.input(1 - j), "Max");
           long[] axes = reduce == null ? null : TfPatterns.constLongs(reduce.input(1));
           ok |= one != null && one == 1 && reduce != null && TfPatterns.same(reduce.input(0), lengths)
@@ -253,7 +321,7 @@ final class LoopLstmRule extends NodeRule {
     return byLength;
   }
 
-  private static void conjuncts(Value v, List<Value> out) {
+  static void conjuncts(Value v, List<Value> out) {
     Node and = TfPatterns.producer(v, "LogicalAnd");
     if (and == null) {
       out.add(v);
@@ -264,7 +332,7 @@ final class LoopLstmRule extends NodeRule {
   }
 
   /** The Concat(scan, zeros) padding the scan output to the array size, when that is all the scan feeds (and Shape). */
-  private static Node scanPadding(Value scan) {
+  static Node scanPadding(Value scan) {
     Node concat = null;
     for (Value.Use u : scan.uses()) {
       Node user = u.node();
@@ -284,7 +352,7 @@ final class LoopLstmRule extends NodeRule {
    * ({@code Gather(axis 0, Range(0, size, 1))}, an identity): real RETURNN graphs reverse the backward direction's
    * output after it.
    */
-  private static Node stackGather(Node padding) {
+  static Node stackGather(Node padding) {
     Value v = padding.output(0);
     if (v.uses().size() != 1 || v.isGraphOutput()) return null;
     Node g = v.uses().get(0).node();
@@ -298,39 +366,39 @@ final class LoopLstmRule extends NodeRule {
   }
 
   /** {@code n} (or the producer of {@code v}) if it is ReverseSequence over time-major [T,B,...] by {@code lengths}. */
-  private static Node reverseSequence(Value v, Value lengths) {
+  static Node reverseSequence(Value v, Value lengths) {
     return reverseSequence(TfPatterns.producer(v, "ReverseSequence"), lengths);
   }
 
-  private static Node reverseSequence(Node n, Value lengths) {
+  static Node reverseSequence(Node n, Value lengths) {
     if (n == null || !n.is(Node.TF, "ReverseSequence")) return null;
     boolean timeMajor = n.intAttr("seq_dim", -1) == 0 && n.intAttr("batch_dim", 0) == 1;
     return timeMajor && TfPatterns.same(n.input(1), lengths) ? n : null;
   }
 
-  private static Value out(Graph body, int i) {
+  static Value out(Graph body, int i) {
     return TfPatterns.skipIdentities(skipOnnxIdentity(body.outputs().get(i)));
   }
 
   /** Body outputs are ONNX Identities added by the loop conversion. */
-  private static Value skipOnnxIdentity(Value v) {
+  static Value skipOnnxIdentity(Value v) {
     Node p = v.producer();
     return p != null && p.isOnnx("Identity") ? p.input(0) : v;
   }
 
-  private static Value in(Graph body, int slot) {
+  static Value in(Graph body, int slot) {
     return body.inputs().get(2 + slot);
   }
 
   /** The carried slot whose body input is {@code v}, or -1. */
-  private static int slotOf(Graph body, Value v) {
+  static int slotOf(Graph body, Value v) {
     Value s = TfPatterns.skipIdentities(v);
     for (int k = 2; k < body.inputs().size(); k++) if (body.inputs().get(k) == s) return k - 2;
     return -1;
   }
 
   /** The carried slot whose next value is {@code v} (read in the body's condition), or -1. */
-  private static int slotOfNext(Graph body, Value v) {
+  static int slotOfNext(Graph body, Value v) {
     Value s = TfPatterns.skipIdentities(v);
     for (int k = 2; k < body.inputs().size(); k++) if (out(body, k - 1) == s) return k - 2;
     return -1;

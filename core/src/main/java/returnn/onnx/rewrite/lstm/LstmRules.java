@@ -16,6 +16,8 @@ public final class LstmRules {
   public static final Rule BIDIRECTIONAL_PAIR = new BidirectionalPairRule();
   /** Runs on the Loops of the control-flow rules, so it is registered after them (Pipeline.standard). */
   public static final Rule LOOP_LSTM = new LoopLstmRule();
+  /** GRU loops (GRUCell, GRUBlockCell) → ONNX GRU; registered with {@link #LOOP_LSTM}. */
+  public static final Rule LOOP_GRU = new LoopGruRule();
 
   /** In order: the kernel rules first, so the pair rule sees their LSTM nodes in the same round. */
   public static List<Rule> all() {

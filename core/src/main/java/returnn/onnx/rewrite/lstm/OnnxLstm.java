@@ -86,6 +86,17 @@ final class OnnxLstm {
     return typed(ob.op("Where", started, s, initial), Shape.UNKNOWN);
   }
 
+  /**
+   * The [B,n] final state of a run over the whole time axis ({@code dynamic_rnn} without {@code sequence_length}): with
+   * a non-zero {@code initial}, a time axis of length 0 keeps it, as TF's loop of no steps does.
+   */
+  static Value finalStateFullLength(OnnxBuilder ob, Value state, Value x, Value initial, Value initialState) {
+    Value s = typed(ob.squeeze(state, 0), Shape.UNKNOWN);
+    if (initialState == null) return s;
+    Value steps = ob.op("Gather", java.util.List.of(ob.op("Shape", x), ob.scalarLong(0)), java.util.Map.of("axis", new Attr.Int(0)));
+    return typed(ob.op("Where", ob.op("Greater", steps, ob.scalarLong(0)), s, initial), Shape.UNKNOWN);
+  }
+
   /** Values made from tf-dialect inputs have no inferred type yet; LSTM data is always float32. */
   static Value typed(Value v, Shape s) {
     if (v.dtype() == null) v.setDtype(DType.FLOAT);

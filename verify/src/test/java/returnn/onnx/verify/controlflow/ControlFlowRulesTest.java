@@ -281,16 +281,84 @@ class ControlFlowRulesTest {
     return b.build();
   }
 
-  /** Branches computed from constants only are tied to their predicate by control edges alone: a clear error. */
+  /**
+   * Branches of constants only ({@code tf.cond(flag, lambda: (1., [2, 3]), lambda: (0., -x))}): TF ties a branch's
+   * Consts to it by a control edge on its pivot alone, and they still become one If, equal to TF for either flag (the
+   * two flags give different numbers, so a wrong branch fails).
+   */
   @Test
-  void conditionalOfConstantsFailsNamingTheMerge() {
+  void conditionalOfConstantsBecomesAnIf() {
     GraphDefBuilder b = new GraphDefBuilder();
+    LoopOps ops = new LoopOps(b);
+    String x = b.placeholder("x", DType.FLOAT, 2).name();
     String flag = b.placeholder("flag", DType.BOOL).name();
     TfCond c = new TfCond(b, "cond", flag);
-    String y = c.merge(c.constant(0, "zero", Tensor.scalarFloat(0f)), c.constant(1, "one", Tensor.scalarFloat(1f)));
-    new LoopOps(b).identity("y", y);
-    ConversionException e = assertThrows(ConversionException.class, () -> OpParity.convert(b.build(), List.of("y"), 17));
-    assertTrue(e.getMessage().startsWith("conditional at 'cond/Merge' (Merge) cannot become an ONNX If"), e.getMessage());
+    List<String> y = c.merge(List.of(c.constant(0, "zero", Tensor.scalarFloat(0f)), ops.unary("Neg", "Neg", c.capture(x, 0, "Neg"))),
+        List.of(c.constant(1, "one", Tensor.scalarFloat(1f)), c.constant(1, "two_three", Tensor.ofFloats(new long[] {2}, 2f, 3f))));
+    ops.identity("y0", y.get(0));
+    ops.identity("y1", y.get(1));
+    GraphDef g = b.build();
+    for (boolean f : new boolean[] {true, false}) {
+      OpParity.Result r = OpParity.check(g, Map.of("x", OpParity.normal(3, 2), "flag", Tensor.ofBools(new long[0], f)), "y0", "y1");
+      assertEquals(1, r.count("If"), r.converted().graph().opHistogram().toString());
+      assertEquals(f ? 1f : 0f, r.tf().get("y0").toFloats()[0]);
+      assertEquals(List.of(), ControlFlowStructure.problems(r.converted().graph()));
+    }
+    // Both branches constants only: nothing but the pivots ties either to the flag.
+    GraphDefBuilder b2 = new GraphDefBuilder();
+    String flag2 = b2.placeholder("flag", DType.BOOL).name();
+    TfCond c2 = new TfCond(b2, "cond", flag2);
+    new LoopOps(b2).identity("y", c2.merge(c2.constant(0, "zero", Tensor.scalarFloat(0f)), c2.constant(1, "one", Tensor.scalarFloat(1f))));
+    for (boolean f : new boolean[] {true, false}) {
+      OpParity.Result r = OpParity.check(b2.build(), Map.of("flag", Tensor.ofBools(new long[0], f)), "y");
+      assertEquals(1, r.count("If"));
+      assertEquals(f ? 1f : 0f, r.tf().get("y").toFloats()[0]);
+    }
+  }
+
+  /**
+   * Two conditionals on one predicate in sequence (as dropout layers on {@code train_flag}), the second switching the
+   * first's result, each with its own {@code pred_id}; the second has a branch of constants only. Two Ifs, not one If
+   * reading its own output.
+   */
+  @Test
+  void sequentialConditionalsOnOnePredicateStayApart() {
+    GraphDefBuilder b = new GraphDefBuilder();
+    LoopOps ops = new LoopOps(b);
+    String x = b.placeholder("x", DType.FLOAT, 2).name();
+    String flag = b.placeholder("flag", DType.BOOL).name();
+    TfCond c1 = new TfCond(b, "cond", flag);
+    String y1 = c1.merge(ops.unary("Neg", "Neg", c1.capture(x, 0, "Neg")), ops.unary("Tanh", "Tanh", c1.capture(x, 1, "Tanh")));
+    TfCond c2 = new TfCond(b, "cond_1", flag);
+    String t2 = ops.binary("Mul", "mul", c2.capture(y1, 1, "mul"), c2.constant(1, "mul/y", Tensor.scalarFloat(3f)));
+    String y2 = c2.merge(c2.constant(0, "zero", Tensor.ofFloats(new long[] {2}, 0f, 0f)), t2);
+    ops.identity("y", y2);
+    for (boolean f : new boolean[] {true, false}) {
+      OpParity.Result r = OpParity.check(b.build(), Map.of("x", OpParity.normal(4, 2), "flag", Tensor.ofBools(new long[0], f)), "y");
+      assertEquals(2, r.count("If"), r.converted().graph().opHistogram().toString());
+      assertEquals(List.of(), ControlFlowStructure.problems(r.converted().graph()));
+    }
+  }
+
+  /** acc += (1 if i < 2 else -1) · x for i < 4: a conditional of constants inside a loop body, an If in the Loop body. */
+  @Test
+  void conditionalOfConstantsInsideLoop() {
+    GraphDefBuilder b = new GraphDefBuilder();
+    LoopOps ops = new LoopOps(b);
+    String x = b.placeholder("x", DType.FLOAT, 3).name();
+    WhileLoop w = WhileLoop.start(b, "while", 10, null, List.of(ops.constant("i", Tensor.ofInts(new long[0], 0)), x), null);
+    LoopOps lo = ops.in(w);
+    List<String> v = w.condition(lo.compare("Less", w.vars().get(0), lo.constant("Less/y", Tensor.ofInts(new long[0], 4))));
+    String pred = lo.compare("Less", v.get(0), lo.constant("Less_1/y", Tensor.ofInts(new long[0], 2)));
+    TfCond c = new TfCond(b, "cond", pred);
+    String sign = c.merge(c.constant(0, "minus", Tensor.scalarFloat(-1f)), c.constant(1, "plus", Tensor.scalarFloat(1f)));
+    String acc = lo.binary("AddV2", "add", v.get(1), lo.binary("Mul", "mul", w.capture(x, "mul"), sign));
+    List<String> exits = w.finish(List.of(w.add(v.get(0), 1), acc));
+    ops.identity("y", exits.get(1));
+    OpParity.Result r = OpParity.check(b.build(), Map.of("x", Tensor.ofFloats(new long[] {3}, 1f, 2f, -3f)), "y");
+    assertEquals(1, r.count("Loop"));
+    assertEquals(1, body(loopNodes(r.converted().graph()).get(0)).count("If"));
+    assertEquals(1f, r.tf().get("y").toFloats()[0], "1 + 1 + 1 - 1 - 1");
   }
 
   /** No control flow: the rules leave the graph alone and report nothing. */

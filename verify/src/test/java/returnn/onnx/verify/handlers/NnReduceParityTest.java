@@ -109,6 +109,42 @@ class NnReduceParityTest {
     assertTrue(e.getMessage().contains("opset 18"), e.getMessage());
   }
 
+  /**
+   * Any/All over run-time axes below opset 18 count with ReduceSum (axes an input from 13): the same as TF at 13, 17
+   * and 18, for several axes, one negative axis and empty axes (identity), with keep_dims both ways. Rows with every
+   * value true, none true and some true, so Any and All differ from each other and from a constant.
+   */
+  @Test
+  void anyAndAllOverRunTimeAxesBeforeOpset18() {
+    GraphDefBuilder b = new GraphDefBuilder();
+    b.placeholder("t", DType.BOOL, -1, 3, 4);
+    b.placeholder("axes", DType.INT32, -1);
+    List<String> outs = new ArrayList<>();
+    for (String op : List.of("Any", "All")) {
+      for (boolean keep : new boolean[] {false, true}) {
+        String n = op + (keep ? "_keep" : "");
+        b.op(op, n, "t", "axes").attr("Tidx", DType.INT32).attr("keep_dims", keep);
+        outs.add(n);
+      }
+    }
+    boolean[] v = new boolean[24];
+    for (int i = 0; i < 24; i++) v[i] = i < 4 || i >= 12 && i % 3 == 0;
+    Map<String, Tensor> feeds = new HashMap<>(Map.of("t", Tensor.ofBools(new long[] {2, 3, 4}, v)));
+    for (Tensor axes : List.of(Tensor.ofInts(new long[] {1}, -1), Tensor.ofInts(new long[] {2}, 0, 2),
+        Tensor.ofInts(new long[] {0}))) {
+      feeds.put("axes", axes);
+      for (int opset : new int[] {13, 17, 18}) {
+        OpParity.Result r = OpParity.check(b.build(), feeds, outs, OpParity.TOL, opset);
+        assertEquals(opset < 18 ? 0 : 2, r.count("ReduceMax"), r.converted().graph().opHistogram().toString());
+        if (opset < 18) assertEquals(4, r.count("ReduceSum"), r.converted().graph().opHistogram().toString());
+      }
+    }
+    OpParity.Result last = OpParity.check(b.build(), Map.of("t", feeds.get("t"), "axes", Tensor.ofInts(new long[] {1}, -1)),
+        List.of("Any", "All"), OpParity.TOL, 13);
+    assertEquals("[1, 0, 0, 1, 1, 1]", java.util.Arrays.toString(last.tf().get("Any").toLongs()));
+    assertEquals("[1, 0, 0, 0, 0, 0]", java.util.Arrays.toString(last.tf().get("All").toLongs()));
+  }
+
   /** Small integer ranges make ties: TF and ONNX (select_last_index=0) both return the first index. */
   @Test
   void argMaxArgMinTiesOutputTypesAndAxes() {
