@@ -28,6 +28,11 @@ CONFORMER_INPUTS = {"lengths": [23, 1, 10], "inputs": {"data": {"kind": "dense",
 # (length arithmetic via onnx_compat_floor_div)
 CONFORMER_ONNX_EDITS = "inf_value = 1e30\nonnx_export = True\n"
 
+# RNN-T / RNA transducer (see configs/rnn_transducer.config): framewise labels + blank (8), one per encoder frame
+RNNT_TRAIN = {"spec": {"data": ("dense", 20, "T"), "alignment": ("sparse", 9, "T")}, "min_len": 3, "max_len": 14,
+              "num_seqs": 32, "epochs": 10}
+RNNT_INPUTS = {"lengths": [9, 1, 5], "inputs": {"data": {"kind": "dense", "dim": 20}}}
+
 
 def blstm(unit, fuse, notes=None, name=None):
     m = {
@@ -244,5 +249,42 @@ MODELS = [
         "chunked": {"chunk": 3},
         "notes": "no \"state\" chunk-equals-full check, as for transformer-lm-state: positional_encoding restarts at 0 "
                  "in every call; \"chunked\" records TF's chunked run instead.",
+    },
+    {
+        "name": "rnn-transducer",
+        "kind": "encdec",
+        "description": "RNN-T (RNA topology) as in RETURNN's transducer setups: BLSTM encoder (2 nativelstm2 pairs + "
+                       "linear), rec decoder over the encoder frames, prediction network (embedding + LSTMBlock cell) "
+                       "inside masked_computation on prev:output_emit + unmask, joint linear + tanh + log_softmax over "
+                       "8 labels + blank, choice beam search (beam 4), decision over the emitted labels",
+        "config": "rnn_transducer.config",
+        "train": RNNT_TRAIN,
+        "graphs": {
+            "graph.meta": ["--search", "1"],
+            "rec_step_by_step.meta": ["--rec_step_by_step", "output", "--rec_step_by_step_output_file",
+                                      "rec_step_by_step.json"],
+        },
+        "reference_graph": "graph.meta",
+        "step_by_step": {"graph": "rec_step_by_step.meta", "info": "rec_step_by_step.json", "steps": 9},
+        "inputs": RNNT_INPUTS,
+        "outputs": ["decision/output_batch_major", "decision/GatherNd", "output/rec/output_batch_major",
+                    "output/rec/output/truediv"],
+        "fuse": {"LSTM": 2},
+    },
+    {
+        "name": "rnn-transducer-beam1",
+        "kind": "encdec",
+        "description": "the RNN-T with beam_size 1 (greedy search; same checkpoint): what a step-by-step greedy decode "
+                       "over rec_step_by_step.meta must equal",
+        "config": "rnn_transducer.config",
+        "subst": {'"beam_size": 4,': '"beam_size": 1,'},
+        "checkpoint_from": "rnn-transducer",
+        "train": RNNT_TRAIN,
+        "graphs": {"graph.meta": ["--search", "1"]},
+        "reference_graph": "graph.meta",
+        "inputs": RNNT_INPUTS,
+        "outputs": ["decision/output_batch_major", "decision/GatherNd", "output/rec/output_batch_major",
+                    "output/rec/output/truediv"],
+        "fuse": {"LSTM": 2},
     },
 ]
