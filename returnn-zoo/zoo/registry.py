@@ -269,7 +269,7 @@ MODELS = [
         "inputs": RNNT_INPUTS,
         "outputs": ["decision/output_batch_major", "decision/GatherNd", "output/rec/output_batch_major",
                     "output/rec/output/truediv"],
-        "fuse": {"LSTM": 2},
+        "fuse": {"LSTM": 2, "Loop": 3},
     },
     {
         "name": "rnn-transducer-beam1",
@@ -285,6 +285,6 @@ MODELS = [
         "inputs": RNNT_INPUTS,
         "outputs": ["decision/output_batch_major", "decision/GatherNd", "output/rec/output_batch_major",
                     "output/rec/output/truediv"],
-        "fuse": {"LSTM": 2},
+        "fuse": {"LSTM": 2, "Loop": 3},
     },
 ]
