@@ -95,7 +95,8 @@ class StepByStepZooTest {
       for (int[] rows : new int[][] {{2, 0}, {1}, {0, 0, 1, 2}}) {
         Map<String, Tensor> sub = new LinkedHashMap<>();
         st.forEach((k, t) -> sub.put(k, StepByStepDecoder.gatherRows(t, rows)));
-        StepByStepDecoder.cutEncoderTime(sub);
+        // a frame-synchronous (transducer) step reads encoder frame i, which may lie past a subset's longest length
+        if (!models.states().contains(StepByStep.STEP)) StepByStepDecoder.cutEncoderTime(sub);
         float[] subScores = dec.scores(sub).toFloats();
         for (int r = 0; r < rows.length; r++) {
           double d = maxDiff(java.util.Arrays.copyOfRange(subScores, r * v, (r + 1) * v), ref, rows[r] * v, v);
@@ -103,14 +104,27 @@ class StepByStepZooTest {
         }
       }
       int moved = 0;
+      // a transducer's masked prediction network keeps its last output (lm_masked/extra/_output) only for a blank
+      // step: it counts after label 0 (blank; for the other models EOS), not after TF's first labels
+      Map<String, Tensor> afterZero = dec.update(dec.initialStates(inputs), new int[b]);
+      float[] refZero = dec.scores(afterZero).toFloats();
       for (Map.Entry<String, Tensor> e : st.entrySet()) {
         if (e.getValue().dtype() != DType.FLOAT || e.getValue().size() == 0) continue;
-        Map<String, Tensor> p = new LinkedHashMap<>(st);
-        float[] f = e.getValue().toFloats();
-        for (int i = 0; i < f.length; i++) f[i] += 0.05f;
-        p.put(e.getKey(), Tensor.ofFloats(e.getValue().shape(), f));
-        double d = maxDiff(dec.scores(p).toFloats(), ref, 0, ref.length);
-        System.out.printf("  state %s + 0.05 moves the step-1 scores by %.3g%n", e.getKey(), d);
+        double d = 0;
+        String after = "";
+        for (int w = 0; w < 2; w++) {
+          Map<String, Tensor> base = w == 0 ? st : afterZero;
+          Map<String, Tensor> p = new LinkedHashMap<>(base);
+          float[] f = base.get(e.getKey()).toFloats();
+          for (int i = 0; i < f.length; i++) f[i] += 0.05f;
+          p.put(e.getKey(), Tensor.ofFloats(base.get(e.getKey()).shape(), f));
+          double dw = maxDiff(dec.scores(p).toFloats(), w == 0 ? ref : refZero, 0, ref.length);
+          if (dw > d) {
+            d = dw;
+            after = w == 0 ? "TF's first labels" : "label 0";
+          }
+        }
+        System.out.printf("  state %s + 0.05 moves the step-1 scores by %.3g (after %s)%n", e.getKey(), d, after);
         assertTrue(d > 100 * TOL, "perturbing state " + e.getKey() + " moves the scores only by " + d);
         moved++;
       }
@@ -139,6 +153,10 @@ class StepByStepZooTest {
     Tensor tfScores = out.get("output/rec/output/truediv");
     int beam = (int) tfScores.shape()[1];
     int maxSteps = (int) tfBeams.shape()[1];
+    if (models.states().contains(StepByStep.STEP)) {
+      checkFrameSynchronousBeam(zoo, m, models);
+      return;
+    }
     try (StepByStepDecoder dec = decoder(models)) {
       StepByStepDecoder.Beam r = dec.returnnBeamSearch(m.readInputs(), beam, 0, maxSteps, true);
       int b = r.labels().length;
@@ -167,6 +185,77 @@ class StepByStepZooTest {
         assertArrayEquals(java.util.Arrays.copyOfRange(tfDecision, i * width, i * width + best[i].length), best[i],
             "decided labels of sequence " + i);
       }
+    }
+  }
+
+  /**
+   * A frame-synchronous (RNN-T / RNA) decoder: one label (blank 0 included) per encoder frame, no EOS, RETURNN's
+   * search runs for the longest encoder length. What the Java decoder reproduces of TF's search graphs:
+   * <ul>
+   *   <li>beam 1 (the model's {@code NAME-beam1} twin in the zoo, same checkpoint): the greedy decode over the triple,
+   *       cut at each sequence's own length with the blanks removed, is TF's {@code decision} (labels and lengths)
+   *       for every sequence;</li>
+   *   <li>beam 4: {@link StepByStepDecoder#returnnBeamSearch} with no end label (eos -1) for the longest length gives
+   *       every beam entry's frame labels and TF's normalized scores for the sequences of that full length. For a
+   *       shorter sequence RETURNN's search graph goes on over the padded frames with rules this decoder does not
+   *       model (its beams there differ in the frames past the end, and so do the normalized scores): printed, not
+   *       asserted.</li>
+   * </ul>
+   */
+  private static void checkFrameSynchronousBeam(Zoo zoo, Zoo.Model m, StepByStep.Models models) {
+    Map<String, Tensor> out = m.readOutputs();
+    Tensor tfBeams = out.get("output/rec/output_batch_major");
+    Tensor tfScores = out.get("output/rec/output/truediv");
+    int beam = (int) tfScores.shape()[1];
+    int maxSteps = (int) tfBeams.shape()[1];
+    int[] lens = m.lengths();
+    int blank = 0;
+    Zoo.Model beam1 = Zoo.load().models().stream().filter(x -> x.name().equals(m.name() + "-beam1")).findFirst().orElse(null);
+    try (StepByStepDecoder dec = decoder(models)) {
+      Map<String, Tensor> inputs = m.readInputs();
+      int fullRows = 0;
+      if (beam1 != null) {
+        Map<String, Tensor> o1 = beam1.readOutputs();
+        int[] dec1 = o1.get("decision/output_batch_major").toInts();
+        int[] len1 = o1.get("decision/GatherNd").toInts();
+        int width = (int) o1.get("decision/output_batch_major").shape()[1];
+        StepByStepDecoder.Greedy g = dec.greedy(inputs, maxSteps);
+        for (int i = 0; i < lens.length; i++) {
+          int[] emitted = java.util.Arrays.stream(java.util.Arrays.copyOf(g.labels()[i], lens[i])).filter(x -> x != blank).toArray();
+          assertEquals(len1[i], emitted.length, m.name() + " greedy: emitted length of sequence " + i + " vs TF's beam-1 search");
+          assertArrayEquals(java.util.Arrays.copyOfRange(dec1, i * width, i * width + emitted.length), emitted,
+              m.name() + " greedy: emitted labels of sequence " + i + " vs TF's beam-1 search");
+        }
+        System.out.printf("%s greedy over the triple = TF's beam-1 search (decision, lengths %s)%n", m.name(),
+            java.util.Arrays.toString(len1));
+      }
+      StepByStepDecoder.Beam r = dec.returnnBeamSearch(inputs, beam, -1, maxSteps, true);
+      float[][] norm = r.normalizedScores();
+      int[] tfL = tfBeams.toInts();
+      float[] tfS = tfScores.toFloats();
+      int[] tfDecision = out.get("decision/output_batch_major").toInts();
+      int[] tfLengths = out.get("decision/GatherNd").toInts();
+      int width = (int) out.get("decision/output_batch_major").shape()[1];
+      for (int i = 0; i < lens.length; i++) {
+        boolean same = true;
+        double err = 0;
+        for (int j = 0; j < beam; j++) {
+          int[] l = r.labels()[i][j];
+          same &= java.util.Arrays.equals(l, java.util.Arrays.copyOfRange(tfL, (i * beam + j) * maxSteps, (i * beam + j + 1) * maxSteps));
+          err = Math.max(err, Math.abs(norm[i][j] - tfS[i * beam + j]));
+        }
+        System.out.printf("%s beam %d, sequence %d (length %d of %d): every beam's frame labels %s TF's, normalized scores max err %.3g%n",
+            m.name(), beam, i, lens[i], maxSteps, same ? "=" : "!=", err);
+        if (lens[i] != maxSteps) continue;
+        fullRows++;
+        assertTrue(same, m.name() + ": beams of full-length sequence " + i + " differ from TF's search graph");
+        assertTrue(err <= TOL, m.name() + ": normalized scores of full-length sequence " + i + " differ from TF's by " + err);
+        int[] best = java.util.Arrays.stream(r.labels()[i][0]).filter(x -> x != blank).toArray();
+        assertEquals(tfLengths[i], best.length, "decided length of sequence " + i);
+        assertArrayEquals(java.util.Arrays.copyOfRange(tfDecision, i * width, i * width + best.length), best,
+            "decided labels of sequence " + i);
+      }
+      assertTrue(fullRows > 0, m.name() + ": no sequence of the full length to compare the beam search on");
     }
   }
 
