@@ -267,9 +267,24 @@ MODELS = [
         "reference_graph": "graph.meta",
         "step_by_step": {"graph": "rec_step_by_step.meta", "info": "rec_step_by_step.json", "steps": 9},
         "inputs": RNNT_INPUTS,
+        # decision/output_batch_major: the best beam entry's emitted labels (blank frames removed by the
+        # masked_computation output_wo_b0: Cumsum + ScatterNd) [B, U]; decision/GatherNd: their count [B];
+        # output/rec/output_batch_major: every beam entry's frame labels, blank 0 included [B * beam, T];
+        # output/rec/output/truediv: the beam scores [B, beam] (log prob / (T + 1))
         "outputs": ["decision/output_batch_major", "decision/GatherNd", "output/rec/output_batch_major",
                     "output/rec/output/truediv"],
         "fuse": {"LSTM": 2, "Loop": 3},
+        "notes": "fuse: the encoder's 2 fw/bw nativelstm2 pairs become LSTMs; 3 Loops: the decoder loop over the "
+                 "encoder frames (its body: the prediction network's masked_computation, which RETURNN builds inside "
+                 "the loop as the LSTMBlock step plus where(prev:output_emit, new, previous) per state and output; "
+                 "unmask; joint; choice), and one search resolve loop for each resolved rec output (output and "
+                 "output_emit, an output layer for output_wo_b0). output_wo_b0 (masked_computation outside the loop) "
+                 "is Cumsum + ScatterNd: every blank frame is scattered onto one extra position that is sliced off, "
+                 "so ScatterNd has duplicate indices (TF sums them; ONNX ScatterND reduction add). Step-by-step: the "
+                 "rec layer iterates over the encoder frames, and each decoder step reads frame IO/i "
+                 "(TensorArrayReadV3(source_ta, IO/i)); the converter carries i as an int32 [B] state (see "
+                 "docs/RETURNN_GRAPHS.md). Beyond a sequence's length RETURNN's search goes on over the padded "
+                 "frames (frame labels past the end differ between beam entries; scores are / (longest T + 1)).",
     },
     {
         "name": "rnn-transducer-beam1",
