@@ -79,6 +79,12 @@ final class DecodeCommand implements Callable<Integer> {
       Map<String, Tensor> feeds = new LinkedHashMap<>();
       List<String> ins = dec.encoderInputs();
       for (String n : ins) feeds.put(n, dec.isLengthInput(n) ? lens : feats);
+      // a frame-synchronous (transducer) model carries the step index "i": one label (blank included) per encoder
+      // frame, no EOS; this command's label-synchronous search until EOS would treat label 0 (blank) as the end
+      if (dec.initialStates(feeds).containsKey("i")) {
+        throw new IllegalArgumentException(models + ": a frame-synchronous (transducer) model (state 'i'): decode's "
+            + "search ends at EOS and does not apply; see README, step-by-step transducers");
+      }
       StepByStepDecoder.Beam r = null;
       double[] ms = new double[repeat];
       for (int i = 0; i < repeat; i++) {

@@ -88,6 +88,21 @@ class StepByStepCommandsTest {
     assertEquals(want, decode(negated, "--beam", "4", "--max-steps", String.valueOf(width)));
   }
 
+  /** The zoo's RNN-T: converts (the step index {@code i} is a state), and decode refuses it with one error line. */
+  @Test
+  void transducerConvertsAndDecodeRefusesIt() throws IOException {
+    Path m = model().resolveSibling("rnn-transducer");
+    Path out = dir.resolve("rnnt");
+    CliRunner.Run r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
+        m.resolve("net-model/network.010").toString(), "--step-by-step", "--output", out.toString());
+    assertEquals(0, r.exit(), r.out() + r.err());
+    assertTrue(Files.readString(out.resolve("rasr-label-scorer.config")).contains("stochastic_var_choice_output, i\n"));
+    r = CliRunner.run("decode", "--models", out.toString(), "--input", m.resolve("inputs/extern_data__placeholders__data__data.npy").toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("error: ") && r.err().strip().lines().count() == 1 && r.err().contains("transducer"), r.err());
+    assertEquals("", r.out());
+  }
+
   @Test
   void badInputIsOneErrorLine() {
     Path m = model();
