@@ -28,11 +28,6 @@ CONFORMER_INPUTS = {"lengths": [23, 1, 10], "inputs": {"data": {"kind": "dense",
 # (length arithmetic via onnx_compat_floor_div)
 CONFORMER_ONNX_EDITS = "inf_value = 1e30\nonnx_export = True\n"
 
-# RNN-T / RNA transducer (see configs/rnn_transducer.config): framewise labels + blank (8), one per encoder frame
-RNNT_TRAIN = {"spec": {"data": ("dense", 20, "T"), "alignment": ("sparse", 9, "T")}, "min_len": 3, "max_len": 14,
-              "num_seqs": 32, "epochs": 10}
-RNNT_INPUTS = {"lengths": [9, 1, 5], "inputs": {"data": {"kind": "dense", "dim": 20}}}
-
 
 def blstm(unit, fuse, notes=None, name=None):
     m = {
@@ -250,6 +245,15 @@ MODELS = [
         "notes": "no \"state\" chunk-equals-full check, as for transformer-lm-state: positional_encoding restarts at 0 "
                  "in every call; \"chunked\" records TF's chunked run instead.",
     },
+]
+
+# RNN-T / RNA transducer (see configs/rnn_transducer.config): framewise labels + blank (8), one per encoder frame
+RNNT_TRAIN = {"spec": {"data": ("dense", 20, "T"), "alignment": ("sparse", 9, "T")}, "min_len": 3, "max_len": 14,
+              "num_seqs": 32, "epochs": 10}
+RNNT_INPUTS = {"lengths": [9, 1, 5], "inputs": {"data": {"kind": "dense", "dim": 20}}}
+
+# RNN-T entries: appended after the list (self-contained, as the models' order is the manifest's)
+MODELS += [
     {
         "name": "rnn-transducer",
         "kind": "encdec",
