@@ -66,9 +66,10 @@ public final class StepByStep {
    * encoder frames (RNN-T / RNA, {@code "from": "encoder"}) reads its input frame by {@code TensorArrayReadV3(source_ta,
    * IO/i)} in every decoder step, so the scorer and the updater need the step index, which the driver sets (RETURNN
    * compiles without update_i_in_graph). The models carry it as an int32 [B] state {@code i} (initializer: 0, updater:
-   * i + 1); the graph's scalar IO/i is row 0's value, so every hypothesis scored or updated in one call must be at the
-   * same encoder frame, as in a time-synchronous search. The updater applies the delayed update unconditionally (TF
-   * applies it at the next step, where i > 0).
+   * i + 1), and the frame read becomes a per-row GatherNd (row b reads frame i[b], see Rewriter.perRowFrameReads), so
+   * the hypotheses stay independent rows even at different frames. Other uses of the scalar IO/i (the loop condition,
+   * the delayed update's i > 0) get row 0's value; the updater applies the delayed update unconditionally (TF applies
+   * it at the next step, where i > 0).
    */
   public static final String STEP = "i";
 
@@ -502,7 +503,7 @@ public final class StepByStep {
       for (String k : keys) {
         StateVar v = info.stateVars().get(k);
         if (k.equals(STEP) && v.shape().length == 0) {
-          // the frame-synchronous step index: [B] at the boundary, the graph's scalar IO/i is row 0's
+          // the frame-synchronous step index: [B] at the boundary; the input frame read per row, other uses row 0's
           String ph = placeholder(k, DataType.DT_INT32, new long[] {-1});
           String row0 = fresh("step_row0");
           nodes.put(row0, NodeDef.newBuilder().setName(row0).setOp("StridedSlice").addInput(ph)
@@ -512,6 +513,7 @@ public final class StepByStep {
               .putAttr("shrink_axis_mask", AttrValue.newBuilder().setI(1).build()));
           stepRows = ph;
           m.put(k, row0);
+          perRowFrameReads(v);
           continue;
         }
         String ph = placeholder(k, interfaceType(v.dtype()), v.shape());
@@ -525,6 +527,59 @@ public final class StepByStep {
       String name = fresh("const");
       TensorProto.Builder t = TensorProto.newBuilder().setDtype(DataType.DT_INT32)
           .setTensorShape(TensorShapeProto.newBuilder().addDim(TensorShapeProto.Dim.newBuilder().setSize(1))).addIntVal(value);
+      nodes.put(name, NodeDef.newBuilder().setName(name).setOp("Const")
+          .putAttr("dtype", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+          .putAttr("value", AttrValue.newBuilder().setTensor(t).build()));
+      return name;
+    }
+
+    /**
+     * Every {@code TensorArrayReadV3(ta, IO/i)} of an input sequence that a {@code TensorArrayScatterV3} filled with a
+     * time-major tensor [T, B, ...] (RETURNN's source_ta of the rec layer's input) becomes a per-row read:
+     * {@code GatherNd(value, stack([i_rows, range(B)], 1))}, row b at its own frame i_rows[b]. The hypotheses are then
+     * independent rows for what the decoder computes from its input frame.
+     */
+    void perRowFrameReads(StateVar i) {
+      Map<String, String> scatterValue = new HashMap<>();
+      for (NodeDef.Builder n : nodes.values()) {
+        if (n.getOp().equals("TensorArrayScatterV3")) scatterValue.put(base(n.getInput(0)), n.getInput(2));
+      }
+      for (NodeDef.Builder n : new ArrayList<>(nodes.values())) {
+        if (!n.getOp().equals("TensorArrayReadV3") || n.getInputCount() < 2) continue;
+        NodeDef.Builder x = nodes.get(base(n.getInput(1)));
+        while (x != null && x.getOp().equals("Identity")) x = nodes.get(base(x.getInput(0)));
+        if (x == null || !x.getOp().equals("ReadVariableOp") || !base(x.getInput(0)).equals(i.varOp())) continue;
+        String value = scatterValue.get(base(n.getInput(0)));
+        if (value == null) continue;  // not an input sequence: left as it is (reads row 0's i)
+        String shape = fresh("step_rows_shape");
+        nodes.put(shape, NodeDef.newBuilder().setName(shape).setOp("Shape").addInput(stepRows)
+            .putAttr("T", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+            .putAttr("out_type", AttrValue.newBuilder().setType(DataType.DT_INT32).build()));
+        String rows = fresh("step_rows_count");
+        nodes.put(rows, NodeDef.newBuilder().setName(rows).setOp("StridedSlice").addInput(shape)
+            .addInput(intConst(0)).addInput(intConst(1)).addInput(intConst(1))
+            .putAttr("T", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+            .putAttr("Index", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+            .putAttr("shrink_axis_mask", AttrValue.newBuilder().setI(1).build()));
+        String range = fresh("step_rows_range");
+        nodes.put(range, NodeDef.newBuilder().setName(range).setOp("Range").addInput(scalarInt(0)).addInput(rows)
+            .addInput(scalarInt(1)).putAttr("Tidx", AttrValue.newBuilder().setType(DataType.DT_INT32).build()));
+        String idx = fresh("step_rows_index");
+        nodes.put(idx, NodeDef.newBuilder().setName(idx).setOp("Pack").addInput(stepRows).addInput(range)
+            .putAttr("T", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+            .putAttr("N", AttrValue.newBuilder().setI(2).build())
+            .putAttr("axis", AttrValue.newBuilder().setI(1).build()));
+        AttrValue dtype = n.getAttrOrThrow("dtype");
+        n.clearInput().clearAttr().setOp("GatherNd").addInput(value).addInput(idx)
+            .putAttr("Tparams", dtype).putAttr("Tindices", AttrValue.newBuilder().setType(DataType.DT_INT32).build());
+      }
+    }
+
+    /** int32 scalar constant {@code value}. */
+    String scalarInt(int value) {
+      String name = fresh("const");
+      TensorProto.Builder t = TensorProto.newBuilder().setDtype(DataType.DT_INT32)
+          .setTensorShape(TensorShapeProto.getDefaultInstance()).addIntVal(value);
       nodes.put(name, NodeDef.newBuilder().setName(name).setOp("Const")
           .putAttr("dtype", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
           .putAttr("value", AttrValue.newBuilder().setTensor(t).build()));

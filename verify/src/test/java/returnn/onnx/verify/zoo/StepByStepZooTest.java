@@ -103,6 +103,27 @@ class StepByStepZooTest {
           assertTrue(d <= TOL, "row " + rows[r] + " scored among rows " + java.util.Arrays.toString(rows) + " differs by " + d);
         }
       }
+      if (models.states().contains(StepByStep.STEP)) {
+        // a transducer's rows are independent also at different encoder frames: row 0 one step further (frame 2),
+        // rows 1.. at frame 1, scored in one call, each as scored alone
+        Map<String, Tensor> st2 = dec.update(st, column(g.labels(), 1));
+        float[] ref2 = dec.scores(st2).toFloats();
+        Map<String, Tensor> mixed = new LinkedHashMap<>();
+        int[] rest = new int[b - 1];
+        for (int i = 1; i < b; i++) rest[i - 1] = i;
+        for (String k : st.keySet()) {
+          mixed.put(k, concatRows(StepByStepDecoder.gatherRows(st2.get(k), new int[] {0}), StepByStepDecoder.gatherRows(st.get(k), rest)));
+        }
+        assertEquals(2, mixed.get(StepByStep.STEP).toInts()[0], "row 0's step index");
+        float[] mixedScores = dec.scores(mixed).toFloats();
+        double d0 = maxDiff(java.util.Arrays.copyOfRange(mixedScores, 0, v), ref2, 0, v);
+        double dRest = maxDiff(java.util.Arrays.copyOfRange(mixedScores, v, b * v), ref, v, (b - 1) * v);
+        // the frames differ: had every row read row 0's frame, rows 1.. would move by this much
+        double apart = maxDiff(java.util.Arrays.copyOfRange(ref2, v, b * v), ref, v, (b - 1) * v);
+        System.out.printf("  rows at frames 2 and 1 in one call: max diff %.3g / %.3g (rows' scores at frames 2 vs 1 differ by %.3g)%n", d0, dRest, apart);
+        assertTrue(d0 <= TOL && dRest <= TOL, "rows at different frames scored together differ: " + d0 + ", " + dRest);
+        assertTrue(apart > 100 * TOL, "frames 1 and 2 score alike: the check could not fail");
+      }
       int moved = 0;
       // a transducer's masked prediction network keeps its last output (lm_masked/extra/_output) only for a blank
       // step: it counts after label 0 (blank; for the other models EOS), not after TF's first labels
@@ -257,6 +278,15 @@ class StepByStepZooTest {
       }
       assertTrue(fullRows > 0, m.name() + ": no sequence of the full length to compare the beam search on");
     }
+  }
+
+  /** a's rows, then b's (axis 0; same dtype and row shape). */
+  static Tensor concatRows(Tensor a, Tensor b) {
+    long[] shape = a.shape().clone();
+    shape[0] += b.shape()[0];
+    java.nio.ByteBuffer buf = Tensor.alloc(a.byteSize() + b.byteSize());
+    buf.put(a.data().duplicate()).put(b.data().duplicate()).flip();
+    return Tensor.of(a.dtype(), shape, buf);
   }
 
   static int[] column(int[][] labels, int s) {
