@@ -287,8 +287,10 @@ MODELS += [
                  "so ScatterNd has duplicate indices (TF sums them; ONNX ScatterND reduction add). Step-by-step: the "
                  "rec layer iterates over the encoder frames, and each decoder step reads frame IO/i "
                  "(TensorArrayReadV3(source_ta, IO/i)); the converter carries i as an int32 [B] state (see "
-                 "docs/RETURNN_GRAPHS.md). Beyond a sequence's length RETURNN's search goes on over the padded "
-                 "frames (frame labels past the end differ between beam entries; scores are / (longest T + 1)).",
+                 "docs/RETURNN_GRAPHS.md). A sequence's hypotheses end at step length + 1 (RETURNN's end flag of a rec "
+                 "layer over an input without an end layer: one padded frame is still searched), then continue with "
+                 "label 0 at log p 0; the scores are / (longest T + 1) with RETURNN's (t+1)/t factors for ended "
+                 "hypotheses.",
     },
     {
         "name": "rnn-transducer-beam1",
