@@ -246,3 +246,66 @@ MODELS = [
                  "in every call; \"chunked\" records TF's chunked run instead.",
     },
 ]
+
+# RNN-T / RNA transducer (see configs/rnn_transducer.config): framewise labels + blank (8), one per encoder frame
+RNNT_TRAIN = {"spec": {"data": ("dense", 20, "T"), "alignment": ("sparse", 9, "T")}, "min_len": 3, "max_len": 14,
+              "num_seqs": 32, "epochs": 10}
+RNNT_INPUTS = {"lengths": [9, 1, 5], "inputs": {"data": {"kind": "dense", "dim": 20}}}
+
+# RNN-T entries: appended after the list (self-contained, as the models' order is the manifest's)
+MODELS += [
+    {
+        "name": "rnn-transducer",
+        "kind": "encdec",
+        "description": "RNN-T (RNA topology) as in RETURNN's transducer setups: BLSTM encoder (2 nativelstm2 pairs + "
+                       "linear), rec decoder over the encoder frames, prediction network (embedding + LSTMBlock cell) "
+                       "inside masked_computation on prev:output_emit + unmask, joint linear + tanh + log_softmax over "
+                       "8 labels + blank, choice beam search (beam 4), decision over the emitted labels",
+        "config": "rnn_transducer.config",
+        "train": RNNT_TRAIN,
+        "graphs": {
+            "graph.meta": ["--search", "1"],
+            "rec_step_by_step.meta": ["--rec_step_by_step", "output", "--rec_step_by_step_output_file",
+                                      "rec_step_by_step.json"],
+        },
+        "reference_graph": "graph.meta",
+        "step_by_step": {"graph": "rec_step_by_step.meta", "info": "rec_step_by_step.json", "steps": 9},
+        "inputs": RNNT_INPUTS,
+        # decision/output_batch_major: the best beam entry's emitted labels (blank frames removed by the
+        # masked_computation output_wo_b0: Cumsum + ScatterNd) [B, U]; decision/GatherNd: their count [B];
+        # output/rec/output_batch_major: every beam entry's frame labels, blank 0 included [B * beam, T];
+        # output/rec/output/truediv: the beam scores [B, beam] (log prob / (T + 1))
+        "outputs": ["decision/output_batch_major", "decision/GatherNd", "output/rec/output_batch_major",
+                    "output/rec/output/truediv"],
+        "fuse": {"LSTM": 2, "Loop": 3},
+        "notes": "fuse: the encoder's 2 fw/bw nativelstm2 pairs become LSTMs; 3 Loops: the decoder loop over the "
+                 "encoder frames (its body: the prediction network's masked_computation, which RETURNN builds inside "
+                 "the loop as the LSTMBlock step plus where(prev:output_emit, new, previous) per state and output; "
+                 "unmask; joint; choice), and one search resolve loop for each resolved rec output (output and "
+                 "output_emit, an output layer for output_wo_b0). output_wo_b0 (masked_computation outside the loop) "
+                 "is Cumsum + ScatterNd: every blank frame is scattered onto one extra position that is sliced off, "
+                 "so ScatterNd has duplicate indices (TF sums them; ONNX ScatterND reduction add). Step-by-step: the "
+                 "rec layer iterates over the encoder frames, and each decoder step reads frame IO/i "
+                 "(TensorArrayReadV3(source_ta, IO/i)); the converter carries i as an int32 [B] state (see "
+                 "docs/RETURNN_GRAPHS.md). A sequence's hypotheses end at step length + 1 (RETURNN's end flag of a rec "
+                 "layer over an input without an end layer: one padded frame is still searched), then continue with "
+                 "label 0 at log p 0; the scores are / (longest T + 1) with RETURNN's (t+1)/t factors for ended "
+                 "hypotheses.",
+    },
+    {
+        "name": "rnn-transducer-beam1",
+        "kind": "encdec",
+        "description": "the RNN-T with beam_size 1 (greedy search; same checkpoint): what a step-by-step greedy decode "
+                       "over rec_step_by_step.meta must equal",
+        "config": "rnn_transducer.config",
+        "subst": {'"beam_size": 4,': '"beam_size": 1,'},
+        "checkpoint_from": "rnn-transducer",
+        "train": RNNT_TRAIN,
+        "graphs": {"graph.meta": ["--search", "1"]},
+        "reference_graph": "graph.meta",
+        "inputs": RNNT_INPUTS,
+        "outputs": ["decision/output_batch_major", "decision/GatherNd", "output/rec/output_batch_major",
+                    "output/rec/output/truediv"],
+        "fuse": {"LSTM": 2, "Loop": 3},
+    },
+]

@@ -18,7 +18,8 @@ import returnn.onnx.runtime.StepByStepDecoder;
 
 @Command(name = "decode", mixinStandardHelpOptions = true,
     description = "Decode features with the models of convert --step-by-step (RETURNN's beam search: its choice layer, "
-        + "length-normalized; --beam 1 is greedy); prints one label sequence per input sequence.")
+        + "length-normalized; --beam 1 is greedy; a transducer: one label per input frame, blanks left out); prints one "
+        + "label sequence per input sequence.")
 final class DecodeCommand implements Callable<Integer> {
   @Option(names = "--models", required = true, description = "The folder convert --step-by-step wrote.")
   Path models;
@@ -34,6 +35,9 @@ final class DecodeCommand implements Callable<Integer> {
 
   @Option(names = "--eos", defaultValue = "0", description = "End-of-sequence label (default ${DEFAULT-VALUE}).")
   int eos;
+
+  @Option(names = "--blank", defaultValue = "0", description = "Blank label of a frame-synchronous (transducer) model, left out of the output (default ${DEFAULT-VALUE}).")
+  int blank;
 
   @Option(names = "--max-steps", description = "At most this many labels (default: the input frames T).")
   Integer maxSteps;
@@ -79,11 +83,21 @@ final class DecodeCommand implements Callable<Integer> {
       Map<String, Tensor> feeds = new LinkedHashMap<>();
       List<String> ins = dec.encoderInputs();
       for (String n : ins) feeds.put(n, dec.isLengthInput(n) ? lens : feats);
+      // a frame-synchronous (transducer) model carries the step index "i": one label (blank included) per encoder
+      // frame, no EOS; RETURNN's search ends sequence b at step length + 1, and prints the non-blank labels of its frames
+      boolean frameSync = dec.initialStates(feeds).containsKey("i");
+      int[] endAt = null;
+      if (frameSync) {
+        if (maxSteps != null) throw new IllegalArgumentException("--max-steps: a frame-synchronous (transducer) model takes one step per input frame");
+        endAt = new int[batch];
+        for (int b = 0; b < batch; b++) endAt[b] = lens.toInts()[b] + 1;
+      }
       StepByStepDecoder.Beam r = null;
       double[] ms = new double[repeat];
       for (int i = 0; i < repeat; i++) {
         long t0 = System.nanoTime();
-        r = dec.returnnBeamSearch(feeds, beam, eos, maxSteps != null ? maxSteps : time, true);
+        r = frameSync ? dec.returnnBeamSearch(feeds, beam, -1, time, true, endAt)
+            : dec.returnnBeamSearch(feeds, beam, eos, maxSteps != null ? maxSteps : time, true);
         ms[i] = (System.nanoTime() - t0) / 1e6;
       }
       Arrays.sort(ms);
@@ -92,6 +106,10 @@ final class DecodeCommand implements Callable<Integer> {
       for (int b = 0; b < batch; b++) {
         int j = 0;
         for (int i = 1; i < norm[b].length; i++) if (norm[b][i] > norm[b][j]) j = i;
+        if (frameSync) {
+          int len = lens.toInts()[b];
+          best[b] = Arrays.stream(Arrays.copyOf(r.labels()[b][j], len)).filter(x -> x != blank).toArray();
+        }
         StringBuilder line = new StringBuilder();
         for (int x : best[b]) {
           if (line.length() > 0) line.append(' ');

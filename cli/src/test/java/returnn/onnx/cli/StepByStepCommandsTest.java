@@ -88,6 +88,39 @@ class StepByStepCommandsTest {
     assertEquals(want, decode(negated, "--beam", "4", "--max-steps", String.valueOf(width)));
   }
 
+  /** The zoo's RNN-T: converts (the step index {@code i} is a state); decode gives TF's search graph's decision. */
+  @Test
+  void transducerDecodesAsTfSearch() throws IOException {
+    Path m = model().resolveSibling("rnn-transducer");
+    Path out = dir.resolve("rnnt");
+    CliRunner.Run r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
+        m.resolve("net-model/network.010").toString(), "--step-by-step", "--output", out.toString());
+    assertEquals(0, r.exit(), r.out() + r.err());
+    assertTrue(Files.readString(out.resolve("rasr-label-scorer.config")).contains("stochastic_var_choice_output, i\n"));
+    for (String[] c : new String[][] {{"rnn-transducer", "4"}, {"rnn-transducer-beam1", "1"}}) {
+      Path tf = model().resolveSibling(c[0]);
+      Tensor decision = Npy.read(tf.resolve("outputs/decision__output_batch_major.npy"));
+      int[] lens = Npy.read(tf.resolve("outputs/decision__GatherNd.npy")).toInts();
+      int width = (int) decision.shape()[1];
+      List<String> want = new ArrayList<>();
+      for (int b = 0; b < lens.length; b++) {
+        StringBuilder s = new StringBuilder();
+        for (int t = 0; t < lens[b]; t++) s.append(t > 0 ? " " : "").append(decision.toInts()[b * width + t]);
+        want.add(s.toString());
+      }
+      r = CliRunner.run("decode", "--models", out.toString(), "--input", m.resolve("inputs/extern_data__placeholders__data__data.npy").toString(),
+          "--lengths", m.resolve("inputs/extern_data__placeholders__data__data_dim0_size.npy").toString(), "--beam", c[1]);
+      assertEquals(0, r.exit(), r.out() + r.err());
+      List<String> got = new ArrayList<>();
+      for (String line : r.out().strip().split("\n")) got.add(line.split("\t", -1)[1]);
+      assertEquals(want, got, "beam " + c[1]);
+    }
+    r = CliRunner.run("decode", "--models", out.toString(), "--input", m.resolve("inputs/extern_data__placeholders__data__data.npy").toString(),
+        "--max-steps", "3");
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("error: ") && r.err().strip().lines().count() == 1, r.err());
+  }
+
   @Test
   void badInputIsOneErrorLine() {
     Path m = model();

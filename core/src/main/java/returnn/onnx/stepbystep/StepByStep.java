@@ -61,6 +61,17 @@ public final class StepByStep {
   public static final String INITIALIZER = "state-initializer";
   public static final String UPDATER = "state-updater";
   public static final String SCORER = "scorer";
+  /**
+   * The step index state of a frame-synchronous (transducer) graph. FRAME_SYNC_NOTE: RETURNN's rec layer over the
+   * encoder frames (RNN-T / RNA, {@code "from": "encoder"}) reads its input frame by {@code TensorArrayReadV3(source_ta,
+   * IO/i)} in every decoder step, so the scorer and the updater need the step index, which the driver sets (RETURNN
+   * compiles without update_i_in_graph). The models carry it as an int32 [B] state {@code i} (initializer: 0, updater:
+   * i + 1), and the frame read becomes a per-row GatherNd (row b reads frame i[b], see Rewriter.perRowFrameReads), so
+   * the hypotheses stay independent rows even at different frames. Other uses of the scalar IO/i (the loop condition,
+   * the delayed update's i > 0) get row 0's value; the updater applies the delayed update unconditionally (TF applies
+   * it at the next step, where i > 0).
+   */
+  public static final String STEP = "i";
 
   private StepByStep() {}
 
@@ -164,11 +175,26 @@ public final class StepByStep {
     if (!carried.contains(info.choiceKey())) {
       throw new ConversionException(infoFile + ": the choice variable '" + info.choiceKey() + "' has no batch axis");
     }
+    // A time-synchronous decoder (RNN-T / RNA: the rec layer iterates over the encoder frames) reads frame IO/i of its
+    // input in every step: the step index is then carried as an int32 [B] state "i" (see FRAME_SYNC_NOTE).
+    boolean frameSync = readsInputFrame(model.graph(), info);
+    if (frameSync) {
+      carried = new ArrayList<>(carried);
+      carried.add(STEP);
+    }
 
     // state initializer
     Rewriter init = new Rewriter(model.graph(), info);
-    Map<String, String> s0 = init.phase(init.initAssigns(), new HashMap<>());
+    // init_op's assigns that read no state first: RETURNN's initial states may take the batch size from a state that
+    // init_op itself assigns (batch_dim_from_base_state_var_base_size_time reads IO/base_size_time), then the rest
+    List<String> initAssigns = init.initAssigns();
+    List<String> independent = initAssigns.stream().filter(a -> !init.readsState(a)).toList();
+    Map<String, String> s0 = init.phase(independent, new HashMap<>());
+    List<String> dependent = initAssigns.stream().filter(a -> !independent.contains(a)).toList();
+    if (!dependent.isEmpty()) s0.putAll(init.phase(dependent, new HashMap<>(s0)));
     if (!s0.containsKey(info.choiceKey())) s0.put(info.choiceKey(), init.zerosLikeBatch(s0, carried));
+    // RETURNN's initial_i is 0: every row starts at encoder frame 0
+    if (frameSync) s0.put(STEP, init.zerosLikeBatch(s0, carried));
     Map<String, String> outs = new LinkedHashMap<>();
     Map<String, String> keys = new HashMap<>();
     for (String k : carried) {
@@ -191,12 +217,17 @@ public final class StepByStep {
     // state updater: decode step, choice = token, delayed update (i > 0)
     Rewriter up = new Rewriter(model.graph(), info);
     cur = up.placeholders(carried);
-    for (StateVar v : info.stateVars().values()) {
-      if (v.shape().length == 0 && v.key().equals("i")) cur.put(v.key(), up.scalarConst(v, 1));
+    if (!frameSync) {
+      for (StateVar v : info.stateVars().values()) {
+        if (v.shape().length == 0 && v.key().equals("i")) cur.put(v.key(), up.scalarConst(v, 1));
+      }
     }
     cur.putAll(up.phase(up.decodeAssigns(carried), cur));
     cur.put(info.choiceKey(), up.placeholder(TOKEN, DataType.DT_INT32, new long[] {-1}));
-    cur.putAll(up.phase(up.updateAssigns(carried), cur));
+    // the delayed update as TF applies it at the next step (i + 1 > 0): always, its i > 0 predicate not evaluated
+    // (in a frame-synchronous graph the decode step and the predicate read IO/i through one shared node)
+    cur.putAll(up.phase(up.updateAssigns(carried), cur, frameSync));
+    if (frameSync) cur.put(STEP, up.plusOne(STEP));
     outs = new LinkedHashMap<>();
     keys = new HashMap<>();
     for (String k : carried) {
@@ -206,6 +237,25 @@ public final class StepByStep {
     Converter.Result updater = convertPart(o, model, up.withOutputs(outs, keys), List.copyOf(outs.keySet()), UPDATER, info, carried,
         false);
     return new Models(initializer, updater, scorer, carried);
+  }
+
+  /**
+   * Whether the graph's decoder reads its input frame at the step index: a {@code TensorArrayReadV3} whose index is a
+   * read of the {@code i} state variable (through Identity), as RETURNN's {@code source_ta_read} of a rec layer that
+   * iterates over an input sequence.
+   */
+  static boolean readsInputFrame(GraphDef g, Info info) {
+    StateVar i = info.stateVars().get(STEP);
+    if (i == null || i.shape().length != 0) return false;
+    Map<String, NodeDef> byName = new HashMap<>();
+    for (NodeDef n : g.getNodeList()) byName.put(n.getName(), n);
+    for (NodeDef n : g.getNodeList()) {
+      if (!n.getOp().equals("TensorArrayReadV3") || n.getInputCount() < 2) continue;
+      NodeDef x = byName.get(Rewriter.base(n.getInput(1)));
+      while (x != null && x.getOp().equals("Identity")) x = byName.get(Rewriter.base(x.getInput(0)));
+      if (x != null && x.getOp().equals("ReadVariableOp") && Rewriter.base(x.getInput(0)).equals(i.varOp())) return true;
+    }
+    return false;
   }
 
   private static Converter.Result convertPart(ConvertOptions o, TfModel model, GraphDef g, List<String> outputs, String role,
@@ -279,6 +329,8 @@ public final class StepByStep {
     /** Read node → {state key, the value it reads now}. */
     private final Map<String, String[]> rewrittenReads = new HashMap<>();
     private int added;
+    /** The [B] step index placeholder of a frame-synchronous graph, once made. */
+    private String stepRows;
 
     Rewriter(GraphDef g, Info info) {
       this.info = info;
@@ -361,6 +413,11 @@ public final class StepByStep {
      * {@code SelectV2(pred, value, cur)}.
      */
     Map<String, String> phase(List<String> assigns, Map<String, String> cur) {
+      return phase(assigns, cur, false);
+    }
+
+    /** {@code unconditional}: an assign inside a cond is applied as if its predicate held (the predicate is not read). */
+    Map<String, String> phase(List<String> assigns, Map<String, String> cur, boolean unconditional) {
       Map<String, String> next = new LinkedHashMap<>();
       Set<String> visited = new HashSet<>();
       for (String a : assigns) {
@@ -368,7 +425,7 @@ public final class StepByStep {
         String handle = n.getInput(0);
         String pred = null;
         NodeDef.Builder h = node(base(handle));
-        if (h.getOp().equals("Switch")) pred = h.getInput(1);
+        if (h.getOp().equals("Switch") && !unconditional) pred = h.getInput(1);
         StateVar v = byVarOp.get(base(bypass(handle)));
         if (v == null) throw ConversionException.atNode(a, n.getOp(), "assigns '" + base(bypass(handle)) + "', not a state variable");
         String value = bypass(n.getInput(1));
@@ -446,10 +503,111 @@ public final class StepByStep {
       Map<String, String> m = new HashMap<>();
       for (String k : keys) {
         StateVar v = info.stateVars().get(k);
+        if (k.equals(STEP) && v.shape().length == 0) {
+          // the frame-synchronous step index: [B] at the boundary; the input frame read per row, other uses row 0's
+          String ph = placeholder(k, DataType.DT_INT32, new long[] {-1});
+          String row0 = fresh("step_row0");
+          nodes.put(row0, NodeDef.newBuilder().setName(row0).setOp("StridedSlice").addInput(ph)
+              .addInput(intConst(0)).addInput(intConst(1)).addInput(intConst(1))
+              .putAttr("T", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+              .putAttr("Index", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+              .putAttr("shrink_axis_mask", AttrValue.newBuilder().setI(1).build()));
+          stepRows = ph;
+          m.put(k, row0);
+          perRowFrameReads(v);
+          continue;
+        }
         String ph = placeholder(k, interfaceType(v.dtype()), v.shape());
         m.put(k, v.dtype() == interfaceType(v.dtype()) ? ph : cast(ph, interfaceType(v.dtype()), v.dtype()));
       }
       return m;
+    }
+
+    /** int32 [1] constant {@code value}. */
+    String intConst(int value) {
+      String name = fresh("const");
+      TensorProto.Builder t = TensorProto.newBuilder().setDtype(DataType.DT_INT32)
+          .setTensorShape(TensorShapeProto.newBuilder().addDim(TensorShapeProto.Dim.newBuilder().setSize(1))).addIntVal(value);
+      nodes.put(name, NodeDef.newBuilder().setName(name).setOp("Const")
+          .putAttr("dtype", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+          .putAttr("value", AttrValue.newBuilder().setTensor(t).build()));
+      return name;
+    }
+
+    /**
+     * Every {@code TensorArrayReadV3(ta, IO/i)} of an input sequence that a {@code TensorArrayScatterV3} filled with a
+     * time-major tensor [T, B, ...] (RETURNN's source_ta of the rec layer's input) becomes a per-row read:
+     * {@code GatherNd(value, stack([i_rows, range(B)], 1))}, row b at its own frame i_rows[b]. The hypotheses are then
+     * independent rows for what the decoder computes from its input frame.
+     */
+    void perRowFrameReads(StateVar i) {
+      Map<String, String> scatterValue = new HashMap<>();
+      for (NodeDef.Builder n : nodes.values()) {
+        if (n.getOp().equals("TensorArrayScatterV3")) scatterValue.put(base(n.getInput(0)), n.getInput(2));
+      }
+      for (NodeDef.Builder n : new ArrayList<>(nodes.values())) {
+        if (!n.getOp().equals("TensorArrayReadV3") || n.getInputCount() < 2) continue;
+        NodeDef.Builder x = nodes.get(base(n.getInput(1)));
+        while (x != null && x.getOp().equals("Identity")) x = nodes.get(base(x.getInput(0)));
+        if (x == null || !x.getOp().equals("ReadVariableOp") || !base(x.getInput(0)).equals(i.varOp())) continue;
+        String value = scatterValue.get(base(n.getInput(0)));
+        if (value == null) continue;  // not an input sequence: left as it is (reads row 0's i)
+        String shape = fresh("step_rows_shape");
+        nodes.put(shape, NodeDef.newBuilder().setName(shape).setOp("Shape").addInput(stepRows)
+            .putAttr("T", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+            .putAttr("out_type", AttrValue.newBuilder().setType(DataType.DT_INT32).build()));
+        String rows = fresh("step_rows_count");
+        nodes.put(rows, NodeDef.newBuilder().setName(rows).setOp("StridedSlice").addInput(shape)
+            .addInput(intConst(0)).addInput(intConst(1)).addInput(intConst(1))
+            .putAttr("T", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+            .putAttr("Index", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+            .putAttr("shrink_axis_mask", AttrValue.newBuilder().setI(1).build()));
+        String range = fresh("step_rows_range");
+        nodes.put(range, NodeDef.newBuilder().setName(range).setOp("Range").addInput(scalarInt(0)).addInput(rows)
+            .addInput(scalarInt(1)).putAttr("Tidx", AttrValue.newBuilder().setType(DataType.DT_INT32).build()));
+        String idx = fresh("step_rows_index");
+        nodes.put(idx, NodeDef.newBuilder().setName(idx).setOp("Pack").addInput(stepRows).addInput(range)
+            .putAttr("T", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+            .putAttr("N", AttrValue.newBuilder().setI(2).build())
+            .putAttr("axis", AttrValue.newBuilder().setI(1).build()));
+        AttrValue dtype = n.getAttrOrThrow("dtype");
+        n.clearInput().clearAttr().setOp("GatherNd").addInput(value).addInput(idx)
+            .putAttr("Tparams", dtype).putAttr("Tindices", AttrValue.newBuilder().setType(DataType.DT_INT32).build());
+      }
+    }
+
+    /** int32 scalar constant {@code value}. */
+    String scalarInt(int value) {
+      String name = fresh("const");
+      TensorProto.Builder t = TensorProto.newBuilder().setDtype(DataType.DT_INT32)
+          .setTensorShape(TensorShapeProto.getDefaultInstance()).addIntVal(value);
+      nodes.put(name, NodeDef.newBuilder().setName(name).setOp("Const")
+          .putAttr("dtype", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+          .putAttr("value", AttrValue.newBuilder().setTensor(t).build()));
+      return name;
+    }
+
+    /** The carried [B] step index input plus 1 (the updater's "i/updated"). */
+    String plusOne(String key) {
+      if (stepRows == null) throw new ConversionException("step-by-step: no step input '" + key + "'");
+      String name = fresh("next_step");
+      nodes.put(name, NodeDef.newBuilder().setName(name).setOp("AddV2").addInput(stepRows).addInput(intConst(1))
+          .putAttr("T", AttrValue.newBuilder().setType(DataType.DT_INT32).build()));
+      return name;
+    }
+
+    /** Whether what {@code assign} writes depends on a read of a state variable (data edges, through Switch). */
+    boolean readsState(String assign) {
+      List<String> stack = new ArrayList<>(List.of(node(assign).getInput(1)));
+      Set<String> seen = new HashSet<>();
+      while (!stack.isEmpty()) {
+        String x = base(stack.remove(stack.size() - 1));
+        if (!seen.add(x)) continue;
+        NodeDef.Builder n = node(x);
+        if (n.getOp().equals("ReadVariableOp") && byVarOp.containsKey(base(n.getInput(0)))) return true;
+        for (String in : n.getInputList()) if (!in.startsWith("^")) stack.add(in);
+      }
+      return false;
     }
 
     String cast(String x, DataType from, DataType to) {

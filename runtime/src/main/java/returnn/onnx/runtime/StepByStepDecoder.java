@@ -209,6 +209,17 @@ public final class StepByStepDecoder implements AutoCloseable {
    *     scores)
    */
   public Beam returnnBeamSearch(Map<String, Tensor> encoderInputs, int beam, int eos, int maxSteps, boolean lengthNormalization) {
+    return returnnBeamSearch(encoderInputs, beam, eos, maxSteps, lengthNormalization, null);
+  }
+
+  /**
+   * {@link #returnnBeamSearch(Map, int, int, int, boolean)} where sequence b's hypotheses also count as ended from step
+   * {@code endAt[b]} on (continued by label 0 at log p 0, as after EOS). A rec layer over an input sequence without an
+   * "end" layer (a transducer) does this in RETURNN's search: its end flag is step >= length + 1 (rec.py
+   * get_prev_end_flag without include_eos), so pass {@code endAt[b] = length + 1} and {@code eos} -1.
+   */
+  public Beam returnnBeamSearch(Map<String, Tensor> encoderInputs, int beam, int eos, int maxSteps, boolean lengthNormalization,
+      int[] endAt) {
     Map<String, Tensor> st = initialStates(encoderInputs);
     int batch = (int) st.values().iterator().next().shape()[0];
     int beamIn = 1;
@@ -219,6 +230,7 @@ public final class StepByStepDecoder implements AutoCloseable {
     for (int b = 0; b < batch; b++) hist.add(new ArrayList<>(List.of(new int[0])));
     int t = 0;
     for (; t < maxSteps; t++) {
+      if (endAt != null) for (int b = 0; b < batch; b++) if (t >= endAt[b]) Arrays.fill(ended[b], true);
       boolean allEnded = true;
       for (boolean[] e : ended) for (boolean x : e) allEnded &= x;
       if (t > 0 && allEnded) break;

@@ -28,6 +28,7 @@ public final class ArrayIndexingHandlers {
     r.register("GatherV2", ArrayIndexingHandlers::gatherV2);
     r.register("Gather", ArrayIndexingHandlers::gatherLegacy);
     r.register("GatherNd", ArrayIndexingHandlers::gatherNd);
+    r.register("ScatterNd", ArrayIndexingHandlers::scatterNd);
     r.register("Where", ArrayIndexingHandlers::whereIndices);
     r.register("OneHot", ArrayIndexingHandlers::oneHot);
     ArrayIndexingPad.register(r);
@@ -107,6 +108,25 @@ public final class ArrayIndexingHandlers {
   private static void gatherNd(ConversionContext ctx) {
     OnnxBuilder b = ctx.onnx();
     ctx.setOutput(0, b.op("GatherND", List.of(ctx.input(0), int64(b, ctx.input(1))), Attrs.of("batch_dims", 0)));
+  }
+
+  /**
+   * TF ScatterNd(indices, updates, shape): zeros of {@code shape} with {@code updates} scattered in, where duplicate
+   * indices ADD UP (TF sums them). ONNX ScatterND with reduction "add" (opset 16+) on ConstantOfShape zeros has the
+   * same semantics; reduction "none" leaves duplicates undefined. RETURNN's masked_computation outside a loop (e.g. a
+   * transducer's labels without blank) scatters every masked-away frame onto one dropped position, so duplicates do
+   * occur there.
+   */
+  private static void scatterNd(ConversionContext ctx) {
+    OnnxBuilder b = ctx.onnx();
+    Value updates = ctx.input(1);
+    if (b.opset() < 16) throw ctx.error("ScatterNd needs ONNX opset >= 16 (ScatterND reduction \"add\"), have " + b.opset());
+    DType dt = updates.dtype();
+    if (dt == DType.BOOL || dt == DType.STRING) throw ctx.unsupported("dtype", dt);
+    Tensor zero = dt.isFloating() ? Tensor.fromDoubles(dt, new long[] {1}, new double[] {0})
+        : Tensor.fromLongs(dt, new long[] {1}, new long[] {0});
+    Value zeros = b.op("ConstantOfShape", List.of(int64(b, ctx.input(2))), Attrs.of("value", zero));
+    ctx.setOutput(0, b.op("ScatterND", List.of(zeros, int64(b, ctx.input(0)), updates), Attrs.of("reduction", "add")));
   }
 
   /** One-input tf.where: coordinates of the nonzero elements, [N, rank] int64 (ONNX NonZero is [rank, N]). */

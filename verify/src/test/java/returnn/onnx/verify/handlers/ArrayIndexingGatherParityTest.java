@@ -10,7 +10,7 @@ import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.verify.OpParity;
 
-/** GatherV2 / Gather / GatherNd / one-input Where / OneHot against TensorFlow. */
+/** GatherV2 / Gather / GatherNd / ScatterNd / one-input Where / OneHot against TensorFlow. */
 class ArrayIndexingGatherParityTest {
   private static Tensor i32(long[] shape, int... v) {
     return Tensor.ofInts(shape, v);
@@ -134,5 +134,28 @@ class ArrayIndexingGatherParityTest {
     Map<String, Tensor> feeds = Map.of("i32", i32(s(6), 0, -1, 3, 4, 2, -5), "i64", i64(s(2, 3), -1, 1, 9, 3, 0, -4),
         "u8", Tensor.fromLongs(DType.UINT8, s(3), new long[] {1, 255, 3}), "ddyn", i32(s(), 5));
     OpParity.check(b.build(), feeds, "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8");
+  }
+
+  /**
+   * ScatterNd: duplicate indices add up in TF (RETURNN's masked_computation scatters every masked-away frame onto one
+   * dropped position); int32 and float updates, slices (index depth 1 of a rank-3 shape) and full coordinates, a shape
+   * known only at run time.
+   */
+  @Test
+  void scatterNdSumsDuplicates() {
+    GraphDefBuilder b = new GraphDefBuilder();
+    b.placeholder("idx", DType.INT32, -1, 2); // [N, 2] full coordinates into [4, 3]
+    b.placeholder("upd", DType.INT32, -1);
+    b.placeholder("shape", DType.INT32, 2);
+    b.placeholder("idx1", DType.INT64, -1, 1); // [N, 1] slices of [4, 2, 3]
+    b.placeholder("fupd", DType.FLOAT, -1, 2, 3);
+    b.constant("shape3", Tensor.ofLongs(s(3), 4, 2, 3));
+    b.op("ScatterNd", "full", "idx", "upd", "shape").attr("T", DType.INT32).attr("Tindices", DType.INT32);
+    b.op("ScatterNd", "slices", "idx1", "fupd", "shape3").attr("T", DType.FLOAT).attr("Tindices", DType.INT64);
+    Map<String, Tensor> feeds = Map.of(
+        "idx", i32(s(5, 2), 0, 1, 3, 2, 0, 1, 2, 0, 3, 2), "upd", i32(s(5), 5, 7, 11, 13, 17),
+        "shape", i32(s(2), 4, 3),
+        "idx1", i64(s(3, 1), 2, 0, 2), "fupd", OpParity.normal(7, 3, 2, 3));
+    OpParity.check(b.build(), feeds, "full", "slices");
   }
 }

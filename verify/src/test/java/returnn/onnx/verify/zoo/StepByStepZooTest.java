@@ -95,22 +95,57 @@ class StepByStepZooTest {
       for (int[] rows : new int[][] {{2, 0}, {1}, {0, 0, 1, 2}}) {
         Map<String, Tensor> sub = new LinkedHashMap<>();
         st.forEach((k, t) -> sub.put(k, StepByStepDecoder.gatherRows(t, rows)));
-        StepByStepDecoder.cutEncoderTime(sub);
+        // a frame-synchronous (transducer) step reads encoder frame i, which may lie past a subset's longest length
+        if (!models.states().contains(StepByStep.STEP)) StepByStepDecoder.cutEncoderTime(sub);
         float[] subScores = dec.scores(sub).toFloats();
         for (int r = 0; r < rows.length; r++) {
           double d = maxDiff(java.util.Arrays.copyOfRange(subScores, r * v, (r + 1) * v), ref, rows[r] * v, v);
           assertTrue(d <= TOL, "row " + rows[r] + " scored among rows " + java.util.Arrays.toString(rows) + " differs by " + d);
         }
       }
+      if (models.states().contains(StepByStep.STEP)) {
+        // a transducer's rows are independent also at different encoder frames: row 0 one step further (frame 2),
+        // rows 1.. at frame 1, scored in one call, each as scored alone
+        Map<String, Tensor> st2 = dec.update(st, column(g.labels(), 1));
+        float[] ref2 = dec.scores(st2).toFloats();
+        Map<String, Tensor> mixed = new LinkedHashMap<>();
+        int[] rest = new int[b - 1];
+        for (int i = 1; i < b; i++) rest[i - 1] = i;
+        for (String k : st.keySet()) {
+          mixed.put(k, concatRows(StepByStepDecoder.gatherRows(st2.get(k), new int[] {0}), StepByStepDecoder.gatherRows(st.get(k), rest)));
+        }
+        assertEquals(2, mixed.get(StepByStep.STEP).toInts()[0], "row 0's step index");
+        float[] mixedScores = dec.scores(mixed).toFloats();
+        double d0 = maxDiff(java.util.Arrays.copyOfRange(mixedScores, 0, v), ref2, 0, v);
+        double dRest = maxDiff(java.util.Arrays.copyOfRange(mixedScores, v, b * v), ref, v, (b - 1) * v);
+        // the frames differ: had every row read row 0's frame, rows 1.. would move by this much
+        double apart = maxDiff(java.util.Arrays.copyOfRange(ref2, v, b * v), ref, v, (b - 1) * v);
+        System.out.printf("  rows at frames 2 and 1 in one call: max diff %.3g / %.3g (rows' scores at frames 2 vs 1 differ by %.3g)%n", d0, dRest, apart);
+        assertTrue(d0 <= TOL && dRest <= TOL, "rows at different frames scored together differ: " + d0 + ", " + dRest);
+        assertTrue(apart > 100 * TOL, "frames 1 and 2 score alike: the check could not fail");
+      }
       int moved = 0;
+      // a transducer's masked prediction network keeps its last output (lm_masked/extra/_output) only for a blank
+      // step: it counts after label 0 (blank; for the other models EOS), not after TF's first labels
+      Map<String, Tensor> afterZero = dec.update(dec.initialStates(inputs), new int[b]);
+      float[] refZero = dec.scores(afterZero).toFloats();
       for (Map.Entry<String, Tensor> e : st.entrySet()) {
         if (e.getValue().dtype() != DType.FLOAT || e.getValue().size() == 0) continue;
-        Map<String, Tensor> p = new LinkedHashMap<>(st);
-        float[] f = e.getValue().toFloats();
-        for (int i = 0; i < f.length; i++) f[i] += 0.05f;
-        p.put(e.getKey(), Tensor.ofFloats(e.getValue().shape(), f));
-        double d = maxDiff(dec.scores(p).toFloats(), ref, 0, ref.length);
-        System.out.printf("  state %s + 0.05 moves the step-1 scores by %.3g%n", e.getKey(), d);
+        double d = 0;
+        String after = "";
+        for (int w = 0; w < 2; w++) {
+          Map<String, Tensor> base = w == 0 ? st : afterZero;
+          Map<String, Tensor> p = new LinkedHashMap<>(base);
+          float[] f = base.get(e.getKey()).toFloats();
+          for (int i = 0; i < f.length; i++) f[i] += 0.05f;
+          p.put(e.getKey(), Tensor.ofFloats(base.get(e.getKey()).shape(), f));
+          double dw = maxDiff(dec.scores(p).toFloats(), w == 0 ? ref : refZero, 0, ref.length);
+          if (dw > d) {
+            d = dw;
+            after = w == 0 ? "TF's first labels" : "label 0";
+          }
+        }
+        System.out.printf("  state %s + 0.05 moves the step-1 scores by %.3g (after %s)%n", e.getKey(), d, after);
         assertTrue(d > 100 * TOL, "perturbing state " + e.getKey() + " moves the scores only by " + d);
         moved++;
       }
@@ -139,6 +174,10 @@ class StepByStepZooTest {
     Tensor tfScores = out.get("output/rec/output/truediv");
     int beam = (int) tfScores.shape()[1];
     int maxSteps = (int) tfBeams.shape()[1];
+    if (models.states().contains(StepByStep.STEP)) {
+      checkFrameSynchronousBeam(zoo, m, models);
+      return;
+    }
     try (StepByStepDecoder dec = decoder(models)) {
       StepByStepDecoder.Beam r = dec.returnnBeamSearch(m.readInputs(), beam, 0, maxSteps, true);
       int b = r.labels().length;
@@ -168,6 +207,89 @@ class StepByStepZooTest {
             "decided labels of sequence " + i);
       }
     }
+  }
+
+  /**
+   * A frame-synchronous (RNN-T / RNA) decoder: one label (blank 0 included) per encoder frame, no EOS, RETURNN's
+   * search runs for the longest encoder length. What the Java decoder reproduces of TF's search graphs:
+   * <ul>
+   *   <li>beam 1 (the model's {@code NAME-beam1} twin in the zoo, same checkpoint): the greedy decode over the triple,
+   *       cut at each sequence's own length with the blanks removed, is TF's {@code decision} (labels and lengths)
+   *       for every sequence;</li>
+   *   <li>beam 4: {@link StepByStepDecoder#returnnBeamSearch} with no end label (eos -1), the longest length as the
+   *       step count and RETURNN's end rule for a rec layer over an input without "end" layer (a sequence's hypotheses
+   *       end at step length + 1: one padded frame is still searched) gives every beam entry's frame labels, TF's
+   *       normalized scores and TF's decision for every sequence.</li>
+   * </ul>
+   */
+  private static void checkFrameSynchronousBeam(Zoo zoo, Zoo.Model m, StepByStep.Models models) {
+    Map<String, Tensor> out = m.readOutputs();
+    Tensor tfBeams = out.get("output/rec/output_batch_major");
+    Tensor tfScores = out.get("output/rec/output/truediv");
+    int beam = (int) tfScores.shape()[1];
+    int maxSteps = (int) tfBeams.shape()[1];
+    int[] lens = m.lengths();
+    int blank = 0;
+    Zoo.Model beam1 = Zoo.load().models().stream().filter(x -> x.name().equals(m.name() + "-beam1")).findFirst().orElse(null);
+    try (StepByStepDecoder dec = decoder(models)) {
+      Map<String, Tensor> inputs = m.readInputs();
+      int shorter = 0;
+      if (beam1 != null) {
+        Map<String, Tensor> o1 = beam1.readOutputs();
+        int[] dec1 = o1.get("decision/output_batch_major").toInts();
+        int[] len1 = o1.get("decision/GatherNd").toInts();
+        int width = (int) o1.get("decision/output_batch_major").shape()[1];
+        StepByStepDecoder.Greedy g = dec.greedy(inputs, maxSteps);
+        for (int i = 0; i < lens.length; i++) {
+          int[] emitted = java.util.Arrays.stream(java.util.Arrays.copyOf(g.labels()[i], lens[i])).filter(x -> x != blank).toArray();
+          assertEquals(len1[i], emitted.length, m.name() + " greedy: emitted length of sequence " + i + " vs TF's beam-1 search");
+          assertArrayEquals(java.util.Arrays.copyOfRange(dec1, i * width, i * width + emitted.length), emitted,
+              m.name() + " greedy: emitted labels of sequence " + i + " vs TF's beam-1 search");
+        }
+        System.out.printf("%s greedy over the triple = TF's beam-1 search (decision, lengths %s)%n", m.name(),
+            java.util.Arrays.toString(len1));
+      }
+      int[] endAt = new int[lens.length];
+      for (int i = 0; i < lens.length; i++) endAt[i] = lens[i] + 1;
+      StepByStepDecoder.Beam r = dec.returnnBeamSearch(inputs, beam, -1, maxSteps, true, endAt);
+      float[][] norm = r.normalizedScores();
+      int[] tfL = tfBeams.toInts();
+      float[] tfS = tfScores.toFloats();
+      int[] tfDecision = out.get("decision/output_batch_major").toInts();
+      int[] tfLengths = out.get("decision/GatherNd").toInts();
+      int width = (int) out.get("decision/output_batch_major").shape()[1];
+      for (int i = 0; i < lens.length; i++) {
+        boolean same = true;
+        double err = 0;
+        for (int j = 0; j < beam; j++) {
+          int[] l = r.labels()[i][j];
+          same &= java.util.Arrays.equals(l, java.util.Arrays.copyOfRange(tfL, (i * beam + j) * maxSteps, (i * beam + j + 1) * maxSteps));
+          err = Math.max(err, Math.abs(norm[i][j] - tfS[i * beam + j]));
+        }
+        System.out.printf("%s beam %d, sequence %d (length %d of %d): every beam's frame labels %s TF's, normalized scores max err %.3g%n",
+            m.name(), beam, i, lens[i], maxSteps, same ? "=" : "!=", err);
+        if (lens[i] < maxSteps) shorter++;
+        assertTrue(same, m.name() + ": beams of sequence " + i + " differ from TF's search graph");
+        assertTrue(err <= TOL, m.name() + ": normalized scores of sequence " + i + " differ from TF's by " + err);
+        // RETURNN's decide layer: the best normalized score; output_wo_b0 keeps the sequence's own frames' non-blanks
+        int top = 0;
+        for (int j = 1; j < beam; j++) if (norm[i][j] > norm[i][top]) top = j;
+        int[] best = java.util.Arrays.stream(java.util.Arrays.copyOf(r.labels()[i][top], lens[i])).filter(x -> x != blank).toArray();
+        assertEquals(tfLengths[i], best.length, "decided length of sequence " + i);
+        assertArrayEquals(java.util.Arrays.copyOfRange(tfDecision, i * width, i * width + best.length), best,
+            "decided labels of sequence " + i);
+      }
+      assertTrue(shorter > 0, m.name() + ": no sequence shorter than the batch (the end-at-length rule untested)");
+    }
+  }
+
+  /** a's rows, then b's (axis 0; same dtype and row shape). */
+  static Tensor concatRows(Tensor a, Tensor b) {
+    long[] shape = a.shape().clone();
+    shape[0] += b.shape()[0];
+    java.nio.ByteBuffer buf = Tensor.alloc(a.byteSize() + b.byteSize());
+    buf.put(a.data().duplicate()).put(b.data().duplicate()).flip();
+    return Tensor.of(a.dtype(), shape, buf);
   }
 
   static int[] column(int[][] labels, int s) {

@@ -48,12 +48,19 @@ record Zoo(Path root, List<Model> models) {
     }
   }
 
-  /** The zoo of this checkout: {@code returnn-zoo/} beside the module folder the tests run in. */
+  /**
+   * The zoo of this checkout: {@code returnn-zoo/} beside the module folder the tests run in. {@code -Dzoo.models=a,b}
+   * keeps only those models (to run one model's tests while working on it; ./run-tests sets nothing).
+   */
   static Zoo load() {
     Path dir = Path.of("").toAbsolutePath();
     while (dir != null && !Files.isRegularFile(dir.resolve("returnn-zoo/manifest.json"))) dir = dir.getParent();
     if (dir == null) throw new IllegalStateException("returnn-zoo/manifest.json not found above " + Path.of("").toAbsolutePath());
-    return read(dir.resolve("returnn-zoo"));
+    Zoo zoo = read(dir.resolve("returnn-zoo"));
+    String only = System.getProperty("zoo.models", "");
+    if (only.isBlank()) return zoo;
+    List<String> names = List.of(only.split(","));
+    return new Zoo(zoo.root(), zoo.models().stream().filter(m -> names.contains(m.name())).toList());
   }
 
   static Zoo read(Path root) {
