@@ -215,6 +215,42 @@ MODELS = [
                  "leaves the stochastic_var_* variables uninitialised).",
     },
     {
+        "name": "conformer-encdec",
+        "kind": "encdec",
+        "description": "attention encoder-decoder with a self-attention encoder: the Conformer encoder of conformer-am "
+                       "(conv front end, 4x time subsampling by max-pool, 2 blocks with relative_positional_encoding + "
+                       "self_attention key_shift, conv module, batch_norm) and the decoder of attention-encdec (rnn_cell "
+                       "LSTMBlock, MLP attention, maxout readout, choice beam search (beam 4), EOS 0)",
+        "config": "conformer_attention_encdec.config",
+        # labels 1..9 ending with EOS 0, about T / 6 long (the search runs at most the encoder length T / 4 steps)
+        "train": {"spec": {"data": ("dense", 20, "T"), "classes": ("sparse", 10, "U")}, "min_len": 8, "max_len": 40,
+                  "label_ratio": 6, "low_label": 1, "eos": 0, "num_seqs": 40, "epochs": 20},
+        "graphs": {
+            "graph.meta": ["--search", "1"],
+            # the same network with beam_size 1: TF's own beam-1 search (extra_references)
+            # (not committed: only its recorded outputs are needed, and the zoo stays small)
+            "search_beam1.meta": {"flags": ["--search", "1"], "subst": {'"beam_size": 4,': '"beam_size": 1,'},
+                                  "commit": False},
+            # without max_seq_len, as for attention-encdec (RETURNN refuses it in a step-by-step graph)
+            "rec_step_by_step.meta": {
+                "flags": ["--rec_step_by_step", "output", "--rec_step_by_step_output_file", "rec_step_by_step.json"],
+                "subst": {', "max_seq_len": "max_len_from(\'base:encoder\')"}': "}"}},
+        },
+        "reference_graph": "graph.meta",
+        "step_by_step": {"graph": "rec_step_by_step.meta", "info": "rec_step_by_step.json", "steps": 8},
+        # encoder lengths 6, 1, 5
+        "inputs": {"lengths": [23, 1, 17], "inputs": {"data": {"kind": "dense", "dim": 20}}},
+        # encoder/output_batch_major: the Conformer encoder's output [B, T/4, d] (first: the float output the
+        # perturbation check moves); the search outputs as for attention-encdec
+        "outputs": ["encoder/output_batch_major", "decision/output_batch_major", "decision/GatherNd",
+                    "output/rec/output_batch_major", "output/rec/output/truediv"],
+        # TF's search with beam 1 on the same inputs and checkpoint (reference.py extra_references)
+        "extra_references": {"beam1": {"graph": "search_beam1.meta", "outputs": [
+            "decision/output_batch_major", "decision/GatherNd", "output/rec/output_batch_major",
+            "output/rec/output/truediv"]}},
+        "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 10, "Loop": 2},
+    },
+    {
         "name": "transformer-lm-rec",
         "kind": "lm",
         "description": "the Transformer LM as i6 writes it for RASR: the same layers inside the unit of a rec layer "
