@@ -173,7 +173,7 @@ def generate(m, src, python):
             os.replace(os.path.join(out, gname), os.path.join(work, gname))
             graphs[gname]["file"] = None
             graphs[gname]["note"] = "not committed: compile_tf_graph.py with these flags on the config (generate %s)" % name
-    for k in ("checkpoint_from", "fuse", "fuse_outputs", "state", "convert", "notes", "tf2onnx"):
+    for k in ("checkpoint_from", "fuse", "fuse_outputs", "declined", "state", "convert", "notes", "tf2onnx"):
         if k in m:
             entry[k] = m[k]
     entry["generate_seconds"] = round(time.time() - t0, 1)

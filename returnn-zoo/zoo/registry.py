@@ -251,6 +251,31 @@ MODELS = [
         "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 10, "Loop": 2},
     },
     {
+        "name": "conformer-transformer-encdec",
+        "kind": "encdec",
+        "description": "Conformer encoder (1 block, as in conformer-encdec) with a Transformer decoder in the rec layer: "
+                       "target embedding + positional_encoding, causal self_attention (attention_left_only: the search "
+                       "loop carries every previous key/value), multi-head dot cross-attention (dot + "
+                       "softmax_over_spatial + generic_attention), ReLU FF, layer_norm, choice beam search (beam 4), EOS 0; "
+                       "search graph only",
+        "config": "conformer_transformer_encdec.config",
+        "train": {"spec": {"data": ("dense", 20, "T"), "classes": ("sparse", 10, "U")}, "min_len": 8, "max_len": 40,
+                  "label_ratio": 6, "low_label": 1, "eos": 0, "num_seqs": 40, "epochs": 20},
+        "graphs": {"graph.meta": ["--search", "1"]},
+        "inputs": {"lengths": [23, 1, 17], "inputs": {"data": {"kind": "dense", "dim": 20}}},
+        "outputs": ["encoder/output_batch_major", "decision/output_batch_major", "decision/GatherNd",
+                    "output/rec/output_batch_major", "output/rec/output/truediv"],
+        "fuse": {"MultiHeadAttention": 1, "LayerNormalization": 5, "Loop": 2},
+        # ZooTest: rule notes (prefixes) that are expected, with the reason in notes
+        "declined": ["AttentionRules.SELF_ATTENTION declined at 'output/rec/dec_01_self_att_att/merge_vdim'"],
+        "notes": "fuse: the encoder's self-attention and its 5 layer norms fuse; the decoder's layers stay inside the "
+                 "search Loop as plain ops (its 4 layer norms too). Its self_attention is the single-step form RETURNN "
+                 "builds inside a rec loop: one query frame against the previous keys/values (kept as loop state, "
+                 "concatenated with the new frame's each step), so the chain has no Reshape before merge_vdim and the "
+                 "self-attention rule declines it (\"declined\"); the outputs match TF all the same. No step-by-step "
+                 "graph: see docs/RETURNN_GRAPHS.md for what it would need.",
+    },
+    {
         "name": "transformer-lm-rec",
         "kind": "lm",
         "description": "the Transformer LM as i6 writes it for RASR: the same layers inside the unit of a rec layer "
