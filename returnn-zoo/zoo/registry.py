@@ -3,11 +3,13 @@
 Fields: name, kind (lm | am | ctc | encdec), description, config (in configs/), subst (text replacements that make
 a variant of a config), train (synthetic data: spec key -> (sparse|dense, dim, length group "T"|"U")),
 graphs (file -> compile_tf_graph.py flags, or {"flags": [...], "subst": {...}} for a graph compiled from an edited
-config; default {"graph.meta": []}), reference_graph (the graph TF runs for the recorded outputs), step_by_step (a
+config, "commit": False for one only the reference needs, moved to work/ afterwards; default {"graph.meta": []}), reference_graph (the graph TF runs for the recorded outputs), step_by_step (a
 --rec_step_by_step graph + its JSON: reference.py also records a greedy decode through it), inputs (reference feed:
 lengths of the padded batch, per data key its kind/dim, state_zeros: initial-state placeholders fed as zeros, [B, n]
-or [B] + a shape such as a k/v history [heads, 0, d]), outputs (TF tensor names recorded), fuse (ONNX op -> exact
-count the converted model must have), state (state variants: what the Java test chunks, the chunked run must equal
+or [B] + a shape such as a k/v history [heads, 0, d]), outputs (TF tensor names recorded), extra_references (key -> {"graph", "outputs"}: another graph of the same
+model, e.g. the search graph with another beam size, run by TF on the same feeds; outputs/KEY__*.npy), fuse (ONNX op -> exact
+count the converted model must have), declined (rule-note prefixes ZooTest expects, e.g. an attention form the rule
+leaves alone; each must occur), state (state variants: what the Java test chunks, the chunked run must equal
 the full one), chunked (reference.py also records TF's own run in chunks of this size), notes, tf2onnx (for compare.py: "graph",
 the graph the seed's tf2onnx pipeline converts instead, e.g. one compiled with the seed's config edits;
 "inputs"/"outputs": recorded TF name -> name in that graph where they differ).
