@@ -166,7 +166,14 @@ def generate(m, src, python):
         with open(os.path.join(out, "reference.json")) as f:
             entry.update(json.load(f))
         os.remove(os.path.join(out, "reference.json"))
-    for k in ("checkpoint_from", "fuse", "fuse_outputs", "state", "convert", "notes", "tf2onnx"):
+    for gname, spec in m.get("graphs", {}).items():
+        # a graph only the reference needs (e.g. another beam size's search graph): moved out of models/ after the
+        # reference ran (the zoo stays small); its config and flags stay recorded, `generate NAME` rebuilds it
+        if isinstance(spec, dict) and spec.get("commit") is False:
+            os.replace(os.path.join(out, gname), os.path.join(work, gname))
+            graphs[gname]["file"] = None
+            graphs[gname]["note"] = "not committed: compile_tf_graph.py with these flags on the config (generate %s)" % name
+    for k in ("checkpoint_from", "fuse", "fuse_outputs", "declined", "state", "convert", "notes", "tf2onnx"):
         if k in m:
             entry[k] = m[k]
     entry["generate_seconds"] = round(time.time() - t0, 1)

@@ -77,7 +77,9 @@ def step_by_step_reference(zoo, m, checkpoint, feeds):
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
-        saver = tf.compat.v1.train.Saver(var_list=[v for v in tf.compat.v1.trainable_variables()
+        # every checkpointed variable: the trainable ones and e.g. batch_norm's running mean/variance (not the IO/
+        # state variables, which init_op assigns)
+        saver = tf.compat.v1.train.Saver(var_list=[v for v in tf.compat.v1.global_variables()
                                                    if not v.op.name.startswith("IO/")])
         variables = {v.op.name: v for v in tf.compat.v1.global_variables()}
         i_var, choice_var = variables[var_op["i"]], variables[var_op["stochastic_var_choice_" + stoch]]
@@ -88,10 +90,14 @@ def step_by_step_reference(zoo, m, checkpoint, feeds):
             session.run(info["init_op"], {graph.get_tensor_by_name(k + ":0"): v for k, v in feeds.items()})
             batch = len(m["inputs"]["lengths"])
             choice_var.load(np.zeros([batch], "int32"), session)
+            # "update_ops" is TF's GraphKeys.UPDATE_OPS: besides the rec layer's delayed state update it holds every
+            # batch_norm layer's (at inference empty) update group, whose control dependencies recompute the encoder
+            # from the input placeholders; the driver runs the rec layer's own updates only
+            update_ops = [o for o in graph.get_collection("update_ops") if o.name.startswith(spec.get("rec", "output") + "/rec/")]
             labels, scores = [], []
             for step in range(spec["steps"]):
                 i_var.load(step, session)
-                session.run(graph.get_collection("update_ops"))
+                session.run(update_ops)
                 session.run(graph.get_collection("decode_ops"))
                 sc = session.run(scores_var.value())
                 choice = sc.argmax(axis=-1).astype("int32")
@@ -125,6 +131,27 @@ def chunked_run(m, graph, session, feeds, outputs, fetches):
     res = {outputs[0]: np.concatenate(pieces, axis=1)}
     res.update({k.replace("initial_state_placeholder", "last_state"): v for k, v in states.items()})
     return res
+
+
+def extra_reference(zoo, m, key, checkpoint, feeds):
+    """Another compiled graph of the same model (e.g. the search graph with another beam size) run by TF on the same
+    feeds and checkpoint: returns (graph file, outputs name -> value)."""
+    spec = m["extra_references"][key]
+    meta = tf.compat.v1.MetaGraphDef()
+    path = os.path.join(zoo, "models", m["name"], spec["graph"])
+    with open(path, "rb") as f:
+        meta.ParseFromString(f.read())
+    load_native_ops(meta.graph_def)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
+        saver = tf.compat.v1.train.Saver(var_list=tf.compat.v1.global_variables())
+        cfg = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+        with tf.compat.v1.Session(graph=graph, config=cfg) as session:
+            saver.restore(session, os.path.join(zoo, checkpoint))
+            fetches = [graph.get_tensor_by_name(o if ":" in o else o + ":0") for o in spec["outputs"]]
+            values = session.run(fetches, {graph.get_tensor_by_name(k + ":0"): v for k, v in feeds.items()})
+    return spec["graph"], dict(zip(spec["outputs"], values))
 
 
 def main():
@@ -188,6 +215,15 @@ def main():
             np.save(path, v)
             sbs[key] = {"file": "models/%s/%s" % (name, path), "dtype": str(v.dtype), "shape": list(v.shape)}
         result["step_by_step"] = sbs
+    for key in m.get("extra_references", {}):
+        gfile, vals = extra_reference(zoo, m, key, job["checkpoint"], feeds)
+        ex = {"graph": "models/%s/%s" % (name, gfile), "outputs": {}}
+        for k, v in vals.items():
+            path = os.path.join("outputs", "%s__%s" % (key, npy_name(k)))
+            np.save(path, v)
+            assert v.dtype.kind != "f" or np.all(np.isfinite(v)), "%s: non-finite %s output %s" % (name, key, k)
+            ex["outputs"][k] = {"file": "models/%s/%s" % (name, path), "dtype": str(v.dtype), "shape": list(v.shape)}
+        result.setdefault("extra_references", {})[key] = ex
     with open("reference.json", "w") as f:
         json.dump(result, f)
     print("reference: %s: %s" % (name, {k: v["shape"] for k, v in result["outputs"].items()}))

@@ -3,11 +3,13 @@
 Fields: name, kind (lm | am | ctc | encdec), description, config (in configs/), subst (text replacements that make
 a variant of a config), train (synthetic data: spec key -> (sparse|dense, dim, length group "T"|"U")),
 graphs (file -> compile_tf_graph.py flags, or {"flags": [...], "subst": {...}} for a graph compiled from an edited
-config; default {"graph.meta": []}), reference_graph (the graph TF runs for the recorded outputs), step_by_step (a
+config, "commit": False for one only the reference needs, moved to work/ afterwards; default {"graph.meta": []}), reference_graph (the graph TF runs for the recorded outputs), step_by_step (a
 --rec_step_by_step graph + its JSON: reference.py also records a greedy decode through it), inputs (reference feed:
 lengths of the padded batch, per data key its kind/dim, state_zeros: initial-state placeholders fed as zeros, [B, n]
-or [B] + a shape such as a k/v history [heads, 0, d]), outputs (TF tensor names recorded), fuse (ONNX op -> exact
-count the converted model must have), state (state variants: what the Java test chunks, the chunked run must equal
+or [B] + a shape such as a k/v history [heads, 0, d]), outputs (TF tensor names recorded), extra_references (key -> {"graph", "outputs"}: another graph of the same
+model, e.g. the search graph with another beam size, run by TF on the same feeds; outputs/KEY__*.npy), fuse (ONNX op -> exact
+count the converted model must have), declined (rule-note prefixes ZooTest expects, e.g. an attention form the rule
+leaves alone; each must occur), state (state variants: what the Java test chunks, the chunked run must equal
 the full one), chunked (reference.py also records TF's own run in chunks of this size), notes, tf2onnx (for compare.py: "graph",
 the graph the seed's tf2onnx pipeline converts instead, e.g. one compiled with the seed's config edits;
 "inputs"/"outputs": recorded TF name -> name in that graph where they differ).
@@ -213,6 +215,67 @@ MODELS = [
                  "reference (step_by_step) is a greedy decode for 8 steps, not stopped at EOS: the driver sets IO/i "
                  "itself (RETURNN compiles without update_i_in_graph) and starts the choice variable at 0 (init_op "
                  "leaves the stochastic_var_* variables uninitialised).",
+    },
+    {
+        "name": "conformer-encdec",
+        "kind": "encdec",
+        "description": "attention encoder-decoder with a self-attention encoder: the Conformer encoder of conformer-am "
+                       "(conv front end, 4x time subsampling by max-pool, 2 blocks with relative_positional_encoding + "
+                       "self_attention key_shift, conv module, batch_norm) and the decoder of attention-encdec (rnn_cell "
+                       "LSTMBlock, MLP attention, maxout readout, choice beam search (beam 4), EOS 0)",
+        "config": "conformer_attention_encdec.config",
+        # labels 1..9 ending with EOS 0, about T / 6 long (the search runs at most the encoder length T / 4 steps)
+        "train": {"spec": {"data": ("dense", 20, "T"), "classes": ("sparse", 10, "U")}, "min_len": 8, "max_len": 40,
+                  "label_ratio": 6, "low_label": 1, "eos": 0, "num_seqs": 40, "epochs": 20},
+        "graphs": {
+            "graph.meta": ["--search", "1"],
+            # the same network with beam_size 1: TF's own beam-1 search (extra_references)
+            # (not committed: only its recorded outputs are needed, and the zoo stays small)
+            "search_beam1.meta": {"flags": ["--search", "1"], "subst": {'"beam_size": 4,': '"beam_size": 1,'},
+                                  "commit": False},
+            # without max_seq_len, as for attention-encdec (RETURNN refuses it in a step-by-step graph)
+            "rec_step_by_step.meta": {
+                "flags": ["--rec_step_by_step", "output", "--rec_step_by_step_output_file", "rec_step_by_step.json"],
+                "subst": {', "max_seq_len": "max_len_from(\'base:encoder\')"}': "}"}},
+        },
+        "reference_graph": "graph.meta",
+        "step_by_step": {"graph": "rec_step_by_step.meta", "info": "rec_step_by_step.json", "steps": 8},
+        # encoder lengths 6, 1, 5
+        "inputs": {"lengths": [23, 1, 17], "inputs": {"data": {"kind": "dense", "dim": 20}}},
+        # encoder/output_batch_major: the Conformer encoder's output [B, T/4, d] (first: the float output the
+        # perturbation check moves); the search outputs as for attention-encdec
+        "outputs": ["encoder/output_batch_major", "decision/output_batch_major", "decision/GatherNd",
+                    "output/rec/output_batch_major", "output/rec/output/truediv"],
+        # TF's search with beam 1 on the same inputs and checkpoint (reference.py extra_references)
+        "extra_references": {"beam1": {"graph": "search_beam1.meta", "outputs": [
+            "decision/output_batch_major", "decision/GatherNd", "output/rec/output_batch_major",
+            "output/rec/output/truediv"]}},
+        "fuse": {"MultiHeadAttention": 2, "LayerNormalization": 10, "Loop": 2},
+    },
+    {
+        "name": "conformer-transformer-encdec",
+        "kind": "encdec",
+        "description": "Conformer encoder (1 block, as in conformer-encdec) with a Transformer decoder in the rec layer: "
+                       "target embedding + positional_encoding, causal self_attention (attention_left_only: the search "
+                       "loop carries every previous key/value), multi-head dot cross-attention (dot + "
+                       "softmax_over_spatial + generic_attention), ReLU FF, layer_norm, choice beam search (beam 4), EOS 0; "
+                       "search graph only",
+        "config": "conformer_transformer_encdec.config",
+        "train": {"spec": {"data": ("dense", 20, "T"), "classes": ("sparse", 10, "U")}, "min_len": 8, "max_len": 40,
+                  "label_ratio": 6, "low_label": 1, "eos": 0, "num_seqs": 40, "epochs": 20},
+        "graphs": {"graph.meta": ["--search", "1"]},
+        "inputs": {"lengths": [23, 1, 17], "inputs": {"data": {"kind": "dense", "dim": 20}}},
+        "outputs": ["encoder/output_batch_major", "decision/output_batch_major", "decision/GatherNd",
+                    "output/rec/output_batch_major", "output/rec/output/truediv"],
+        "fuse": {"MultiHeadAttention": 1, "LayerNormalization": 5, "Loop": 2},
+        # ZooTest: rule notes (prefixes) that are expected, with the reason in notes
+        "declined": ["AttentionRules.SELF_ATTENTION declined at 'output/rec/dec_01_self_att_att/merge_vdim'"],
+        "notes": "fuse: the encoder's self-attention and its 5 layer norms fuse; the decoder's layers stay inside the "
+                 "search Loop as plain ops (its 4 layer norms too). Its self_attention is the single-step form RETURNN "
+                 "builds inside a rec loop: one query frame against the previous keys/values (kept as loop state, "
+                 "concatenated with the new frame's each step), so the chain has no Reshape before merge_vdim and the "
+                 "self-attention rule declines it (\"declined\"); the outputs match TF all the same. No step-by-step "
+                 "graph: see docs/RETURNN_GRAPHS.md for what it would need.",
     },
     {
         "name": "transformer-lm-rec",

@@ -39,7 +39,8 @@ final class DecodeCommand implements Callable<Integer> {
   @Option(names = "--blank", defaultValue = "0", description = "Blank label of a frame-synchronous (transducer) model, left out of the output (default ${DEFAULT-VALUE}).")
   int blank;
 
-  @Option(names = "--max-steps", description = "At most this many labels (default: the input frames T).")
+  @Option(names = "--max-steps", description = "At most this many labels (default: the longest encoder length, the "
+      + "initializer's base_size_* state, as RETURNN's max_len_from('base:encoder'); without one the input frames T).")
   Integer maxSteps;
 
   @Option(names = "--vocab", description = "RETURNN vocabulary file (Python dict literal label -> id) to print labels instead of ids.")
@@ -92,12 +93,13 @@ final class DecodeCommand implements Callable<Integer> {
         endAt = new int[batch];
         for (int b = 0; b < batch; b++) endAt[b] = lens.toInts()[b] + 1;
       }
+      int steps = frameSync ? time : maxSteps != null ? maxSteps : encoderLength(dec, feeds, time);
       StepByStepDecoder.Beam r = null;
       double[] ms = new double[repeat];
       for (int i = 0; i < repeat; i++) {
         long t0 = System.nanoTime();
         r = frameSync ? dec.returnnBeamSearch(feeds, beam, -1, time, true, endAt)
-            : dec.returnnBeamSearch(feeds, beam, eos, maxSteps != null ? maxSteps : time, true);
+            : dec.returnnBeamSearch(feeds, beam, eos, steps, true);
         ms[i] = (System.nanoTime() - t0) / 1e6;
       }
       Arrays.sort(ms);
@@ -121,6 +123,19 @@ final class DecodeCommand implements Callable<Integer> {
           repeat > 1 ? " (median of " + repeat + " runs)" : "");
     }
     return 0;
+  }
+
+  /**
+   * The longest encoder length among the sequences: the initializer's {@code base_size_*} state (the encoder's time
+   * after subsampling, what RETURNN's search graph limits the search to with max_len_from('base:encoder')); the input
+   * frames if there is none.
+   */
+  static int encoderLength(StepByStepDecoder dec, Map<String, Tensor> feeds, int frames) {
+    int max = -1;
+    for (Map.Entry<String, Tensor> e : dec.initialStates(feeds).entrySet()) {
+      if (e.getKey().startsWith("base_size_")) for (long l : e.getValue().toLongs()) max = (int) Math.max(max, l);
+    }
+    return max > 0 ? max : frames;
   }
 
   private static String[] labels(ReturnnVocabulary v) {

@@ -122,6 +122,40 @@ class StepByStepCommandsTest {
   }
 
   @Test
+  void decodeRunsToTheEncoderLengthByDefault() {
+    // conformer-encdec: 4x subsampling, 23 input frames, encoder length 6 = its search graph's max_seq_len. One of TF's
+    // beams runs all 6 steps; run for the 23 frames instead, the search ranks differently (sequence 0: 8 5 5 7 3 7,
+    // not TF's 8 5 7 3 7). Without --max-steps decode runs to the encoder length and gives TF's decision.
+    Path m = model().resolveSibling("conformer-encdec");
+    Path out = dir.resolve("conformer");
+    CliRunner.Run r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
+        m.resolve("net-model/network.020").toString(), "--step-by-step", "--output", out.toString());
+    assertEquals(0, r.exit(), r.out() + r.err());
+    Tensor decision = Npy.read(m.resolve("outputs/decision__output_batch_major.npy"));
+    int[] lens = Npy.read(m.resolve("outputs/decision__GatherNd.npy")).toInts();
+    int width = (int) decision.shape()[1];
+    List<String> want = new ArrayList<>();
+    for (int b = 0; b < lens.length; b++) {
+      StringBuilder s = new StringBuilder();
+      for (int t = 0; t < lens[b]; t++) s.append(t > 0 ? " " : "").append(decision.toInts()[b * width + t]);
+      want.add(s.toString());
+    }
+    List<String> args = List.of("decode", "--models", out.toString(), "--input",
+        m.resolve("inputs/extern_data__placeholders__data__data.npy").toString(), "--lengths",
+        m.resolve("inputs/extern_data__placeholders__data__data_dim0_size.npy").toString(), "--beam", "4");
+    List<String> got = new ArrayList<>();
+    r = CliRunner.run(args.toArray(String[]::new));
+    assertEquals(0, r.exit(), r.out() + r.err());
+    for (String line : r.out().strip().split("\n")) got.add(line.split("\t", -1)[1]);
+    assertEquals(want, got);
+    List<String> frames = new ArrayList<>(args);
+    frames.addAll(List.of("--max-steps", "23"));
+    r = CliRunner.run(frames.toArray(String[]::new));
+    assertEquals(0, r.exit(), r.out() + r.err());
+    assertTrue(!r.out().strip().split("\n")[0].split("\t", -1)[1].equals(want.get(0)), "23 steps should rank differently: " + r.out());
+  }
+
+  @Test
   void badInputIsOneErrorLine() {
     Path m = model();
     CliRunner.Run r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",

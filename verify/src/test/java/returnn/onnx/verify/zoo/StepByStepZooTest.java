@@ -63,6 +63,15 @@ class StepByStepZooTest {
       assertEquals(k, models.updater().metadata().get(k + StepByStep.UPDATED), "updater output " + k);
     }
 
+    // the encoder runs in the initializer: its attention and layer norms fuse there as in the search graph (the
+    // decoder has none of them: the manifest's counts are the encoder's)
+    for (String op : List.of("MultiHeadAttention", "LayerNormalization")) {
+      Integer want = m.fuse().get(op);
+      if (want == null) continue;
+      int n = models.initializer().graph().count(op) + models.initializer().graph().count("com.microsoft." + op);
+      assertEquals((int) want, n, m.name() + ": " + op + " ops in the state initializer\n" + models.initializer().report().format(true));
+    }
+
     Map<String, Tensor> inputs = m.readInputs();
     try (StepByStepDecoder dec = decoder(models)) {
       StepByStepDecoder.Greedy g = dec.greedy(inputs, steps);
@@ -84,6 +93,23 @@ class StepByStepZooTest {
           java.util.Arrays.deepToString(g.labels()), maxErr);
       assertArrayEquals(want, got, "greedy labels differ from TF's");
       assertTrue(maxErr <= TOL, "per-step scores differ from TF's by " + maxErr);
+
+      // the encoder inside the initializer: its encoder-value state is TF's encoder output (the search graph's
+      // encoder/output_batch_major [B, T, d]; the state is the attention's split_dims of it, [B, T, heads, d/heads])
+      Tensor enc = m.readOutputs().get("encoder/output_batch_major");
+      if (enc != null) {
+        String found = null;
+        double encErr = Double.NaN;
+        for (Map.Entry<String, Tensor> e : dec.initialStates(inputs).entrySet()) {
+          if (!e.getKey().startsWith("base_value_") || e.getValue().size() != enc.size()
+              || e.getValue().shape()[1] != enc.shape()[1]) continue;
+          found = e.getKey();
+          encErr = maxDiff(e.getValue().toFloats(), enc.toFloats(), 0, (int) enc.size());
+        }
+        System.out.printf("  encoder output (initializer state %s) vs TF's encoder/output_batch_major: max err %.3g%n", found, encErr);
+        assertTrue(found != null, "no initializer state holds the encoder output");
+        assertTrue(encErr <= TOL, "the initializer's encoder output differs from TF's by " + encErr);
+      }
 
       // the check can fail: each float state the scorer reads, moved a little at step 1, moves the scores
       Map<String, Tensor> st = dec.update(dec.initialStates(inputs), column(g.labels(), 0));
@@ -169,38 +195,57 @@ class StepByStepZooTest {
     Path graph = zoo.root().resolve(sbs.get("graph").asText());
     Path info = zoo.root().resolve(sbs.get("info").asText());
     StepByStep.Models models = StepByStep.convert(ConvertOptions.of(graph, m.checkpoint(), List.of()), info);
-    Map<String, Tensor> out = m.readOutputs();
+    checkBeam(m, models, m.readOutputs(), "search graph");
+    // TF's search with other beam sizes (the same network compiled with another beam_size: "extra_references")
+    for (var e : (Iterable<Map.Entry<String, JsonNode>>) m.entry().path("extra_references")::fields) {
+      Map<String, Tensor> out = new LinkedHashMap<>();
+      e.getValue().path("outputs").fields().forEachRemaining(
+          o -> out.put(o.getKey(), Npy.read(zoo.root().resolve(o.getValue().get("file").asText()))));
+      checkBeam(m, models, out, e.getKey() + " search graph");
+    }
+  }
+
+  private static void checkBeam(Zoo.Model m, StepByStep.Models models, Map<String, Tensor> out, String what) {
     Tensor tfBeams = out.get("output/rec/output_batch_major");
     Tensor tfScores = out.get("output/rec/output/truediv");
     int beam = (int) tfScores.shape()[1];
-    int maxSteps = (int) tfBeams.shape()[1];
     if (models.states().contains(StepByStep.STEP)) {
       checkFrameSynchronousBeam(zoo, m, models);
       return;
     }
+    // TF's output is as wide as the longest hypothesis without its EOS (it may end before max_seq_len)
+    int width = (int) tfBeams.shape()[1];
     try (StepByStepDecoder dec = decoder(models)) {
+      // the search graph's max_seq_len is max_len_from('base:encoder'): the longest encoder length (base_size_*)
+      int maxSteps = 0;
+      for (Map.Entry<String, Tensor> e : dec.initialStates(m.readInputs()).entrySet()) {
+        if (e.getKey().startsWith("base_size_")) for (long l : e.getValue().toLongs()) maxSteps = (int) Math.max(maxSteps, l);
+      }
+      assertTrue(maxSteps >= width, "encoder length " + maxSteps + " < TF's search output width " + width);
       StepByStepDecoder.Beam r = dec.returnnBeamSearch(m.readInputs(), beam, 0, maxSteps, true);
       int b = r.labels().length;
-      int[] got = new int[b * beam * maxSteps];
+      int[] got = new int[b * beam * width];
       float[] gotScores = new float[b * beam];
       float[][] norm = r.normalizedScores();
       for (int i = 0; i < b; i++) {
         for (int j = 0; j < beam; j++) {
           int[] l = r.labels()[i][j];
-          System.arraycopy(l, 0, got, (i * beam + j) * maxSteps, l.length);  // TF pads with 0 (= EOS) after the end
+          // TF pads with 0 (= EOS) after the end; past TF's width only EOS may follow
+          System.arraycopy(l, 0, got, (i * beam + j) * width, Math.min(width, l.length));
+          for (int k = width; k < l.length; k++) assertEquals(0, l[k], "beam " + j + " of sequence " + i + " goes on past TF's end");
           gotScores[i * beam + j] = norm[i][j];
         }
       }
       double err = maxDiff(gotScores, tfScores.toFloats(), 0, gotScores.length);
-      System.out.printf("%s beam %d: %d steps, every beam's labels %s TF's, normalized scores max err %.3g%n", m.name(), beam,
-          r.steps(), java.util.Arrays.equals(got, tfBeams.toInts()) ? "=" : "!=", err);
+      System.out.printf("%s beam %d vs TF's %s: %d steps, every beam's labels %s TF's, normalized scores max err %.3g%n",
+          m.name(), beam, what, r.steps(), java.util.Arrays.equals(got, tfBeams.toInts()) ? "=" : "!=", err);
       assertArrayEquals(tfBeams.toInts(), got, "the beams' labels differ from TF's search graph");
       assertTrue(err <= TOL, "normalized beam scores differ from TF's by " + err);
       // RETURNN's decide layer: the best beam entry, its length
       int[][] best = r.best();
       int[] tfDecision = out.get("decision/output_batch_major").toInts();
       int[] tfLengths = out.get("decision/GatherNd").toInts();
-      int width = (int) out.get("decision/output_batch_major").shape()[1];
+      width = (int) out.get("decision/output_batch_major").shape()[1];
       for (int i = 0; i < b; i++) {
         assertEquals(tfLengths[i], best[i].length, "decided length of sequence " + i);
         assertArrayEquals(java.util.Arrays.copyOfRange(tfDecision, i * width, i * width + best[i].length), best[i],
