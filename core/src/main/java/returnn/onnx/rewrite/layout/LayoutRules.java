@@ -1,0 +1,20 @@
+package returnn.onnx.rewrite.layout;
+
+import java.util.List;
+import returnn.onnx.rewrite.Rule;
+
+/**
+ * Layout rules at ONNX level: the NHWC↔NCHW Transposes around converted convolutions pushed down until they cancel,
+ * Transposes that only move axes of size 1 turned into Squeeze/Unsqueeze, per-channel Mul/Add after a Conv folded
+ * into its weights and bias, and the output Transpose hoisted above a widening projection.
+ */
+public final class LayoutRules {
+  public static final Rule TRANSPOSE_PUSH = new TransposePushRule();
+  public static final Rule TRANSPOSE_HOIST = new TransposeHoistRule();
+
+  private LayoutRules() {}
+
+  public static List<Rule> onnxLevel() {
+    return List.of(TRANSPOSE_PUSH, TRANSPOSE_HOIST);
+  }
+}

@@ -1,0 +1,59 @@
+package returnn.onnx.verify.layout;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tensorflow.proto.GraphDef;
+import returnn.onnx.ConvertOptions;
+import returnn.onnx.Converter;
+import returnn.onnx.fixtures.FrozenCnnFixtures;
+import returnn.onnx.ir.Graph;
+import returnn.onnx.ir.Tensor;
+import returnn.onnx.verify.OpParity;
+
+/**
+ * Frozen NHWC CNNs: the layout pass leaves one Transpose at each end of a chain of convolutions (none where the end is
+ * a global average pool), batch norm as Mul + Add is folded into the Conv weights, and the model equals TensorFlow.
+ */
+class ConvLayoutTest {
+  @TempDir
+  Path dir;
+
+  private Converter.Result plain(GraphDef g) throws IOException {
+    Path pb = dir.resolve("plain.pb");
+    Files.write(pb, g.toByteArray());
+    return Converter.convert(ConvertOptions.of(pb, null, List.of(FrozenCnnFixtures.OUTPUT)).withFuse(false));
+  }
+
+  @Test
+  void mobileNetLikeStackKeepsOneTranspose() throws IOException {
+    GraphDef g = FrozenCnnFixtures.mobileNetLike(FrozenCnnFixtures.Sizes.TEST);
+    Map<String, Tensor> feeds = Map.of(FrozenCnnFixtures.INPUT, OpParity.normal(3, 2, 16, 12, 3));
+    OpParity.Result r = OpParity.check(g, feeds, FrozenCnnFixtures.OUTPUT);
+    Graph before = plain(g).graph();
+    System.out.println("mobilenet-like before " + before.opHistogram() + "\nafter " + r.converted().graph().opHistogram()
+        + "\n" + r.converted().report().rulesFired);
+    assertEquals(17, before.count("Transpose"));
+    assertEquals(1, r.count("Transpose"), "only the input's NHWC → NCHW");
+    assertEquals(8, r.count("Conv"));
+  }
+
+  @Test
+  void returnnConvFrontEndTransposesOnceAtTheEnd() throws IOException {
+    GraphDef g = FrozenCnnFixtures.returnnConvFrontEnd(12, 4, 6, 7);
+    Map<String, Tensor> feeds = Map.of(FrozenCnnFixtures.INPUT, OpParity.normal(4, 2, 9, 12));
+    OpParity.Result r = OpParity.check(g, feeds, FrozenCnnFixtures.OUTPUT);
+    Graph before = plain(g).graph();
+    System.out.println("front end before " + before.opHistogram() + "\nafter " + r.converted().graph().opHistogram()
+        + "\n" + r.converted().report().rulesFired);
+    assertEquals(6, before.count("Transpose"));
+    assertTrue(r.count("Transpose") <= 2);
+  }
+}
