@@ -11,10 +11,12 @@ import returnn.onnx.rewrite.Rule;
 public final class LayoutRules {
   public static final Rule TRANSPOSE_PUSH = new TransposePushRule();
   public static final Rule TRANSPOSE_HOIST = new TransposeHoistRule();
+  public static final Rule FOLD_CONV_SCALE_SHIFT = new ConvScaleShiftRule();
+  public static final Rule UNIT_TRANSPOSE = new UnitTransposeRule();
 
   private LayoutRules() {}
 
   public static List<Rule> onnxLevel() {
-    return List.of(TRANSPOSE_PUSH, TRANSPOSE_HOIST);
+    return List.of(TRANSPOSE_PUSH, UNIT_TRANSPOSE, FOLD_CONV_SCALE_SHIFT, TRANSPOSE_HOIST);
   }
 }
