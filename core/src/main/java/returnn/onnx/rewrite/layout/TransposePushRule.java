@@ -29,7 +29,7 @@ import returnn.onnx.rewrite.RuleContext;
  * (pads permuted); Softmax/LogSoftmax (axis {@code p[axis]}); reductions and Squeeze (axes {@code p[a]}; without
  * keepdims the perm left on the remaining axes, which is often the identity: a global average pool of an NHWC tensor
  * needs no Transpose at all). The pushed Transpose's value must have this one consumer (and not be a graph output).
- * The number of Transposes never grows: the one pushed dies, one comes out after the op, and Transposes of other
+ * A Shape of the transposed value reads the input's shape instead. The number of Transposes never grows: the one pushed dies, one comes out after the op, and Transposes of other
  * inputs die with their last use. Each Transpose is pushed as far as it goes in one step.
  */
 public final class TransposePushRule extends NodeRule {
@@ -53,24 +53,30 @@ public final class TransposePushRule extends NodeRule {
   @Override
   protected boolean visit(Graph g, Node t, RuleContext ctx) {
     if (!t.isOnnx("Transpose")) return false;
-    boolean moved = false;
+    boolean[] changed = {false};
     for (Node cur = t; cur != null; ) {
-      Node next = pushOnce(g, cur, ctx);
+      Node next = pushOnce(g, cur, ctx, changed);
       if (next == cur) break;
-      moved = true;
+      changed[0] = true;
       cur = next;
     }
-    return moved;
+    return changed[0];
   }
 
   /**
    * Pushes {@code t} past its consumer. Returns {@code t} itself when it stays, else the Transpose now after the
    * consumer (null when none was needed, or the consumer had several outputs).
    */
-  private static Node pushOnce(Graph g, Node t, RuleContext ctx) {
+  private static Node pushOnce(Graph g, Node t, RuleContext ctx, boolean[] changed) {
     long[] p = perm(t);
     Value y = t.output(0);
-    if (p == null || y.isGraphOutput() || y.uses().isEmpty()) return t;
+    if (p == null || y.isGraphOutput()) return t;
+    if (readShapesThrough(g, t, p, ctx)) changed[0] = true;
+    if (y.uses().isEmpty()) {
+      if (!changed[0]) return t;
+      g.removeNode(t);
+      return null;
+    }
     Node n = y.uses().get(0).node();
     for (Value.Use u : y.uses()) if (u.node() != n) return t;
     if (n.graph() != g || !n.domain().equals(Node.ONNX) || n.outputs().size() != 1) return t;
@@ -162,6 +168,24 @@ public final class TransposePushRule extends NodeRule {
     g.removeNode(n);
     for (Node q : dead.subList(1, dead.size())) if (q.output(0).useCount() == 0 && !q.output(0).isGraphOutput()) g.removeNode(q);
     return after;
+  }
+
+  /**
+   * {@code Shape(Transpose(x, p))} is {@code Gather(Shape(x), p)}: a Shape alone (RETURNN reads tf.shape of most
+   * layers) does not keep a Transpose alive. True if there was one.
+   */
+  private static boolean readShapesThrough(Graph g, Node t, long[] p, RuleContext ctx) {
+    boolean any = false;
+    for (Value.Use u : new ArrayList<>(t.output(0).uses())) {
+      Node shape = u.node();
+      if (!shape.isOnnx("Shape") || shape.graph() != g || shape.attr("start") != null || shape.attr("end") != null) continue;
+      OnnxBuilder b = new OnnxBuilder(g, ctx.opset(), shape.name() + "/layout", shape.tfName());
+      Value dims = b.gather(b.shapeOf(t.input(0)), b.constLongs(p), 0);
+      g.replaceAllUses(shape.output(0), dims);
+      g.removeNode(shape);
+      any = true;
+    }
+    return any;
   }
 
   /**
