@@ -47,6 +47,7 @@ class ConvLayoutTest {
     assertEquals(1, r.count("Transpose"), "only the input's NHWC → NCHW");
     assertEquals(8, r.count("Conv"));
     assertEquals(0, r.count("Mul"), "every batch norm folded into its Conv");
+    assertEquals(0, r.count("Pad"), "tf.pad before the VALID conv is part of the Conv's pads");
     assertEquals(2, r.count("Add"), "the residual Add and the output bias; conv biases and batch norm shifts are Conv biases");
     // A folded bias off by 1e-3 in one channel of the first Conv moves the logits beyond the tolerance.
     Graph onnx = r.converted().graph();
