@@ -14,6 +14,7 @@ import org.tensorflow.proto.GraphDef;
 import returnn.onnx.ConvertOptions;
 import returnn.onnx.Converter;
 import returnn.onnx.fixtures.FrozenCnnFixtures;
+import returnn.onnx.fixtures.GraphDefBuilder;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
@@ -41,8 +42,6 @@ class ConvLayoutTest {
     Map<String, Tensor> feeds = Map.of(FrozenCnnFixtures.INPUT, OpParity.normal(3, 2, 16, 12, 3));
     OpParity.Result r = OpParity.check(g, feeds, FrozenCnnFixtures.OUTPUT, FrozenCnnFixtures.LOGITS);
     Graph before = plain(g).graph();
-    System.out.println("mobilenet-like before " + before.opHistogram() + "\nafter " + r.converted().graph().opHistogram()
-        + "\n" + r.converted().report().rulesFired);
     assertEquals(17, before.count("Transpose"));
     assertEquals(1, r.count("Transpose"), "only the input's NHWC → NCHW");
     assertEquals(8, r.count("Conv"));
@@ -66,9 +65,34 @@ class ConvLayoutTest {
     Map<String, Tensor> feeds = Map.of(FrozenCnnFixtures.INPUT, OpParity.normal(4, 2, 9, 12));
     OpParity.Result r = OpParity.check(g, feeds, FrozenCnnFixtures.OUTPUT);
     Graph before = plain(g).graph();
-    System.out.println("front end before " + before.opHistogram() + "\nafter " + r.converted().graph().opHistogram()
-        + "\n" + r.converted().report().rulesFired);
     assertEquals(6, before.count("Transpose"));
     assertEquals(1, r.count("Transpose"), "only NHWC → [B,T,F'·C] before the Reshape; [B,T,F,1] → [B,1,T,F] is an Unsqueeze");
+  }
+
+  /**
+   * Softmax over the channels (its axis moves with the layout), a Mul by a [W,C] constant (broadcast and permuted), a
+   * second Conv and a Mean over H without keep_dims: the Transpose left at the end is the [B,C,W] → [B,W,C] of the
+   * remaining axes.
+   */
+  @Test
+  void softmaxBroadcastConstantAndReductionMoveWithTheLayout() {
+    GraphDefBuilder b = new GraphDefBuilder();
+    b.placeholder("x", DType.FLOAT, -1, 5, 6, 3);
+    b.constant("f1", OpParity.normal(10, 3, 3, 3, 4));
+    b.constant("f2", OpParity.normal(11, 1, 1, 4, 4));
+    b.constant("scale", OpParity.normal(12, 6, 4));
+    b.constant("axis", Tensor.ofInts(new long[] {1}, 1));
+    conv(b, "c1", "x", "f1");
+    b.op("Softmax", "sm", "c1").attr("T", DType.FLOAT);
+    b.op("Mul", "scaled", "sm", "scale").attr("T", DType.FLOAT);
+    conv(b, "c2", "scaled", "f2");
+    b.op("Mean", "mean", "c2", "axis").attr("T", DType.FLOAT).attr("Tidx", DType.INT32).attr("keep_dims", false);
+    OpParity.Result r = OpParity.check(b.build(), Map.of("x", OpParity.normal(3, 2, 5, 6, 3)), "mean");
+    assertEquals(2, r.count("Transpose"), "the input's and the last [B,C,W] → [B,W,C]");
+    assertEquals(1, r.count("Softmax"));
+  }
+
+  private static void conv(GraphDefBuilder b, String name, String x, String f) {
+    b.op("Conv2D", name, x, f).attr("T", DType.FLOAT).attrInts("strides", 1, 1, 1, 1).attr("padding", "SAME");
   }
 }
