@@ -82,7 +82,7 @@ MODELS = [
           "RETURNN on TF >= 2 builds unit lstmblockfused as NativeLSTM2, like lstmblock"),
     blstm("lstmp", {"LSTM": 3, "Loop": 0},
           "RETURNN's TF backend maps unit lstmp (and lstm) to its default LSTM unit, NativeLSTM2: no projection"),
-    blstm("layernormvariantslstm", {"LSTM": 0, "Loop": 6},
+    blstm("layernormvariantslstm", {"LSTM": 0, "Loop": 6, "LayerNormalization": 18},
           "layer norm inside the cell: ONNX LSTM has none, so each layer stays an exact Loop"),
     {
         "name": "transformer-lm",

@@ -8,13 +8,14 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import returnn.onnx.bench.CnnBench;
 import returnn.onnx.bench.ConformerBench;
 import returnn.onnx.bench.LstmBench;
 import returnn.onnx.bench.ModelBench;
 import returnn.onnx.bench.SyntheticBench;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-    description = "Benchmarks: --synthetic (conversion time of a ~20,000-node graph; checkpoint reading vs a file copy), --lstm, --conformer (fused vs unfused vs TF), --graph/--fixture (the fp32/int8 table).")
+    description = "Benchmarks: --synthetic (conversion time of a ~20,000-node graph; checkpoint reading vs a file copy), --lstm, --conformer (fused vs unfused vs TF), --cnn (the layout pass on frozen CNNs), --graph/--fixture (the fp32/int8 table).")
 final class BenchCommand implements Callable<Integer> {
   @Option(names = "--synthetic", description = "Run the converter's own speed benchmarks.")
   boolean synthetic;
@@ -44,10 +45,13 @@ final class BenchCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   QuantizeFlags quantize = new QuantizeFlags();
 
+  @picocli.CommandLine.Mixin
+  CnnBench.Options cnn = new CnnBench.Options();
+
   @Override
   public Integer call() throws IOException {
-    if (!synthetic && !conformer.enabled && !lstm.enabled && !model.enabled()) {
-      System.err.println("error: choose a benchmark: --synthetic, --conformer, --lstm, --graph/--fixture");
+    if (!synthetic && !conformer.enabled && !lstm.enabled && !model.enabled() && !cnn.enabled) {
+      System.err.println("error: choose a benchmark: --synthetic, --conformer, --lstm, --cnn, --graph/--fixture");
       return 2;
     }
     Parsing.range("--repeat", repeat, 1, 100_000);
@@ -62,6 +66,7 @@ final class BenchCommand implements Callable<Integer> {
     Parsing.range("--lstm-time", lstm.time, 1, 1_000_000);
     Parsing.range("--lstm-batch", lstm.batch, 1, 4096);
     Parsing.range("--sequences", model.sequences, 0, 1_000_000);
+    Parsing.range("--cnn-batch", cnn.batch, 1, 4096);
     Parsing.range("--seq-length", model.length, 0, 1_000_000);
     if (conformer.noTf && model.enabled()) {
       throw new IllegalArgumentException("--no-tf applies to --conformer only; the --graph/--fixture table is measured against TensorFlow");
@@ -75,6 +80,7 @@ final class BenchCommand implements Callable<Integer> {
           ModelBench.run(model, quantize.options(), dir, repeat, p::update);
         }
       }
+      if (cnn.enabled) CnnBench.run(cnn, dir, repeat);
       if (!synthetic) return 0;
       SyntheticBench.conversionSpeed(dir, layers, repeat);
       SyntheticBench.checkpointReading(dir, checkpointMb, repeat);

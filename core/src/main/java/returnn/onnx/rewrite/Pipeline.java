@@ -35,7 +35,7 @@ public final class Pipeline {
     if (fuse) tf.add(returnn.onnx.rewrite.lstm.LstmRules.LOOP_GRU);
     List<Rule> onnx = new ArrayList<>(returnn.onnx.rewrite.controlflow.ControlFlowRules.onnxLevel());
     if (fuse) onnx.addAll(returnn.onnx.rewrite.shape.ShapeRules.onnxLevel());
-    if (fuse) onnx.add(new returnn.onnx.rewrite.layout.TransposeHoistRule());
+    if (fuse) onnx.addAll(returnn.onnx.rewrite.layout.LayoutRules.onnxLevel());
     // Again after common subexpressions merged each layer's own copy of the input (real RETURNN graphs).
     if (fuse) onnx.add(returnn.onnx.rewrite.lstm.LstmRules.BIDIRECTIONAL_PAIR);
     onnx.addAll(Cleanups.all());

@@ -37,11 +37,23 @@ final class LayerNormRule {
   private static final Pattern NORMALIZED = op("Mul", CENTERED, INV_STD).commutative();
   static final Pattern.Op PATTERN = op("AddV2|Add",
       op("Mul", NORMALIZED, constant("scale")).commutative(), constant("bias")).commutative();
+  /**
+   * The same without the shift: RETURNN's LayerNormVariantsLSTMCell normalizes some of its inputs with
+   * {@code _norm(..., with_beta=False)}, {@code normalized * gamma} only, built with tf.nn.moments (the variance a
+   * SquaredDifference from StopGradient(mean)). Registered after {@link #PATTERN}'s rule, which takes every layer
+   * norm that has a shift first.
+   */
+  static final Pattern.Op PATTERN_NO_SHIFT = op("Mul", NORMALIZED, constant("scale")).commutative();
+  static final String NAME_NO_SHIFT = "NormRules.LAYER_NORM_NO_SHIFT";
 
   private LayerNormRule() {}
 
   static PatternRule create() {
     return new PatternRule(NAME, Node.TF, PATTERN, LayerNormRule::check, LayerNormRule::rewrite);
+  }
+
+  static PatternRule createWithoutShift() {
+    return new PatternRule(NAME_NO_SHIFT, Node.TF, PATTERN_NO_SHIFT, LayerNormRule::check, LayerNormRule::rewrite);
   }
 
   private static String check(Match m, RuleContext ctx) {
@@ -52,7 +64,7 @@ final class LayerNormRule {
         return "mean over axes " + java.util.Arrays.toString(a) + ", not the last axis";
       }
     }
-    Tensor scale = m.constant("scale"), bias = m.constant("bias");
+    Tensor scale = m.constant("scale"), bias = m.has("bias") ? m.constant("bias") : scale;
     if (scale.rank() != 1 || bias.rank() != 1 || scale.size() != bias.size()) {
       return "scale " + java.util.Arrays.toString(scale.shape()) + " and bias " + java.util.Arrays.toString(bias.shape())
           + " are not vectors of the feature size";
@@ -73,7 +85,8 @@ final class LayerNormRule {
     Node root = m.rootNode();
     OnnxBuilder b = new OnnxBuilder(g, ctx.opset(), root.tfName(), root.tfName());
     Value x = TfLevel.typed(m.value("x"), DType.FLOAT);
-    Value y = b.op("LayerNormalization", List.of(x, m.value("scale"), m.value("bias")),
+    List<Value> in = m.has("bias") ? List.of(x, m.value("scale"), m.value("bias")) : List.of(x, m.value("scale"));
+    Value y = b.op("LayerNormalization", in,
         Attrs.of("axis", -1, "epsilon", (float) m.constant("eps").getDouble(0)));
     g.replaceAllUses(m.root(), y);
   }

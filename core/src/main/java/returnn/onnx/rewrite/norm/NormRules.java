@@ -9,6 +9,8 @@ public final class NormRules {
 
   /** RETURNN layer norm → ONNX LayerNormalization (opset 17+). */
   public static final Rule LAYER_NORM = LayerNormRule.create();
+  /** A layer norm without the shift (RETURNN's LayerNormVariantsLSTMCell, {@code with_beta=False}). */
+  public static final Rule LAYER_NORM_NO_SHIFT = LayerNormRule.createWithoutShift();
   /** tf.nn.gelu (exact or tanh) and RETURNN's gelu → Gelu / FastGelu. */
   public static final Rule GELU = GeluRule.create();
   /** tf.nn.swish → x·Sigmoid(x). */
@@ -17,6 +19,6 @@ public final class NormRules {
   public static final Rule FOLD_BATCH_NORM = BatchNormFoldRule.create();
 
   public static List<Rule> tfLevel() {
-    return List.of(FOLD_BATCH_NORM, LAYER_NORM, GELU, SWISH);
+    return List.of(FOLD_BATCH_NORM, LAYER_NORM, LAYER_NORM_NO_SHIFT, GELU, SWISH);
   }
 }

@@ -52,6 +52,19 @@ public final class Matcher {
     return v;
   }
 
+  /**
+   * The constant behind a TF1 loop's {@code Enter(is_constant=true)} (how a while-loop body reads a weight, e.g. the
+   * gamma of a layer norm inside RETURNN's LayerNormVariantsLSTMCell): the same value in every iteration, so a constant
+   * pattern may take it; anything else unchanged. Only constants pass: a rewrite inside the frame may read a constant
+   * directly, but a non-constant outer value must keep its Enter.
+   */
+  static Value loopInvariant(Value v) {
+    Node p = v.producer();
+    if (p == null || !p.is(Node.TF, "Enter") || !p.boolAttr("is_constant", false)) return v;
+    Value outer = resolve(p.input(0));
+    return outer != null && outer.isConstant() ? outer : v;
+  }
+
   /** What remains to be matched after the current part. */
   private interface Rest {
     boolean run();
@@ -93,6 +106,7 @@ public final class Matcher {
       if (v == null) return p instanceof Pattern.Any a && a.name == null ? rest.run() : fail(where, "input is absent");
       if (p instanceof Pattern.Any a) return bind(a.name, v, where, rest);
       if (p instanceof Pattern.Const c) {
+        v = loopInvariant(v);
         if (!v.isConstant()) return fail(where, "expected " + c.description + ", found " + describe(v));
         if (!c.test.test(v.constant())) return fail(where, "expected " + c.description + ", found " + v.constant());
         return bind(c.name, v, where, rest);
