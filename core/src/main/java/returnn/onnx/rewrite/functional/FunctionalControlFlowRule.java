@@ -33,7 +33,11 @@ final class FunctionalControlFlowRule implements Rule {
           calls.add(n);
         }
       }
-      if (calls.isEmpty()) return converted;
+      if (calls.isEmpty()) {
+        // What only the calls used (a TensorListReserve now replaced by a scan output) must not reach the Legalizer.
+        if (converted > 0) g.removeDeadNodes();
+        return converted;
+      }
       // Calls first: a call inside a loop body is then plain nodes when the loop is converted.
       Node n = calls.stream().filter(c -> c.op().endsWith("PartitionedCall")).findFirst().orElse(calls.get(0));
       switch (n.op()) {

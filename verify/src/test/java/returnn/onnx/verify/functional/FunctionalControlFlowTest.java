@@ -37,4 +37,58 @@ class FunctionalControlFlowTest {
       }
     }
   }
+
+  private static OpParity.Result check(String name, Map<String, Tensor> feeds, String... outputs) {
+    return OpParity.check(graph(name), feeds, List.of(outputs), OpParity.TOL, ConvertOptions.DEFAULT_OPSET);
+  }
+
+  @Test
+  void whileWithMaximumIterationsFed() {
+    for (int max : new int[] {0, 3, 200}) {
+      OpParity.Result r = check("while_max_iterations", Map.of("x", OpParity.normal(2, 2, 3), "m",
+          Tensor.ofInts(new long[0], max)), "Identity", "Identity_1");
+      assertEquals(1, r.count("Loop"));
+    }
+  }
+
+  /** Both branches taken (the sum of x decides), and the else branch's nested cond both ways. */
+  @Test
+  void ifWithTensorBranchesAndANestedIf() {
+    for (String name : List.of("if_tensor", "if_tensor_stateful")) {
+      for (float shift : new float[] {1.5f, -0.2f, -3f}) {
+        Tensor x = OpParity.normal(3, 3, 4);
+        float[] v = x.toFloats();
+        for (int i = 0; i < v.length; i++) v[i] = v[i] * 0.3f + shift;
+        OpParity.Result r = check(name, Map.of("x", Tensor.ofFloats(new long[] {3, 4}, v)), "Identity", "Identity_1");
+        assertEquals(2, r.count("If"), r.converted().graph().opHistogram().toString());
+      }
+    }
+  }
+
+  /** tf.function calling tf.function twice: both PartitionedCalls inlined, no call left. */
+  @Test
+  void partitionedCallsAreInlined() {
+    OpParity.Result r = check("partitioned_call", Map.of("x", OpParity.normal(4, 2, 4)), "Identity");
+    assertEquals(2, r.count("Tanh"), r.converted().graph().opHistogram().toString());
+  }
+
+  @Test
+  void dynamicRnnWithTensorLists() {
+    OpParity.Result r = check("dynamic_rnn_lstm", Map.of("x", OpParity.normal(5, 3, 7, 5)), "Identity", "Identity_1", "Identity_2");
+    System.out.println(r.converted().graph().opHistogram());
+    System.out.println(r.converted().report().format());
+  }
+
+  @Test
+  void dynamicRnnWithSequenceLengths() {
+    OpParity.Result r = check("dynamic_rnn_lstm_seqlen", Map.of("x", OpParity.normal(6, 3, 7, 5), "seq_len",
+        Tensor.ofInts(new long[] {3}, 4, 0, 6)), "Identity", "Identity_1", "Identity_2");
+    System.out.println(r.converted().graph().opHistogram());
+  }
+
+  @Test
+  void kerasLstm() {
+    OpParity.Result r = check("keras_lstm", Map.of("x", OpParity.normal(7, 2, 6, 5)), "Identity");
+    System.out.println(r.converted().graph().opHistogram());
+  }
 }
