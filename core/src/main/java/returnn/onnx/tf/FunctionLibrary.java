@@ -84,7 +84,7 @@ final class FunctionLibrary {
     Map<String, AttrValue> attrs = call.getAttrMap();
     if (!CALL_OPS.containsKey(call.getOp())) {
       List<DType> argTypes = null;
-      node.set("f", new Attr.GraphVal(instantiate(call, call.getOp(), attrs, argTypes, g)));
+      node.set("f", new Attr.GraphVal(instantiate(node, call.getOp(), attrs, argTypes, g)));
       return;
     }
     List<DType> argTypes = switch (irOp(call)) {
@@ -98,7 +98,7 @@ final class FunctionLibrary {
         throw ConversionException.atNode(call.getName(), call.getOp(), "has no function attribute '" + a + "'");
       }
       NameAttrList f = v.getFunc();
-      node.set(a, new Attr.GraphVal(instantiate(call, f.getName(), f.getAttrMap(), argTypes, g)));
+      node.set(a, new Attr.GraphVal(instantiate(node, f.getName(), f.getAttrMap(), argTypes, g)));
     }
   }
 
@@ -109,12 +109,12 @@ final class FunctionLibrary {
     return l;
   }
 
-  /** One instance of function {@code name} as a subgraph of {@code parent}. */
-  private Graph instantiate(NodeDef call, String name, Map<String, AttrValue> attrs, List<DType> argTypes, Graph parent) {
+  /** One instance of function {@code name} as a subgraph of {@code parent}; {@code call} names the call in errors. */
+  private Graph instantiate(Node call, String name, Map<String, AttrValue> attrs, List<DType> argTypes, Graph parent) {
     FunctionDef f = functions.get(name);
     if (f == null) {
       List<String> have = new ArrayList<>(functions.keySet());
-      throw ConversionException.atNode(call.getName(), call.getOp(), "calls function '" + name + "', which the graph's "
+      throw ConversionException.atNode(call.tfName(), call.op(), "calls function '" + name + "', which the graph's "
           + "function library does not define" + (have.isEmpty() ? " (the library is empty)"
               : " (it has: " + String.join(", ", have.subList(0, Math.min(5, have.size()))) + (have.size() > 5 ? ", ..." : "") + ")"));
     }
@@ -122,7 +122,7 @@ final class FunctionLibrary {
       List<String> chain = new ArrayList<>(calling);
       java.util.Collections.reverse(chain);
       chain.add(name);
-      throw ConversionException.atNode(call.getName(), call.getOp(), "calls function '" + name + "' recursively ("
+      throw ConversionException.atNode(call.tfName(), call.op(), "calls function '" + name + "' recursively ("
           + String.join(" -> ", chain) + "); a recursive function cannot become an ONNX graph");
     }
     calling.push(name);
