@@ -83,6 +83,7 @@ final class WhileConversion {
     for (int k = 0; k < n; k++) if (kinds.get(k) == Kind.CARRIED && types.get(k) == DType.VARIANT) findScan(k);
     checkSupported();
 
+    Value maxTrips = maxTripCount(pred);
     // The condition on the initial values, in the outer graph.
     Map<Value, Value> initial = new IdentityHashMap<>();
     for (int k = 0; k < n; k++) initial.put(cond.inputs().get(k), inits.get(k));
@@ -122,7 +123,7 @@ final class WhileConversion {
       loopBody.addOutput(Calls.identity(loopBody, w.input(2), w.typeAttr("element_dtype"), w.tfName() + "/element"));
     }
     List<Value> ins = new ArrayList<>();
-    ins.add(null);
+    ins.add(maxTrips);
     ins.add(pred0);
     for (int k : carried) ins.add(inits.get(k));
     Node loop = g.addNode(Node.ONNX, "Loop", scope, call.tfName(), ins, carried.size() + scanned.size());
@@ -143,6 +144,49 @@ final class WhileConversion {
     call.removeAttr("cond");
     g.removeNode(call);
     loopBody.removeDeadNodes();
+    readsAsGathers(loopBody);
+  }
+
+  /**
+   * {@code TensorListGetItem} in the body of a list made by {@code TensorListFromTensor(x)} outside becomes
+   * {@code Gather(x, i)} now (what its handler would give later): the body then reads {@code x[t]} as a TF 1 loop's
+   * TensorArray read does after {@code WhileLoopRule}, which the LSTM loop fusion recognises.
+   */
+  private void readsAsGathers(Graph loopBody) {
+    for (Node r : loopBody.allNodes()) {
+      if (!Calls.isTf(r, "TensorListGetItem") || Calls.output(r, 0) == null) continue;
+      Value list = Calls.skipIdentity(r.input(0));
+      Node from = list == null ? null : list.producer();
+      if (!Calls.isTf(from, "TensorListFromTensor") || from.graph() != g) continue;
+      OnnxBuilder b = new OnnxBuilder(r.graph(), opset, r.tfName(), r.tfName());
+      Value x = b.gather(from.input(0), r.input(1), 0);
+      x.setDtype(r.typeAttr("element_dtype"));
+      r.graph().replaceAllUses(r.output(0), x);
+      r.graph().removeNode(r);
+    }
+  }
+
+  /**
+   * TF's {@code maximum_iterations}: {@code while_v2} passes it as a loop constant and conditions on
+   * {@code LogicalAnd(Less(loop_counter, maximum_iterations), ...)}, the counter from 0 by 1. That is ONNX Loop's trip
+   * count (clamped at 0: TF runs no iteration for a negative bound); the condition stays as it is, so this only tells
+   * ONNX the bound (and gives the loop the form a TF 1 loop with {@code maximum_iterations} gets).
+   */
+  private Value maxTripCount(Value pred) {
+    Value p = Calls.skipIdentity(pred);
+    if (p == null || !Calls.isTf(p.producer(), "LogicalAnd")) return null;
+    for (Value in : p.producer().inputs()) {
+      Value less = Calls.skipIdentity(in);
+      if (less == null || !Calls.isTf(less.producer(), "Less")) continue;
+      int counter = cond.inputs().indexOf(Calls.skipIdentity(less.producer().input(0)));
+      int bound = cond.inputs().indexOf(Calls.skipIdentity(less.producer().input(1)));
+      if (counter < 0 || bound < 0 || kinds.get(bound) != Kind.CONSTANT || kinds.get(counter) != Kind.CARRIED) continue;
+      if (!isIterationNumber(bodyIns.get(counter))) continue;
+      Value max = inits.get(bound);
+      OnnxBuilder b = new OnnxBuilder(g, opset, call.tfName() + "/maximum_iterations", call.tfName());
+      return b.op("Max", b.cast(max, DType.INT64), b.scalarLong(0));
+    }
+    return null;
   }
 
   private void replaceArg(Value arg, Value by) {

@@ -84,6 +84,7 @@ class FunctionalControlFlowTest {
     OpParity.Result r = check("dynamic_rnn_lstm_seqlen", Map.of("x", OpParity.normal(6, 3, 7, 5), "seq_len",
         Tensor.ofInts(new long[] {3}, 4, 0, 6)), "Identity", "Identity_1", "Identity_2");
     System.out.println(r.converted().graph().opHistogram());
+    System.out.println(r.converted().report().ruleNotes + " " + r.converted().report().warnings);
   }
 
   @Test
