@@ -137,6 +137,40 @@ def keras_lstm():
     write("keras_lstm", gd, ins, outs)
 
 
+class _RnnModule(tf.Module):
+    """A TF 2 module: an RNN written with autograph (tf.range loop, TensorArray) and a tf.cond, variables captured."""
+
+    def __init__(self):
+        tf.random.set_seed(5)
+        self.w = tf.Variable(tf.random.normal([3, 4]), name="w")
+        self.u = tf.Variable(tf.random.normal([4, 4]) * 0.5, name="u")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32, name="x")])
+    def __call__(self, x):
+        xs = tf.transpose(x, [1, 0, 2])
+        ta = tf.TensorArray(tf.float32, size=tf.shape(xs)[0])
+        h = tf.zeros([tf.shape(x)[0], 4])
+        for t in tf.range(tf.shape(xs)[0]):
+            h = tf.tanh(tf.matmul(xs[t], self.w) + tf.matmul(h, self.u))
+            ta = ta.write(t, h)
+        y = tf.transpose(ta.stack(), [1, 0, 2])
+        return {"y": tf.cond(tf.reduce_sum(y) > 0, lambda: y * 2.0, lambda: y - 1.0)}
+
+
+def saved_model():
+    """tf.saved_model.save of a module: StatefulPartitionedCall with the variables as captured resource inputs, the
+    checkpoint keyed by object path (w/.ATTRIBUTES/VARIABLE_VALUE)."""
+    import shutil
+    m = _RnnModule()
+    path = os.path.join(OUT, "saved_model_rnn")
+    shutil.rmtree(path, ignore_errors=True)
+    tf.saved_model.save(m, path, signatures=m.__call__)
+    shutil.rmtree(os.path.join(path, "assets"), ignore_errors=True)
+    if os.path.exists(os.path.join(path, "fingerprint.pb")):
+        os.remove(os.path.join(path, "fingerprint.pb"))
+    print(f"saved_model_rnn: {sorted(os.listdir(path))}")
+
+
 def op_output_args():
     """Every registered op with more than one output argument or a list output: how 'node:arg:i' maps to an index."""
     from tensorflow.python.client import pywrap_tf_session
@@ -168,7 +202,7 @@ def op_output_args():
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    what = sys.argv[1:] or ["ops", "while", "if", "rnn", "keras"]
+    what = sys.argv[1:] or ["ops", "while", "if", "rnn", "keras", "savedmodel"]
     if "ops" in what:
         op_output_args()
     if "while" in what:
@@ -182,3 +216,5 @@ if __name__ == "__main__":
         dynamic_rnn("dynamic_rnn_lstm_seqlen", lambda: tf.compat.v1.nn.rnn_cell.LSTMCell(6), True)
     if "keras" in what:
         keras_lstm()
+    if "savedmodel" in what:
+        saved_model()

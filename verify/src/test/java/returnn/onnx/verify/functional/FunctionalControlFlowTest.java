@@ -201,4 +201,38 @@ class FunctionalControlFlowTest {
     assertNotZero(r, "Identity");
     assertEquals(1, r.count("Loop"), r.ops());
   }
+
+  /**
+   * A TF 2 SavedModel ({@code tf.saved_model.save} of a module with an autograph RNN loop and a tf.cond): the serving
+   * graph's StatefulPartitionedCall is inlined, its captured variables read by their object-graph checkpoint keys
+   * ({@code w/.ATTRIBUTES/VARIABLE_VALUE}); TensorFlow runs the SavedModel itself (SavedModelBundle).
+   */
+  @Test
+  void tf2SavedModelWithCapturedVariables() throws Exception {
+    Path sm = Path.of(FunctionalControlFlowTest.class.getResource("/functional/saved_model_rnn").toURI());
+    Converter.Result conv = Converter.convert(ConvertOptions.of(sm, null, List.of()));
+    assertEquals(1, conv.graph().count("Loop"), conv.graph().opHistogram().toString());
+    assertEquals(1, conv.graph().count("If"), conv.graph().opHistogram().toString());
+    Path onnx = dir.resolve("sm.onnx");
+    conv.write(onnx);
+    assertNull(OnnxChecker.check(onnx));
+    for (long[] shape : new long[][] {{2, 5, 3}, {3, 1, 3}}) {
+      for (float shift : new float[] {0.5f, -0.5f}) {
+        float[] v = OpParity.normal(9, shape).toFloats();
+        for (int i = 0; i < v.length; i++) v[i] += shift;
+        Tensor x = Tensor.ofFloats(shape, v);
+        Tensor expected;
+        try (org.tensorflow.SavedModelBundle b = org.tensorflow.SavedModelBundle.load(sm.toString(), "serve");
+            org.tensorflow.Tensor in = returnn.onnx.reference.TfTensors.toTf(x);
+            org.tensorflow.Result res = b.session().runner().feed("serving_default_x:0", in)
+                .fetch("StatefulPartitionedCall:0").run()) {
+          expected = returnn.onnx.reference.TfTensors.fromTf(res.get(0));
+        }
+        Tensor actual = OpParity.runOnnx(conv, Map.of("serving_default_x", x)).get("StatefulPartitionedCall");
+        Comparison c = Comparison.of("y", expected, actual);
+        assertTrue(c.ok(OpParity.TOL, expected.dtype()), c.toString());
+        assertTrue(c.count() == Tensor.count(new long[] {shape[0], shape[1], 4}), c.toString());
+      }
+    }
+  }
 }
