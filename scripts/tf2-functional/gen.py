@@ -72,6 +72,20 @@ def while_max_iterations():
     write("while_max_iterations", gd, ins, outs)
 
 
+def while_nested():
+    """A cond inside a while body and a while inside it: nested functional control flow."""
+    def f(x):
+        def body(i, acc):
+            inner = tf.while_loop(lambda j, a: j < i, lambda j, a: (j + 1, a * 0.9 + 0.1), (0, acc))[1]
+            step = tf.cond(i % 2 == 0, lambda: tf.tanh(inner + x), lambda: inner - 0.5 * x)
+            return i + 1, step
+
+        return {"acc": tf.while_loop(lambda i, acc: i < 4, body, (tf.constant(0), x))[1]}
+
+    gd, ins, outs = freeze(f, tf.TensorSpec([None, 3], tf.float32, name="x"))
+    write("while_nested", gd, ins, outs)
+
+
 def partitioned_call():
     """A tf.function called from another: (Stateful)PartitionedCall nodes, not inlined (no freezing)."""
     @tf.function
@@ -208,6 +222,7 @@ if __name__ == "__main__":
     if "while" in what:
         while_counter()
         while_max_iterations()
+        while_nested()
         partitioned_call()
     if "if" in what:
         if_tensor()

@@ -126,6 +126,18 @@ class FunctionalControlFlowTest {
     }
   }
 
+  /** A while inside a while body next to a cond (taken both ways over the iterations): Loop ⊃ {Loop, If}. */
+  @Test
+  void nestedWhileAndIfInAWhileBody() throws IOException {
+    Run r = run("while_nested", Map.of("x", OpParity.normal(10, 2, 3)), "Identity");
+    assertNotZero(r, "Identity");
+    assertEquals(2, r.count("Loop"), r.ops());
+    assertEquals(1, r.count("If"), r.ops());
+    Graph body = ((returnn.onnx.ir.Attr.GraphVal) loop(r).attr("body")).value();
+    assertEquals(1, body.nodes().stream().filter(n -> n.isOnnx("Loop")).count(), "the inner loop is in the outer body");
+    assertEquals(1, body.nodes().stream().filter(n -> n.isOnnx("If")).count(), "the cond is in the outer body");
+  }
+
   /** Both branches taken (the sum of x decides), the else branch's nested cond both ways; If and StatelessIf. */
   @Test
   void ifWithTensorBranchesAndANestedIf() throws IOException {
