@@ -38,9 +38,7 @@ public final class TfImporter {
   private final Graph graph;
   private final Map<String, Node> imported = new HashMap<>();
   private final Map<String, Value> replaced = new HashMap<>();
-  private final Map<String, Integer> histogram = new java.util.TreeMap<>();
   private final List<String> variableProblems = new ArrayList<>();
-  private FunctionLibrary library;
 
   private TfImporter(TfModel model, VariableStore variables, Map<String, long[]> inputShapes) {
     this.model = model;
@@ -61,6 +59,10 @@ public final class TfImporter {
 
   /** The imported graph and the op histogram of the TF nodes the outputs need. */
   public record Imported(Graph graph, Map<String, Integer> tfHistogram) {}
+
+  private final Map<String, Integer> histogram = new java.util.TreeMap<>();
+  /** The GraphDef's functions, instantiated for each call (control flow v2, tf.function). */
+  private FunctionLibrary library;
 
   private Graph run(List<String> outputs) {
     GraphDef gd = model.graph();
