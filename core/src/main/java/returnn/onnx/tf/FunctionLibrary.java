@@ -83,8 +83,8 @@ final class FunctionLibrary {
   void attachBodies(NodeDef call, Node node, Graph g) {
     Map<String, AttrValue> attrs = call.getAttrMap();
     if (!CALL_OPS.containsKey(call.getOp())) {
-      List<DType> argTypes = null;
-      node.set("f", new Attr.GraphVal(instantiate(node, call.getOp(), attrs, argTypes, g)));
+      // A call by name: the node's attributes are the function's, its argument types the signature's.
+      node.set("f", new Attr.GraphVal(instantiate(node, call.getOp(), attrs, null, g)));
       return;
     }
     List<DType> argTypes = switch (irOp(call)) {

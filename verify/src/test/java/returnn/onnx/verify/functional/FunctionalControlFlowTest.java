@@ -175,6 +175,23 @@ class FunctionalControlFlowTest {
   }
 
   /**
+   * The same graph with each call written as a node whose op is the function's name (how TF 1's {@code Defun} and
+   * graph-mode function calls appear): a call too, inlined.
+   */
+  @Test
+  void callsByFunctionNameAreInlined() {
+    GraphDef.Builder g = graph("partitioned_call").toBuilder();
+    for (org.tensorflow.proto.NodeDef.Builder n : g.getNodeBuilderList()) {
+      if (!n.getOp().equals("PartitionedCall")) continue;
+      String f = n.getAttrOrThrow("f").getFunc().getName();
+      n.setOp(f).clearAttr();
+    }
+    Map<String, Tensor> feeds = Map.of("x", OpParity.normal(4, 2, 4));
+    OpParity.Result r = OpParity.check(g.build(), feeds, "Identity");
+    assertEquals(2, r.count("Tanh"), r.converted().graph().opHistogram().toString());
+  }
+
+  /**
    * {@code tf.compat.v1.nn.dynamic_rnn} (LSTMCell) without sequence_length: the output TensorList is the Loop's scan
    * output, the input list a Gather; it stays a Loop (without lengths there is no mask for today's LSTM loop fusion to
    * recognise; it declines "the scan output is not Select(copy, 0, h')").
