@@ -99,7 +99,8 @@ public final class Converter {
     if (chosen != null && chosen.note() != null) report.notes.add(chosen.note());
     List<String> outputs = o.state() ? StateOutputs.withLastStates(model.graph(), requested, model.signatureOutputs()) : requested;
     try (CheckpointReader ckpt = ckptPath == null ? null : CheckpointReader.open(ckptPath)) {
-      TfImporter.Imported imported = TfImporter.importGraph(model, ckpt == null ? null : new CheckpointVariables(ckpt),
+      TfImporter.Imported imported = TfImporter.importGraph(model,
+          ckpt == null ? null : returnn.onnx.tf.ObjectGraphVariables.of(model, new CheckpointVariables(ckpt)),
           outputs, o.inputShapes());
       report.millisRead = (System.nanoTime() - t0) / 1_000_000;
       long t1 = System.nanoTime();

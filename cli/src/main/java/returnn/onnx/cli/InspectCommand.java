@@ -28,6 +28,9 @@ final class InspectCommand implements Callable<Integer> {
   static final Set<String> CONTROL_FLOW = Set.of("Enter", "Exit", "Merge", "Switch", "LoopCond", "NextIteration",
       "TensorArrayV3", "TensorArrayReadV3", "TensorArrayWriteV3", "TensorArrayGatherV3", "TensorArrayScatterV3",
       "TensorArraySizeV3", "TensorArraySplitV3", "TensorArrayConcatV3", "TensorArrayCloseV3");
+  /** Control flow v2 and function calls, converted by {@code rewrite.functional} (their bodies are not inspected). */
+  static final Set<String> FUNCTIONAL = Set.of("While", "StatelessWhile", "If", "StatelessIf", "PartitionedCall",
+      "StatefulPartitionedCall", "TensorListSetItem");
 
   @Parameters(paramLabel = "FILE", description = "A graph file, SavedModel directory, or checkpoint prefix.")
   Path file;
@@ -70,7 +73,7 @@ final class InspectCommand implements Callable<Integer> {
     TreeMap<String, Integer> unsupported = new TreeMap<>();
     hist.forEach((op, c) -> {
       int n = neededHist.getOrDefault(op, 0);
-      boolean ok = IMPORTED.contains(op) || CONTROL_FLOW.contains(op) || reg.find(op, returnn.onnx.ConvertOptions.MAX_OPSET) != null;
+      boolean ok = IMPORTED.contains(op) || CONTROL_FLOW.contains(op) || FUNCTIONAL.contains(op) || reg.find(op, returnn.onnx.ConvertOptions.MAX_OPSET) != null;
       if (!ok && n > 0) unsupported.put(op, n);
       System.out.printf("  %-32s %6d / %-6d%s%n", op, n, c, ok ? "" : n > 0 ? "  (unsupported)" : "  (unsupported, pruned)");
     });

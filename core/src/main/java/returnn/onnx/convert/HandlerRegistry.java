@@ -29,6 +29,7 @@ public final class HandlerRegistry {
     ArrayHandlers.register(r);
     NnHandlers.register(r);
     ReturnnHandlers.register(r);
+    returnn.onnx.convert.handlers.TensorListHandlers.register(r);
     return r;
   }
 

@@ -25,6 +25,8 @@ public final class Pipeline {
   /** The standard rule set; {@code fuse=false} keeps only the cleanups needed for a valid graph. */
   public static Pipeline standard(boolean fuse) {
     List<Rule> tf = new ArrayList<>();
+    // Control flow v2 (While/If with library functions) and tf.function calls: Loops, Ifs and inlined nodes first.
+    tf.addAll(returnn.onnx.rewrite.functional.FunctionalRules.tfLevel());
     if (fuse) tf.addAll(returnn.onnx.rewrite.lstm.LstmRules.all());
     if (fuse) tf.addAll(returnn.onnx.rewrite.attention.AttentionRules.tfLevel());
     if (fuse) tf.addAll(returnn.onnx.rewrite.norm.NormRules.tfLevel());

@@ -63,6 +63,8 @@ public final class TfImporter {
   public record Imported(Graph graph, Map<String, Integer> tfHistogram) {}
 
   private final Map<String, Integer> histogram = new java.util.TreeMap<>();
+  /** The GraphDef's functions, instantiated for each call (control flow v2, tf.function). */
+  private FunctionLibrary library;
 
   private Graph run(List<String> outputs) {
     GraphDef gd = model.graph();
@@ -72,6 +74,7 @@ public final class TfImporter {
       }
     }
     checkInputShapes();
+    library = new FunctionLibrary(gd.getLibrary(), graph, histogram);
     List<TensorRef> outs = new ArrayList<>();
     for (String o : outputs) outs.add(resolveOutput(o));
     Set<String> keep = prune(outs);
@@ -146,12 +149,15 @@ public final class TfImporter {
           if (v != null) replaced.put(n.getName(), v);
           return;
         }
-        Node node = graph.addNode(Node.TF, op, n.getName(), n.getName(), List.of(), 0);
+        boolean call = library.isCall(n);
+        Node node = graph.addNode(Node.TF, call ? library.irOp(n) : op, n.getName(), n.getName(), List.of(), 0);
         for (Map.Entry<String, AttrValue> a : n.getAttrMap().entrySet()) {
           if (a.getKey().equals("_output_shapes") || a.getKey().equals("_class")) continue;
           node.set(a.getKey(), convertAttr(a.getValue(), n));
         }
         if (n.containsAttr("_output_shapes")) node.set("_output_shapes", convertAttr(n.getAttrOrThrow("_output_shapes"), n));
+        // Control flow v2 and tf.function calls: the functions become subgraphs of the call (rewrite.functional).
+        if (call) library.attachBodies(n, node, graph);
         imported.put(n.getName(), node);
       }
     }
@@ -335,7 +341,7 @@ public final class TfImporter {
     return null;
   }
 
-  private Attr convertAttr(AttrValue a, NodeDef n) {
+  static Attr convertAttr(AttrValue a, NodeDef n) {
     String where = "node '" + n.getName() + "' (" + n.getOp() + ")";
     return switch (a.getValueCase()) {
       case I -> new Attr.Int(a.getI());
