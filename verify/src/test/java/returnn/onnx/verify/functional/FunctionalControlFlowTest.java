@@ -61,7 +61,7 @@ class FunctionalControlFlowTest {
   private Run run(String name, Map<String, Tensor> feeds, boolean fuse, int opset, String... outputs) throws IOException {
     Path pb = dir.resolve(name + ".pb");
     Files.write(pb, graph(name).toByteArray());
-    Converter.Result conv = Converter.convert(new ConvertOptions(pb, null, List.of(outputs), opset, Map.of(), fuse));
+    Converter.Result conv = Converter.convert(ConvertOptions.of(pb, null, List.of(outputs)).withOpset(opset).withFuse(fuse));
     assertEquals(0, conv.graph().allNodes().stream().filter(n -> n.domain().equals(Node.TF)).count(), "no TF op left");
     Map<String, Tensor> tf = TfReference.run(graph(name), null, feeds, List.of(outputs));
     Map<String, Tensor> ort = OpParity.runOnnx(conv, feeds);
