@@ -151,6 +151,19 @@ public final class StepByStep {
     };
   }
 
+  /**
+   * How the decoder step is cut into the three models.
+   * <ul>
+   *   <li>{@link #STATEFUL} (default): the carried states are RETURNN's variables <i>after</i> a decoder step, the
+   *       scores variable included. The initializer runs init_op and the first decoder step, the updater sets the
+   *       choice to {@code token}, runs the delayed updates and the next decoder step, and the scorer only reads the
+   *       scores state: the decoder cell runs once per label.</li>
+   *   <li>{@link #STATEFUL_SPLIT}: the carried states are the variables <i>before</i> a decoder step; the scorer runs
+   *       the step for the scores, the updater runs it again for the new states (the cell runs twice per label).</li>
+   * </ul>
+   */
+  public enum Form { STATEFUL, STATEFUL_SPLIT }
+
   /** Converts the graph {@code o.graph()} with its info file into the three models (scores: log p, as RETURNN's). */
   public static Models convert(ConvertOptions o, Path infoFile) {
     return convert(o, infoFile, false);
@@ -158,17 +171,31 @@ public final class StepByStep {
 
   /** {@code negateScores}: the scorer gives -log p (costs) instead of RETURNN's log p. */
   public static Models convert(ConvertOptions o, Path infoFile, boolean negateScores) {
+    return convert(o, infoFile, negateScores, Form.STATEFUL);
+  }
+
+  public static Models convert(ConvertOptions o, Path infoFile, boolean negateScores, Form form) {
     Info info = readInfo(infoFile);
     TfModel model = GraphReader.read(o.graph());
     List<String> carried = info.carried();
     if (!carried.contains(info.choiceKey())) {
       throw new ConversionException(infoFile + ": the choice variable '" + info.choiceKey() + "' has no batch axis");
     }
+    if (form == Form.STATEFUL) {
+      carried = new ArrayList<>(carried);
+      carried.add(info.scoresKey());
+    }
 
     // state initializer
     Rewriter init = new Rewriter(model.graph(), info);
     Map<String, String> s0 = init.phase(init.initAssigns(), new HashMap<>());
     if (!s0.containsKey(info.choiceKey())) s0.put(info.choiceKey(), init.zerosLikeBatch(s0, carried));
+    if (form == Form.STATEFUL) {
+      // the first decoder step (i = 0) on the initial states
+      Map<String, String> cur = new HashMap<>(s0);
+      init.putStep(cur, 0);
+      s0.putAll(init.phase(init.decodeAssigns(carried, info.calcScoresOp()), cur));
+    }
     Map<String, String> outs = new LinkedHashMap<>();
     Map<String, String> keys = new HashMap<>();
     for (String k : carried) {
@@ -177,26 +204,30 @@ public final class StepByStep {
       keys.put(k, k);
     }
     Converter.Result initializer = convertPart(o, model, init.withOutputs(outs, keys), List.copyOf(outs.keySet()), INITIALIZER,
-        info, carried, false);
+        info, carried, false, form);
 
     // scorer
     Rewriter sc = new Rewriter(model.graph(), info);
-    Map<String, String> cur = sc.placeholders(carried);
-    Map<String, String> scored = sc.phase(List.of(sc.assignNode(info.calcScoresOp())), cur);
-    String scores = scored.get(info.scoresKey());
+    String scores;
+    if (form == Form.STATEFUL) {
+      scores = sc.placeholders(List.of(info.scoresKey())).get(info.scoresKey());
+    } else {
+      Map<String, String> cur = sc.placeholders(carried);
+      scores = sc.phase(List.of(sc.assignNode(info.calcScoresOp())), cur).get(info.scoresKey());
+    }
     if (negateScores) scores = sc.neg(scores, info.stateVars().get(info.scoresKey()).dtype());
     Converter.Result scorer = convertPart(o, model, sc.withOutputs(Map.of(SCORES, scores),
-        Map.of(SCORES, info.scoresKey())), List.of(SCORES), SCORER, info, carried, negateScores);
+        Map.of(SCORES, info.scoresKey())), List.of(SCORES), SCORER, info, carried, negateScores, form);
 
-    // state updater: decode step, choice = token, delayed update (i > 0)
+    // state updater: STATEFUL_SPLIT: decode step, choice = token, delayed update (i > 0);
+    // STATEFUL: choice = token, delayed update (i > 0), decode step
     Rewriter up = new Rewriter(model.graph(), info);
-    cur = up.placeholders(carried);
-    for (StateVar v : info.stateVars().values()) {
-      if (v.shape().length == 0 && v.key().equals("i")) cur.put(v.key(), up.scalarConst(v, 1));
-    }
-    cur.putAll(up.phase(up.decodeAssigns(carried), cur));
+    Map<String, String> cur = up.placeholders(carried);
+    up.putStep(cur, 1);
+    if (form == Form.STATEFUL_SPLIT) cur.putAll(up.phase(up.decodeAssigns(carried, null), cur));
     cur.put(info.choiceKey(), up.placeholder(TOKEN, DataType.DT_INT32, new long[] {-1}));
     cur.putAll(up.phase(up.updateAssigns(carried), cur));
+    if (form == Form.STATEFUL) cur.putAll(up.phase(up.decodeAssigns(carried, info.calcScoresOp()), cur));
     outs = new LinkedHashMap<>();
     keys = new HashMap<>();
     for (String k : carried) {
@@ -204,12 +235,12 @@ public final class StepByStep {
       keys.put(k + UPDATED, k);
     }
     Converter.Result updater = convertPart(o, model, up.withOutputs(outs, keys), List.copyOf(outs.keySet()), UPDATER, info, carried,
-        false);
+        false, form);
     return new Models(initializer, updater, scorer, carried);
   }
 
   private static Converter.Result convertPart(ConvertOptions o, TfModel model, GraphDef g, List<String> outputs, String role,
-      Info info, List<String> carried, boolean negate) {
+      Info info, List<String> carried, boolean negate, Form form) {
     TfModel part = new TfModel(g, model.source(), model.format(), null, model.strippedOps(), Map.of(), Map.of(), null);
     ConvertOptions po = new ConvertOptions(o.graph(), o.checkpoint(), outputs, o.opset(), o.inputShapes(), o.fuse(), false);
     Converter.Result r = Converter.convert(po, part);
@@ -243,6 +274,7 @@ public final class StepByStep {
     if (role.equals(SCORER)) desc.put("scores", SCORES);
     if (role.equals(SCORER)) desc.put("scores_are", negate ? "-log p" : "log p");
     desc.put("choice_state", info.choiceKey());
+    desc.put("form", form == Form.STATEFUL ? "stateful" : "stateful-split");
     md.put(METADATA_KEY, MetadataJson.write(desc));
     return r;
   }
@@ -328,7 +360,23 @@ public final class StepByStep {
       return out.stream().sorted().toList();
     }
 
-    /** The decoder step's assigns: a state variable written directly, outside init_op, the variable's own initializer and the saver. */
+    /** {@code IO/i} := {@code step} where the graph has the scalar step variable (RETURNN's {@code i}). */
+    void putStep(Map<String, String> cur, int step) {
+      for (StateVar v : info.stateVars().values()) {
+        if (v.shape().length == 0 && v.key().equals("i")) cur.put(v.key(), scalarConst(v, step));
+      }
+    }
+
+    /**
+     * The decoder step's assigns: a state variable written directly, outside init_op, the variable's own initializer
+     * and the saver; {@code calcScoresOp} (the scores variable's assign) is among them when given.
+     */
+    List<String> decodeAssigns(List<String> carried, String calcScoresOp) {
+      List<String> out = decodeAssigns(carried);
+      if (calcScoresOp != null && !out.contains(assignNode(calcScoresOp))) out.add(calcScoresOp);
+      return out;
+    }
+
     List<String> decodeAssigns(List<String> carried) {
       Set<String> init = new HashSet<>(initAssigns());
       List<String> out = new ArrayList<>();

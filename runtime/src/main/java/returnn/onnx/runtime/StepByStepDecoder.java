@@ -72,6 +72,16 @@ public final class StepByStepDecoder implements AutoCloseable {
     return m;
   }
 
+  /** The states the updater reads (state names). */
+  public List<String> updaterStates() {
+    return List.copyOf(updIn.values());
+  }
+
+  /** The states the scorer reads (state names). */
+  public List<String> scorerStates() {
+    return List.copyOf(scoreIn.values());
+  }
+
   /** The state initializer's inputs (the encoder's: features and their lengths). */
   public List<String> encoderInputs() {
     return initializer.inputNames();
