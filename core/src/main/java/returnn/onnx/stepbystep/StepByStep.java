@@ -239,6 +239,40 @@ public final class StepByStep {
     return new Models(initializer, updater, scorer, carried);
   }
 
+  /**
+   * The label-scorer part of a RASR config for the three models (paths relative to their folder), as RASR reads it:
+   * the model keys {@code state-initializer-model}, {@code state-updater-model}, {@code scorer-model} with
+   * {@code session.file} and {@code io-map.<role>} (StatefulOnnxLabelScorer.cc:164-181, Onnx/Model.cc,
+   * IOSpecification.hh:61-71), and {@code scale}, which the label scorer factory's ScaledLabelScorer multiplies every
+   * score by (LabelScorerFactory.cc:33-36, ScaledLabelScorer.cc:30-32,60-69). RASR's searches add the scores and keep
+   * the smallest (costs; e.g. LexiconfreeLabelsyncBeamSearch.cc:458-471), so the scale is 1 for a scorer giving -log p
+   * ({@code negated}) and -1 for RETURNN's log p.
+   */
+  public static String rasrConfig(Models m, boolean negated) {
+    StringBuilder b = new StringBuilder();
+    b.append("# RASR stateful-onnx label scorer (src/Nn/LabelScorer/StatefulOnnxLabelScorer.cc), written by returnn-onnx convert --step-by-step.\n");
+    b.append("# Put these keys under your label scorer's selection (e.g. [*.label-scorer]); paths are relative to this folder.\n");
+    b.append("# The initializer runs RETURNN's encoder itself: RASR feeds the label scorer's input frames (the features) as\n");
+    b.append("# encoder-states [1,T,F] and their number as encoder-states-size [1], one segment at a time.\n");
+    b.append("# Hidden states (ONNX name = state name in each model's metadata): ").append(String.join(", ", m.states())).append('\n');
+    b.append("# RASR's searches add label scores and keep the smallest (costs, -log p); every label scorer is multiplied by 'scale'.\n");
+    b.append(negated ? "# The scorer gives -log p (costs), from --negate-scores: scale 1. For a log-linear combination put your weight here.\n"
+        : "# The scorer gives RETURNN's log p: scale -1 makes them costs. For a log-linear combination use -weight\n"
+            + "# (or convert with --negate-scores and use +weight).\n");
+    b.append("type = stateful-onnx\n");
+    b.append("scale = ").append(negated ? "1.0" : "-1.0").append('\n');
+    b.append("state-initializer-model.session.file = ").append(INITIALIZER).append(".onnx\n");
+    for (Value v : m.initializer().graph().inputs()) {
+      String role = v.dtype() == returnn.onnx.ir.DType.FLOAT ? "encoder-states" : "encoder-states-size";
+      b.append("state-initializer-model.io-map.").append(role).append(" = ").append(v.name()).append('\n');
+    }
+    b.append("state-updater-model.session.file = ").append(UPDATER).append(".onnx\n");
+    b.append("state-updater-model.io-map.token = ").append(TOKEN).append('\n');
+    b.append("scorer-model.session.file = ").append(SCORER).append(".onnx\n");
+    b.append("scorer-model.io-map.scores = ").append(SCORES).append('\n');
+    return b.toString();
+  }
+
   private static Converter.Result convertPart(ConvertOptions o, TfModel model, GraphDef g, List<String> outputs, String role,
       Info info, List<String> carried, boolean negate, Form form) {
     TfModel part = new TfModel(g, model.source(), model.format(), null, model.strippedOps(), Map.of(), Map.of(), null);
