@@ -582,8 +582,67 @@ public final class StepByStep {
       throw new ConversionException("step-by-step: no initial state of shape [batch] to size the initial choice by");
     }
 
+    /**
+     * Per-hypothesis encoder lengths: RETURNN masks the attention with {@code sequence_mask(base_size,
+     * max(base_size))}, so rows fed together must have the encoder states' time axis equal to their longest length
+     * (a shorter axis fails; with a longest length of 1 the [B,1] mask broadcasts over every frame, padding included).
+     * Each such {@code Max} over the base_size state becomes the time axis (axis 1) of a base_value state: every row
+     * is then masked by its own length on any padded time axis, which for a time axis of max(base_size) is TF's own
+     * computation. Only with one base_size state (one encoder time axis); returns how many were replaced.
+     */
+    int maskByEncoderTime() {
+      List<String> sizes = new ArrayList<>(), values = new ArrayList<>();
+      for (String k : info.stateVars().keySet()) {
+        if (k.startsWith("base_size_")) sizes.add(k);
+        if (k.startsWith("base_value_") && info.stateVars().get(k).shape().length >= 2) values.add(k);
+      }
+      if (sizes.size() != 1 || values.isEmpty()) return 0;
+      String value = null; // a rewritten read of a base_value state in this model (now an Identity of its value)
+      for (Map.Entry<String, String[]> e : rewrittenReads.entrySet()) {
+        if (values.contains(e.getValue()[0]) && (value == null || e.getKey().compareTo(value) < 0)) value = e.getKey();
+      }
+      if (value == null) return 0;
+      int replaced = 0;
+      for (NodeDef.Builder n : new ArrayList<>(nodes.values())) {
+        if (!n.getOp().equals("Max") || n.getInputCount() != 2 || (n.containsAttr("keep_dims") && n.getAttrOrThrow("keep_dims").getB())) continue;
+        String x = base(n.getInput(0));
+        while (nodes.containsKey(x) && !rewrittenReads.containsKey(x)
+            && List.of("Identity", "Reshape", "Tile", "ExpandDims", "Squeeze").contains(node(x).getOp())) {
+          x = base(node(x).getInput(0));
+        }
+        String[] read = rewrittenReads.get(x);
+        if (read == null || !read[0].equals(sizes.get(0))) continue;
+        DataType t = n.getAttrOrThrow("T").getType();
+        String shape = fresh("encoder_time/shape"), dim = fresh("encoder_time/dim");
+        nodes.put(shape, NodeDef.newBuilder().setName(shape).setOp("Shape").addInput(value)
+            .putAttr("T", AttrValue.newBuilder().setType(info.stateVars().get(rewrittenReads.get(value)[0]).dtype()).build())
+            .putAttr("out_type", AttrValue.newBuilder().setType(t).build()));
+        String b = fresh("encoder_time/begin"), e = fresh("encoder_time/end"), st = fresh("encoder_time/stride");
+        nodes.put(b, intConst(b, 1));
+        nodes.put(e, intConst(e, 2));
+        nodes.put(st, intConst(st, 1));
+        nodes.put(dim, NodeDef.newBuilder().setName(dim).setOp("StridedSlice").addInput(shape).addInput(b).addInput(e).addInput(st)
+            .putAttr("T", AttrValue.newBuilder().setType(t).build())
+            .putAttr("Index", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+            .putAttr("begin_mask", AttrValue.newBuilder().setI(0).build()).putAttr("end_mask", AttrValue.newBuilder().setI(0).build())
+            .putAttr("ellipsis_mask", AttrValue.newBuilder().setI(0).build()).putAttr("new_axis_mask", AttrValue.newBuilder().setI(0).build())
+            .putAttr("shrink_axis_mask", AttrValue.newBuilder().setI(1).build()));
+        n.clearInput().addInput(dim).clearAttr().putAttr("T", AttrValue.newBuilder().setType(t).build()).setOp("Identity");
+        replaced++;
+      }
+      return replaced;
+    }
+
+    private static NodeDef.Builder intConst(String name, int v) {
+      TensorProto.Builder t = TensorProto.newBuilder().setDtype(DataType.DT_INT32)
+          .setTensorShape(TensorShapeProto.newBuilder().addDim(TensorShapeProto.Dim.newBuilder().setSize(1))).addIntVal(v);
+      return NodeDef.newBuilder().setName(name).setOp("Const").putAttr("dtype", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+          .putAttr("value", AttrValue.newBuilder().setTensor(t).build());
+    }
+
     /** The rewritten graph with an Identity per output (name → value, of the state {@code keys.get(name)}'s dtype). */
     GraphDef withOutputs(Map<String, String> outputs, Map<String, String> keys) {
+      maskByEncoderTime();
       Map<String, String[]> ids = new LinkedHashMap<>();
       for (Map.Entry<String, String> e : outputs.entrySet()) {
         if (e.getValue() == null) throw new ConversionException("step-by-step: no value for output '" + e.getKey() + "'");

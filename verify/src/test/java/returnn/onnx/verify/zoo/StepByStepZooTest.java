@@ -90,17 +90,19 @@ class StepByStepZooTest {
       Map<String, Tensor> st = dec.update(dec.initialStates(inputs), column(g.labels(), 0));
       float[] ref = dec.scores(st).toFloats();
       assertTrue(maxDiff(ref, wantScores, b * v, b * v) <= TOL, "step-1 scores from TF's labels differ from TF's");
-      // hypotheses are independent rows: any subset and order of them scores the same, as long as the encoder
-      // states' time axis is the subset's longest encoder length (RETURNN's graph masks the attention by
-      // max(base_size), as TF does; one segment's hypotheses, as RASR feeds them, always have this)
-      for (int[] rows : new int[][] {{2, 0}, {1}, {0, 0, 1, 2}}) {
-        Map<String, Tensor> sub = new LinkedHashMap<>();
-        st.forEach((k, t) -> sub.put(k, StepByStepDecoder.gatherRows(t, rows)));
-        StepByStepDecoder.cutEncoderTime(sub);
-        float[] subScores = dec.scores(sub).toFloats();
-        for (int r = 0; r < rows.length; r++) {
-          double d = maxDiff(java.util.Arrays.copyOfRange(subScores, r * v, (r + 1) * v), ref, rows[r] * v, v);
-          assertTrue(d <= TOL, "row " + rows[r] + " scored among rows " + java.util.Arrays.toString(rows) + " differs by " + d);
+      // hypotheses are independent rows: any subset and order of them scores the same, with the encoder states'
+      // time axis as it is (every row masked by its own base_size: a row of a 1-frame encoder among longer ones, or
+      // alone on the padded axis, where RETURNN's max(base_size) mask would broadcast over the padding), and cut to
+      // the rows' longest encoder length (StepByStepDecoder.cutEncoderTime)
+      for (int[] rows : new int[][] {{2, 0}, {1}, {1, 2}, {0, 0, 1, 2}}) {
+        for (boolean cut : new boolean[] {false, true}) {
+          // step 0 → 1 for these rows alone: updater (and scorer) on their states
+          float[] subScores = dec.scores(dec.update(subStates(dec, inputs, rows, cut), column(rowsOf(g.labels(), rows), 0))).toFloats();
+          for (int r = 0; r < rows.length; r++) {
+            double d = maxDiff(java.util.Arrays.copyOfRange(subScores, r * v, (r + 1) * v), ref, rows[r] * v, v);
+            assertTrue(d <= TOL, "row " + rows[r] + " scored among rows " + java.util.Arrays.toString(rows) + (cut ? " (cut)" : "")
+                + " differs by " + d);
+          }
         }
       }
       // the check can fail: each float state the models read, moved a little, moves the step-1 scores (a state the
@@ -179,6 +181,20 @@ class StepByStepZooTest {
             "decided labels of sequence " + i);
       }
     }
+  }
+
+  /** The initial states of {@code rows}, the encoder time axis cut to their longest length or not. */
+  static Map<String, Tensor> subStates(StepByStepDecoder dec, Map<String, Tensor> inputs, int[] rows, boolean cut) {
+    Map<String, Tensor> sub = new LinkedHashMap<>();
+    dec.initialStates(inputs).forEach((k, t) -> sub.put(k, StepByStepDecoder.gatherRows(t, rows)));
+    if (cut) StepByStepDecoder.cutEncoderTime(sub);
+    return sub;
+  }
+
+  static int[][] rowsOf(int[][] labels, int[] rows) {
+    int[][] out = new int[rows.length][];
+    for (int i = 0; i < rows.length; i++) out[i] = labels[rows[i]];
+    return out;
   }
 
   static int[] column(int[][] labels, int s) {
