@@ -44,7 +44,11 @@ import org.tensorflow.proto.TensorShapeProto;
  *       with {@code token} as the choice (RETURNN's decode_ops, then choice = token, then update_ops with i > 0).</li>
  * </ul>
  * Scoring the initializer's states gives TF's step-0 scores; the updater applied to the step-n states and label n
- * gives the step-n+1 states. Every variable read of a state becomes a model input, every assign an output; each
+ * gives the step-n+1 states. That is the cut of {@link Form#STATEFUL_SPLIT}; the default {@link Form#STATEFUL} carries
+ * the states after the decoder step instead (scores included), so the initializer also runs step 0, the updater runs
+ * choice = token, the delayed update and the next step, and the scorer reads the scores state: the decoder cell runs
+ * once per label. RETURNN's attention mask bound {@code max(base_size)} becomes the encoder states' time axis
+ * ({@link Rewriter#maskByEncoderTime}), so hypotheses of different encoder lengths batch exactly. Every variable read of a state becomes a model input, every assign an output; each
  * state has the hypotheses on axis 0. The scalar loop variables ({@code i}, {@code cond}) are not carried: the
  * updater always applies the update (i > 0), and {@code cond} is an output of the loop only. The weights come from
  * the checkpoint as in {@link Converter}.
@@ -175,6 +179,16 @@ public final class StepByStep {
   }
 
   public static Models convert(ConvertOptions o, Path infoFile, boolean negateScores, Form form) {
+    try {
+      return convertForm(o, infoFile, negateScores, form);
+    } catch (ConversionException e) {
+      if (form != Form.STATEFUL || !String.valueOf(e.getMessage()).contains("shared by two phases")) throw e;
+      throw new ConversionException(e.getMessage() + " (the default form runs the delayed update before the decoder step; "
+          + "--step-by-step-form stateful-split runs them the other way round)", e);
+    }
+  }
+
+  private static Models convertForm(ConvertOptions o, Path infoFile, boolean negateScores, Form form) {
     Info info = readInfo(infoFile);
     TfModel model = GraphReader.read(o.graph());
     List<String> carried = info.carried();
