@@ -122,7 +122,8 @@ class ZooRasrConsumerTest extends RasrStyleConsumerTest {
    * The step-by-step models as RASR's stateful-onnx label scorer drives them ({@link RasrStatefulOnnxDriver}), with the
    * {@code scale} the generated RASR config sets: per segment (batch 1) the initializer on its frames, then per step a
    * batch of three hypotheses extending the same parent (TF's greedy label between two others, so the batch is a
-   * real mix), updater and scorer on the batch. TF's hypothesis must get TF's per-step scores as costs (-log p, the
+   * real mix) and, from step 2 on, a fourth one label deep (hypotheses of different lengths in one call), updater
+   * and scorer on the batch. TF's hypothesis must get TF's per-step scores as costs (-log p, the
    * search's sign: TF's label has the smallest) to 1e-5, the others the scores they get alone.
    */
   static final Map<String, float[][][]> TF_PER_SEGMENT = new java.util.concurrent.ConcurrentHashMap<>();
@@ -176,15 +177,21 @@ class ZooRasrConsumerTest extends RasrStyleConsumerTest {
         models.scorer().toBytes(), scale)) {
       for (int b = 0; b < batch; b++) {
         float[] seg = java.util.Arrays.copyOfRange(all, b * time * dim, (b * time + lens[b]) * dim);
-        Map<String, RasrStatefulOnnxDriver.Val> path = d.initial(seg, lens[b], dim);
+        Map<String, RasrStatefulOnnxDriver.Val> path = d.initial(seg, lens[b], dim), first = path;
+        float[] step1 = null;
         for (int s = 0; s < steps; s++) {
           float[] costs;
           if (s == 0) {
             costs = d.scores(List.of(path))[0];
           } else {
             int l = tfLabels[b * steps + s - 1];
-            List<Map<String, RasrStatefulOnnxDriver.Val>> next = d.update(List.of(path, path, path), new int[] {(l + 1) % v, l, (l + 2) % v});
+            // from step 2 on a 4th hypothesis one label deep (the initial state + TF's first label) joins the batch
+            List<Map<String, RasrStatefulOnnxDriver.Val>> parents = s >= 2 ? List.of(path, path, path, first) : List.of(path, path, path);
+            int[] tokens = s >= 2 ? new int[] {(l + 1) % v, l, (l + 2) % v, tfLabels[b * steps]} : new int[] {(l + 1) % v, l, (l + 2) % v};
+            List<Map<String, RasrStatefulOnnxDriver.Val>> next = d.update(parents, tokens);
             float[][] sc = d.scores(next);
+            if (s == 1) step1 = sc[1];
+            if (s >= 2) for (int k = 0; k < v; k++) worstAlone = Math.max(worstAlone, Math.abs(sc[3][k] - step1[k]));
             for (int alt : new int[] {0, 2}) {
               float[] alone = d.scores(List.of(next.get(alt)))[0];
               for (int k = 0; k < v; k++) worstAlone = Math.max(worstAlone, Math.abs(alone[k] - sc[alt][k]));
@@ -202,7 +209,7 @@ class ZooRasrConsumerTest extends RasrStyleConsumerTest {
       }
     }
     System.out.println("ORT " + OrtCompatibilityTest.loadedVersion() + " zoo " + m.get("name").asText() + " RASR stateful-onnx ("
-        + form + (negate ? ", -log p from the model" : ", scale -1 on log p") + "), batch 1 per segment, 3 hypotheses a call: "
+        + form + (negate ? ", -log p from the model" : ", scale -1 on log p") + "), batch 1 per segment, 3-4 hypotheses of two depths a call: "
         + "max |cost + TF log p| " + worst + ", batched vs alone " + worstAlone);
     assertTrue(worst < TOL, "off TF's per-step scores by " + worst);
     assertTrue(worstAlone < TOL, "a hypothesis scored in a batch differs from alone by " + worstAlone);
