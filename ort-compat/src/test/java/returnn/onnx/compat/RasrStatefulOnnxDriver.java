@@ -97,7 +97,7 @@ final class RasrStatefulOnnxDriver implements AutoCloseable {
 
   /** {@code scale}: the label scorer's {@code scale} key from the generated RASR config. */
   RasrStatefulOnnxDriver(byte[] init, byte[] upd, byte[] sc, float scale) throws OrtException {
-    OrtSession.SessionOptions so = new OrtSession.SessionOptions(); // RASR's Session: threads only (Session.cc:55-57)
+    OrtSession.SessionOptions so = new OrtSession.SessionOptions(); // RASR's Session: threads only (Session.cc:57-58)
     so.setIntraOpNumThreads(1);
     so.setInterOpNumThreads(1);
     initializer = env.createSession(init, so);
