@@ -69,6 +69,11 @@ final class ConvertCommand implements Callable<Integer> {
       + "the graph's name with .json).")
   Path stepByStepInfo;
 
+  @Option(names = "--step-by-step-form", paramLabel = "FORM", description = "With --step-by-step: 'stateful' (default: "
+      + "the states after a decoder step are carried, scores included, so the decoder cell runs once per label, in the "
+      + "updater) or 'stateful-split' (the scorer and the updater each run the cell).")
+  String stepByStepForm;
+
   @Option(names = "--negate-scores", description = "With --step-by-step: the scorer gives -log p (costs) instead of "
       + "RETURNN's log p.")
   boolean negateScores;
@@ -76,8 +81,8 @@ final class ConvertCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     if (stepByStep) return StepByStepConvert.run(this);
-    if (stepByStepInfo != null || negateScores) {
-      throw new IllegalArgumentException("--step-by-step-info and --negate-scores need --step-by-step");
+    if (stepByStepInfo != null || negateScores || stepByStepForm != null) {
+      throw new IllegalArgumentException("--step-by-step-info, --step-by-step-form and --negate-scores need --step-by-step");
     }
     java.util.List<Path> ins = new java.util.ArrayList<>(returnn.onnx.SafePaths.checkpointFiles(checkpoint));
     ins.add(graph);

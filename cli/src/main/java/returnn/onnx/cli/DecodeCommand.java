@@ -49,6 +49,11 @@ final class DecodeCommand implements Callable<Integer> {
   @Option(names = "--repeat", defaultValue = "1", description = "Run the search this many times and report the median time (default ${DEFAULT-VALUE}).")
   int repeat;
 
+  @Option(names = "--against", description = "Another folder of step-by-step models (e.g. --step-by-step-form stateful-split) "
+      + "to time in the same run: each of the --repeat rounds runs both searches (alternating which goes first); prints "
+      + "both medians and the median of the per-round time ratios, and fails if their labels differ.")
+  Path against;
+
   @Option(names = "--threads", defaultValue = "1", description = "ONNX Runtime intra-op threads (default ${DEFAULT-VALUE}; 0: its choice).")
   int threads;
 
@@ -121,6 +126,7 @@ final class DecodeCommand implements Callable<Integer> {
       }
       System.err.printf("decoded %d sequences, beam %d, %d steps in %.2f ms%s%n", batch, beam, r.steps(), ms[repeat / 2],
           repeat > 1 ? " (median of " + repeat + " runs)" : "");
+      if (against != null) compare(dec, feeds, r, steps);
     }
     return 0;
   }
@@ -136,6 +142,37 @@ final class DecodeCommand implements Callable<Integer> {
       if (e.getKey().startsWith("base_size_")) for (long l : e.getValue().toLongs()) max = (int) Math.max(max, l);
     }
     return max > 0 ? max : frames;
+  }
+
+  /** Times --models against --against, interleaved in one process; same labels required. */
+  private void compare(StepByStepDecoder dec, Map<String, Tensor> feeds, StepByStepDecoder.Beam mine, int steps) {
+    if (!Files.isDirectory(against)) throw new IllegalArgumentException(against + ": not a folder");
+    try (StepByStepDecoder other = StepByStepDecoder.open(against, new OnnxSession.Options(threads, true))) {
+      double[] a = new double[repeat], b = new double[repeat], ratio = new double[repeat];
+      StepByStepDecoder.Beam theirs = null;
+      for (int i = 0; i < repeat; i++) {
+        for (int k = 0; k < 2; k++) {
+          boolean mineNow = (i + k) % 2 == 0;
+          long t0 = System.nanoTime();
+          StepByStepDecoder.Beam x = (mineNow ? dec : other).returnnBeamSearch(feeds, beam, eos, steps, true);
+          double t = (System.nanoTime() - t0) / 1e6;
+          if (mineNow) a[i] = t;
+          else {
+            b[i] = t;
+            theirs = x;
+          }
+        }
+        ratio[i] = b[i] / a[i];
+      }
+      if (!Arrays.deepEquals(mine.labels(), theirs.labels())) {
+        throw new IllegalStateException(models + " and " + against + " give different beams");
+      }
+      Arrays.sort(a);
+      Arrays.sort(b);
+      Arrays.sort(ratio);
+      System.err.printf("%s: %.2f ms, %s: %.2f ms (medians of %d interleaved rounds); %s / %s time: %.2fx (median of per-round ratios); same beams%n",
+          models, a[repeat / 2], against, b[repeat / 2], repeat, against, models, ratio[repeat / 2]);
+    }
   }
 
   private static String[] labels(ReturnnVocabulary v) {

@@ -8,7 +8,6 @@ import java.util.List;
 import returnn.onnx.ConversionException;
 import returnn.onnx.ConvertOptions;
 import returnn.onnx.SafePaths;
-import returnn.onnx.ir.Value;
 import returnn.onnx.stepbystep.StepByStep;
 
 /** {@code convert --step-by-step}: RETURNN's step-by-step graph as RASR's stateful-onnx triple in a folder. */
@@ -41,7 +40,12 @@ final class StepByStepConvert {
     }
     ConvertOptions o = ConvertOptions.of(c.graph, c.checkpoint, List.of()).withOpset(c.opset).withInputShapes(Parsing.shapes(c.inputs))
         .withFuse(!c.noFuse);
-    StepByStep.Models m = StepByStep.convert(o, info, c.negateScores);
+    StepByStep.Form form = switch (c.stepByStepForm == null ? "stateful" : c.stepByStepForm) {
+      case "stateful" -> StepByStep.Form.STATEFUL;
+      case "stateful-split" -> StepByStep.Form.STATEFUL_SPLIT;
+      default -> throw new IllegalArgumentException("--step-by-step-form: '" + c.stepByStepForm + "' is neither stateful nor stateful-split");
+    };
+    StepByStep.Models m = StepByStep.convert(o, info, c.negateScores, form);
     m.writeTo(c.output);
     String cfg = rasrConfig(m, c.negateScores);
     try {
@@ -66,25 +70,6 @@ final class StepByStepConvert {
 
   /** The label-scorer part of a RASR config for the three models (paths relative to the folder). */
   static String rasrConfig(StepByStep.Models m, boolean negated) {
-    StringBuilder b = new StringBuilder();
-    b.append("# RASR stateful-onnx label scorer, written by returnn-onnx convert --step-by-step.\n");
-    b.append("# Put these keys under your label scorer's selection (e.g. [*.label-scorer]); paths are relative to this folder.\n");
-    b.append("# The initializer runs RETURNN's encoder itself: feed it the features (encoder-states) and their lengths.\n");
-    b.append("# Hidden states (ONNX name = state name in each model's metadata): ").append(String.join(", ", m.states())).append('\n');
-    b.append(negated ? "# The scorer gives -log p (costs), as RASR's searches add them.\n"
-        : "# The scorer gives RETURNN's log p; RASR's searches add costs (-log p, cf. negate-output of its feature scorer):\n"
-            + "# convert with --negate-scores for RASR.\n");
-    b.append("type = stateful-onnx\n");
-    List<Value> in = m.initializer().graph().inputs();
-    b.append("state-initializer-model.session.file = ").append(StepByStep.INITIALIZER).append(".onnx\n");
-    for (Value v : in) {
-      String role = v.dtype() == returnn.onnx.ir.DType.FLOAT ? "encoder-states" : "encoder-states-size";
-      b.append("state-initializer-model.io-map.").append(role).append(" = ").append(v.name()).append('\n');
-    }
-    b.append("state-updater-model.session.file = ").append(StepByStep.UPDATER).append(".onnx\n");
-    b.append("state-updater-model.io-map.token = ").append(StepByStep.TOKEN).append('\n');
-    b.append("scorer-model.session.file = ").append(StepByStep.SCORER).append(".onnx\n");
-    b.append("scorer-model.io-map.scores = ").append(StepByStep.SCORES).append('\n');
-    return b.toString();
+    return StepByStep.rasrConfig(m, negated);
   }
 }

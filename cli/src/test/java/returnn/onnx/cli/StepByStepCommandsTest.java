@@ -1,6 +1,7 @@
 package returnn.onnx.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -85,7 +86,13 @@ class StepByStepCommandsTest {
     // the scorer giving costs (-log p, for RASR) decodes the same
     Path negated = convert("--negate-scores");
     assertTrue(Files.readString(negated.resolve("rasr-label-scorer.config")).contains("-log p (costs)"));
+    assertTrue(Files.readString(negated.resolve("rasr-label-scorer.config")).contains("\nscale = 1.0\n"));
+    assertTrue(Files.readString(models.resolve("rasr-label-scorer.config")).contains("\nscale = -1.0\n"));
     assertEquals(want, decode(negated, "--beam", "4", "--max-steps", String.valueOf(width)));
+    // the split form (the cell run by scorer and updater) decodes the same; --against times both in one run
+    Path split = convert("--step-by-step-form", "stateful-split");
+    assertEquals(want, decode(split, "--beam", "4", "--max-steps", String.valueOf(width)));
+    assertEquals(want, decode(models, "--beam", "4", "--max-steps", String.valueOf(width), "--repeat", "2", "--against", split.toString()));
   }
 
   /** The zoo's RNN-T: converts (the step index {@code i} is a state); decode gives TF's search graph's decision. */
@@ -167,6 +174,11 @@ class StepByStepCommandsTest {
         "--step-by-step", "--step-by-step-info", m.resolve("rec_step_by_step.json").toString(), "--output", dir.resolve("y").toString());
     assertEquals(1, r.exit());
     assertTrue(r.err().startsWith("error: ") && r.err().contains("IO/"), r.err());
+    r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
+        m.resolve("net-model/network.020").toString(), "--step-by-step", "--step-by-step-form", "managed", "--output", dir.resolve("z").toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("error: ") && r.err().contains("--step-by-step-form"), r.err());
+    assertFalse(Files.exists(dir.resolve("z").resolve("scorer.onnx")));
     Path garbage = dir.resolve("garbage.json");
     try {
       Files.writeString(garbage, "{\"init_op\": [1, 2");

@@ -44,7 +44,11 @@ import org.tensorflow.proto.TensorShapeProto;
  *       with {@code token} as the choice (RETURNN's decode_ops, then choice = token, then update_ops with i > 0).</li>
  * </ul>
  * Scoring the initializer's states gives TF's step-0 scores; the updater applied to the step-n states and label n
- * gives the step-n+1 states. Every variable read of a state becomes a model input, every assign an output; each
+ * gives the step-n+1 states. That is the cut of {@link Form#STATEFUL_SPLIT}; the default {@link Form#STATEFUL} carries
+ * the states after the decoder step instead (scores included), so the initializer also runs step 0, the updater runs
+ * choice = token, the delayed update and the next step, and the scorer reads the scores state: the decoder cell runs
+ * once per label. RETURNN's attention mask bound {@code max(base_size)} becomes the encoder states' time axis
+ * ({@link Rewriter#maskByEncoderTime}), so hypotheses of different encoder lengths batch exactly. Every variable read of a state becomes a model input, every assign an output; each
  * state has the hypotheses on axis 0. The scalar loop variables ({@code i}, {@code cond}) are not carried: the
  * updater always applies the update (i > 0), and {@code cond} is an output of the loop only. The weights come from
  * the checkpoint as in {@link Converter}.
@@ -162,6 +166,19 @@ public final class StepByStep {
     };
   }
 
+  /**
+   * How the decoder step is cut into the three models.
+   * <ul>
+   *   <li>{@link #STATEFUL} (default): the carried states are RETURNN's variables <i>after</i> a decoder step, the
+   *       scores variable included. The initializer runs init_op and the first decoder step, the updater sets the
+   *       choice to {@code token}, runs the delayed updates and the next decoder step, and the scorer only reads the
+   *       scores state: the decoder cell runs once per label.</li>
+   *   <li>{@link #STATEFUL_SPLIT}: the carried states are the variables <i>before</i> a decoder step; the scorer runs
+   *       the step for the scores, the updater runs it again for the new states (the cell runs twice per label).</li>
+   * </ul>
+   */
+  public enum Form { STATEFUL, STATEFUL_SPLIT }
+
   /** Converts the graph {@code o.graph()} with its info file into the three models (scores: log p, as RETURNN's). */
   public static Models convert(ConvertOptions o, Path infoFile) {
     return convert(o, infoFile, false);
@@ -169,6 +186,20 @@ public final class StepByStep {
 
   /** {@code negateScores}: the scorer gives -log p (costs) instead of RETURNN's log p. */
   public static Models convert(ConvertOptions o, Path infoFile, boolean negateScores) {
+    return convert(o, infoFile, negateScores, Form.STATEFUL);
+  }
+
+  public static Models convert(ConvertOptions o, Path infoFile, boolean negateScores, Form form) {
+    try {
+      return convertForm(o, infoFile, negateScores, form);
+    } catch (ConversionException e) {
+      if (form != Form.STATEFUL || !String.valueOf(e.getMessage()).contains("shared by two phases")) throw e;
+      throw new ConversionException(e.getMessage() + " (the default form runs the delayed update before the decoder step; "
+          + "--step-by-step-form stateful-split runs them the other way round)", e);
+    }
+  }
+
+  private static Models convertForm(ConvertOptions o, Path infoFile, boolean negateScores, Form form) {
     Info info = readInfo(infoFile);
     TfModel model = GraphReader.read(o.graph());
     List<String> carried = info.carried();
@@ -176,11 +207,14 @@ public final class StepByStep {
       throw new ConversionException(infoFile + ": the choice variable '" + info.choiceKey() + "' has no batch axis");
     }
     // A time-synchronous decoder (RNN-T / RNA: the rec layer iterates over the encoder frames) reads frame IO/i of its
-    // input in every step: the step index is then carried as an int32 [B] state "i" (see FRAME_SYNC_NOTE).
+    // input in every step: the step index is then carried as an int32 [B] state "i" (see FRAME_SYNC_NOTE). Such a
+    // decoder is cut the split way (its per-row frame read is tied to the step input the scorer and updater share).
     boolean frameSync = readsInputFrame(model.graph(), info);
-    if (frameSync) {
-      carried = new ArrayList<>(carried);
-      carried.add(STEP);
+    if (frameSync) form = Form.STATEFUL_SPLIT;
+    if (frameSync || form == Form.STATEFUL) carried = new ArrayList<>(carried);
+    if (frameSync) carried.add(STEP);
+    if (form == Form.STATEFUL) {
+      carried.add(info.scoresKey());
     }
 
     // state initializer
@@ -195,6 +229,12 @@ public final class StepByStep {
     if (!s0.containsKey(info.choiceKey())) s0.put(info.choiceKey(), init.zerosLikeBatch(s0, carried));
     // RETURNN's initial_i is 0: every row starts at encoder frame 0
     if (frameSync) s0.put(STEP, init.zerosLikeBatch(s0, carried));
+    if (form == Form.STATEFUL) {
+      // the first decoder step (i = 0) on the initial states
+      Map<String, String> cur = new HashMap<>(s0);
+      init.putStep(cur, 0);
+      s0.putAll(init.phase(init.decodeAssigns(carried, info.calcScoresOp()), cur));
+    }
     Map<String, String> outs = new LinkedHashMap<>();
     Map<String, String> keys = new HashMap<>();
     for (String k : carried) {
@@ -203,31 +243,39 @@ public final class StepByStep {
       keys.put(k, k);
     }
     Converter.Result initializer = convertPart(o, model, init.withOutputs(outs, keys), List.copyOf(outs.keySet()), INITIALIZER,
-        info, carried, false);
+        info, carried, false, form);
 
     // scorer
     Rewriter sc = new Rewriter(model.graph(), info);
-    Map<String, String> cur = sc.placeholders(carried);
-    Map<String, String> scored = sc.phase(List.of(sc.assignNode(info.calcScoresOp())), cur);
-    String scores = scored.get(info.scoresKey());
+    String scores;
+    if (form == Form.STATEFUL) {
+      scores = sc.placeholders(List.of(info.scoresKey())).get(info.scoresKey());
+    } else {
+      Map<String, String> cur = sc.placeholders(carried);
+      scores = sc.phase(List.of(sc.assignNode(info.calcScoresOp())), cur).get(info.scoresKey());
+    }
     if (negateScores) scores = sc.neg(scores, info.stateVars().get(info.scoresKey()).dtype());
     Converter.Result scorer = convertPart(o, model, sc.withOutputs(Map.of(SCORES, scores),
-        Map.of(SCORES, info.scoresKey())), List.of(SCORES), SCORER, info, carried, negateScores);
+        Map.of(SCORES, info.scoresKey())), List.of(SCORES), SCORER, info, carried, negateScores, form);
 
-    // state updater: decode step, choice = token, delayed update (i > 0)
+    // state updater: STATEFUL_SPLIT: decode step, choice = token, delayed update (i > 0);
+    // STATEFUL: choice = token, delayed update (i > 0), decode step
     Rewriter up = new Rewriter(model.graph(), info);
-    cur = up.placeholders(carried);
-    if (!frameSync) {
-      for (StateVar v : info.stateVars().values()) {
-        if (v.shape().length == 0 && v.key().equals("i")) cur.put(v.key(), up.scalarConst(v, 1));
-      }
+    Map<String, String> cur = up.placeholders(carried);
+    if (frameSync) {
+      cur.putAll(up.phase(up.decodeAssigns(carried), cur));
+      cur.put(info.choiceKey(), up.placeholder(TOKEN, DataType.DT_INT32, new long[] {-1}));
+      // the delayed update as TF applies it at the next step (i + 1 > 0): always, its i > 0 predicate not evaluated
+      // (in a frame-synchronous graph the decode step and the predicate read IO/i through one shared node)
+      cur.putAll(up.phase(up.updateAssigns(carried), cur, true));
+      cur.put(STEP, up.plusOne(STEP));
+    } else {
+      up.putStep(cur, 1);
+      if (form == Form.STATEFUL_SPLIT) cur.putAll(up.phase(up.decodeAssigns(carried, null), cur));
+      cur.put(info.choiceKey(), up.placeholder(TOKEN, DataType.DT_INT32, new long[] {-1}));
+      cur.putAll(up.phase(up.updateAssigns(carried), cur));
+      if (form == Form.STATEFUL) cur.putAll(up.phase(up.decodeAssigns(carried, info.calcScoresOp()), cur));
     }
-    cur.putAll(up.phase(up.decodeAssigns(carried), cur));
-    cur.put(info.choiceKey(), up.placeholder(TOKEN, DataType.DT_INT32, new long[] {-1}));
-    // the delayed update as TF applies it at the next step (i + 1 > 0): always, its i > 0 predicate not evaluated
-    // (in a frame-synchronous graph the decode step and the predicate read IO/i through one shared node)
-    cur.putAll(up.phase(up.updateAssigns(carried), cur, frameSync));
-    if (frameSync) cur.put(STEP, up.plusOne(STEP));
     outs = new LinkedHashMap<>();
     keys = new HashMap<>();
     for (String k : carried) {
@@ -235,7 +283,7 @@ public final class StepByStep {
       keys.put(k + UPDATED, k);
     }
     Converter.Result updater = convertPart(o, model, up.withOutputs(outs, keys), List.copyOf(outs.keySet()), UPDATER, info, carried,
-        false);
+        false, form);
     return new Models(initializer, updater, scorer, carried);
   }
 
@@ -258,8 +306,42 @@ public final class StepByStep {
     return false;
   }
 
+  /**
+   * The label-scorer part of a RASR config for the three models (paths relative to their folder), as RASR reads it:
+   * the model keys {@code state-initializer-model}, {@code state-updater-model}, {@code scorer-model} with
+   * {@code session.file} and {@code io-map.<role>} (StatefulOnnxLabelScorer.cc:164-181, Onnx/Model.cc,
+   * IOSpecification.hh:61-71), and {@code scale}, which the label scorer factory's ScaledLabelScorer multiplies every
+   * score by (LabelScorerFactory.cc:33-36, ScaledLabelScorer.cc:30-32,60-69). RASR's searches add the scores and keep
+   * the smallest (costs; e.g. LexiconfreeLabelsyncBeamSearch.cc:458-471), so the scale is 1 for a scorer giving -log p
+   * ({@code negated}) and -1 for RETURNN's log p.
+   */
+  public static String rasrConfig(Models m, boolean negated) {
+    StringBuilder b = new StringBuilder();
+    b.append("# RASR stateful-onnx label scorer (src/Nn/LabelScorer/StatefulOnnxLabelScorer.cc), written by returnn-onnx convert --step-by-step.\n");
+    b.append("# Put these keys under your label scorer's selection (e.g. [*.label-scorer]); paths are relative to this folder.\n");
+    b.append("# The initializer runs RETURNN's encoder itself: RASR feeds the label scorer's input frames (the features) as\n");
+    b.append("# encoder-states [1,T,F] and their number as encoder-states-size [1], one segment at a time.\n");
+    b.append("# Hidden states (ONNX name = state name in each model's metadata): ").append(String.join(", ", m.states())).append('\n');
+    b.append("# RASR's searches add label scores and keep the smallest (costs, -log p); every label scorer is multiplied by 'scale'.\n");
+    b.append(negated ? "# The scorer gives -log p (costs), from --negate-scores: scale 1. For a log-linear combination put your weight here.\n"
+        : "# The scorer gives RETURNN's log p: scale -1 makes them costs. For a log-linear combination use -weight\n"
+            + "# (or convert with --negate-scores and use +weight).\n");
+    b.append("type = stateful-onnx\n");
+    b.append("scale = ").append(negated ? "1.0" : "-1.0").append('\n');
+    b.append("state-initializer-model.session.file = ").append(INITIALIZER).append(".onnx\n");
+    for (Value v : m.initializer().graph().inputs()) {
+      String role = v.dtype() == returnn.onnx.ir.DType.FLOAT ? "encoder-states" : "encoder-states-size";
+      b.append("state-initializer-model.io-map.").append(role).append(" = ").append(v.name()).append('\n');
+    }
+    b.append("state-updater-model.session.file = ").append(UPDATER).append(".onnx\n");
+    b.append("state-updater-model.io-map.token = ").append(TOKEN).append('\n');
+    b.append("scorer-model.session.file = ").append(SCORER).append(".onnx\n");
+    b.append("scorer-model.io-map.scores = ").append(SCORES).append('\n');
+    return b.toString();
+  }
+
   private static Converter.Result convertPart(ConvertOptions o, TfModel model, GraphDef g, List<String> outputs, String role,
-      Info info, List<String> carried, boolean negate) {
+      Info info, List<String> carried, boolean negate, Form form) {
     TfModel part = new TfModel(g, model.source(), model.format(), null, model.strippedOps(), Map.of(), Map.of(), null);
     ConvertOptions po = ConvertOptions.of(o.graph(), o.checkpoint(), outputs).withOpset(o.opset()).withInputShapes(o.inputShapes())
         .withFuse(o.fuse()).withHandlers(o.handlers());
@@ -294,6 +376,7 @@ public final class StepByStep {
     if (role.equals(SCORER)) desc.put("scores", SCORES);
     if (role.equals(SCORER)) desc.put("scores_are", negate ? "-log p" : "log p");
     desc.put("choice_state", info.choiceKey());
+    desc.put("form", form == Form.STATEFUL ? "stateful" : "stateful-split");
     md.put(METADATA_KEY, MetadataJson.write(desc));
     return r;
   }
@@ -381,7 +464,23 @@ public final class StepByStep {
       return out.stream().sorted().toList();
     }
 
-    /** The decoder step's assigns: a state variable written directly, outside init_op, the variable's own initializer and the saver. */
+    /** {@code IO/i} := {@code step} where the graph has the scalar step variable (RETURNN's {@code i}). */
+    void putStep(Map<String, String> cur, int step) {
+      for (StateVar v : info.stateVars().values()) {
+        if (v.shape().length == 0 && v.key().equals("i")) cur.put(v.key(), scalarConst(v, step));
+      }
+    }
+
+    /**
+     * The decoder step's assigns: a state variable written directly, outside init_op, the variable's own initializer
+     * and the saver; {@code calcScoresOp} (the scores variable's assign) is among them when given.
+     */
+    List<String> decodeAssigns(List<String> carried, String calcScoresOp) {
+      List<String> out = decodeAssigns(carried);
+      if (calcScoresOp != null && !out.contains(assignNode(calcScoresOp))) out.add(calcScoresOp);
+      return out;
+    }
+
     List<String> decodeAssigns(List<String> carried) {
       Set<String> init = new HashSet<>(initAssigns());
       List<String> out = new ArrayList<>();
@@ -659,8 +758,67 @@ public final class StepByStep {
       throw new ConversionException("step-by-step: no initial state of shape [batch] to size the initial choice by");
     }
 
+    /**
+     * Per-hypothesis encoder lengths: RETURNN masks the attention with {@code sequence_mask(base_size,
+     * max(base_size))}, so rows fed together must have the encoder states' time axis equal to their longest length
+     * (a shorter axis fails; with a longest length of 1 the [B,1] mask broadcasts over every frame, padding included).
+     * Each such {@code Max} over the base_size state becomes the time axis (axis 1) of a base_value state: every row
+     * is then masked by its own length on any padded time axis, which for a time axis of max(base_size) is TF's own
+     * computation. Only with one base_size state (one encoder time axis); returns how many were replaced.
+     */
+    int maskByEncoderTime() {
+      List<String> sizes = new ArrayList<>(), values = new ArrayList<>();
+      for (String k : info.stateVars().keySet()) {
+        if (k.startsWith("base_size_")) sizes.add(k);
+        if (k.startsWith("base_value_") && info.stateVars().get(k).shape().length >= 2) values.add(k);
+      }
+      if (sizes.size() != 1 || values.isEmpty()) return 0;
+      String value = null; // a rewritten read of a base_value state in this model (now an Identity of its value)
+      for (Map.Entry<String, String[]> e : rewrittenReads.entrySet()) {
+        if (values.contains(e.getValue()[0]) && (value == null || e.getKey().compareTo(value) < 0)) value = e.getKey();
+      }
+      if (value == null) return 0;
+      int replaced = 0;
+      for (NodeDef.Builder n : new ArrayList<>(nodes.values())) {
+        if (!n.getOp().equals("Max") || n.getInputCount() != 2 || (n.containsAttr("keep_dims") && n.getAttrOrThrow("keep_dims").getB())) continue;
+        String x = base(n.getInput(0));
+        while (nodes.containsKey(x) && !rewrittenReads.containsKey(x)
+            && List.of("Identity", "Reshape", "Tile", "ExpandDims", "Squeeze").contains(node(x).getOp())) {
+          x = base(node(x).getInput(0));
+        }
+        String[] read = rewrittenReads.get(x);
+        if (read == null || !read[0].equals(sizes.get(0))) continue;
+        DataType t = n.getAttrOrThrow("T").getType();
+        String shape = fresh("encoder_time/shape"), dim = fresh("encoder_time/dim");
+        nodes.put(shape, NodeDef.newBuilder().setName(shape).setOp("Shape").addInput(value)
+            .putAttr("T", AttrValue.newBuilder().setType(info.stateVars().get(rewrittenReads.get(value)[0]).dtype()).build())
+            .putAttr("out_type", AttrValue.newBuilder().setType(t).build()));
+        String b = fresh("encoder_time/begin"), e = fresh("encoder_time/end"), st = fresh("encoder_time/stride");
+        nodes.put(b, intConst(b, 1));
+        nodes.put(e, intConst(e, 2));
+        nodes.put(st, intConst(st, 1));
+        nodes.put(dim, NodeDef.newBuilder().setName(dim).setOp("StridedSlice").addInput(shape).addInput(b).addInput(e).addInput(st)
+            .putAttr("T", AttrValue.newBuilder().setType(t).build())
+            .putAttr("Index", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+            .putAttr("begin_mask", AttrValue.newBuilder().setI(0).build()).putAttr("end_mask", AttrValue.newBuilder().setI(0).build())
+            .putAttr("ellipsis_mask", AttrValue.newBuilder().setI(0).build()).putAttr("new_axis_mask", AttrValue.newBuilder().setI(0).build())
+            .putAttr("shrink_axis_mask", AttrValue.newBuilder().setI(1).build()));
+        n.clearInput().addInput(dim).clearAttr().putAttr("T", AttrValue.newBuilder().setType(t).build()).setOp("Identity");
+        replaced++;
+      }
+      return replaced;
+    }
+
+    private static NodeDef.Builder intConst(String name, int v) {
+      TensorProto.Builder t = TensorProto.newBuilder().setDtype(DataType.DT_INT32)
+          .setTensorShape(TensorShapeProto.newBuilder().addDim(TensorShapeProto.Dim.newBuilder().setSize(1))).addIntVal(v);
+      return NodeDef.newBuilder().setName(name).setOp("Const").putAttr("dtype", AttrValue.newBuilder().setType(DataType.DT_INT32).build())
+          .putAttr("value", AttrValue.newBuilder().setTensor(t).build());
+    }
+
     /** The rewritten graph with an Identity per output (name → value, of the state {@code keys.get(name)}'s dtype). */
     GraphDef withOutputs(Map<String, String> outputs, Map<String, String> keys) {
+      maskByEncoderTime();
       Map<String, String[]> ids = new LinkedHashMap<>();
       for (Map.Entry<String, String> e : outputs.entrySet()) {
         if (e.getValue() == null) throw new ConversionException("step-by-step: no value for output '" + e.getKey() + "'");

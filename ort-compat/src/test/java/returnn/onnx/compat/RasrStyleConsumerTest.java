@@ -46,6 +46,8 @@ import returnn.onnx.reference.TfReference;
  *   <li>the Transformer LM with RASR's transformer state manager: per call, every hypothesis's cached per-position
  *       states right-aligned (left-padded) to the longest prefix, {@code prefix-length} feeding the true lengths,
  *       the new positions' states read from the output's time axis after {@code output_time - max_suffix}.
+ *   <li>(in {@link ZooRasrConsumerTest}) the step-by-step encoder–decoder models as RASR's {@code stateful-onnx}
+ *       label scorer ({@link RasrStatefulOnnxDriver}), against TensorFlow's step-by-step graph per segment.
  * </ul>
  */
 class RasrStyleConsumerTest {

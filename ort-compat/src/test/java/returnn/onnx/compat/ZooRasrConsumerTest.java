@@ -25,6 +25,7 @@ import returnn.onnx.fixtures.lstm.LstmTwin;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.reference.TfReference;
 import returnn.onnx.runtime.Npy;
+import returnn.onnx.stepbystep.StepByStep;
 import returnn.onnx.tf.GraphReader;
 
 /**
@@ -55,6 +56,14 @@ class ZooRasrConsumerTest extends RasrStyleConsumerTest {
     for (JsonNode m : manifest.get("models")) {
       String name = m.get("name").asText(), kind = m.get("kind").asText();
       String first = m.get("outputs").fieldNames().next();
+      if (m.has("step_by_step")) {
+        for (StepByStep.Form form : StepByStep.Form.values()) {
+          for (boolean negate : new boolean[] {true, false}) {
+            tests.add(DynamicTest.dynamicTest(name + " stateful-onnx " + form + (negate ? " --negate-scores" : ""),
+                () -> statefulOnnx(root, m, form, negate)));
+          }
+        }
+      }
       if (kind.equals("lm")) tests.add(DynamicTest.dynamicTest(name, () -> lm(root, m)));
       else if (first.equals(OUTPUT)) tests.add(DynamicTest.dynamicTest(name, () -> acoustic(root, m)));
     }
@@ -106,6 +115,143 @@ class ZooRasrConsumerTest extends RasrStyleConsumerTest {
           + (prefix != null ? (chunk > 0 ? "transformer, left-padded prefixes, chunks of " + chunk : "transformer, whole sequences") : "lstm, mixed chunk lengths") + "): max abs " + err);
       assertTrue(err < TOL, name + " off by " + err);
     }
+  }
+
+  /**
+   * The step-by-step models as RASR's stateful-onnx label scorer drives them ({@link RasrStatefulOnnxDriver}), with the
+   * {@code scale} the generated RASR config sets: per segment (batch 1) the initializer on its frames, then per step a
+   * batch of three hypotheses extending the same parent (TF's greedy label between two others, so the batch is a
+   * real mix) and, from step 2 on, a fourth one label deep (hypotheses of different lengths in one call), updater
+   * and scorer on the batch. TF's hypothesis must get TF's per-step scores as costs (-log p, the
+   * search's sign: TF's label has the smallest) to 1e-5, the others the scores they get alone.
+   */
+  static final Map<String, float[][][]> TF_PER_SEGMENT = new java.util.concurrent.ConcurrentHashMap<>();
+
+  void statefulOnnx(Path root, JsonNode m, StepByStep.Form form, boolean negate) throws Exception {
+    JsonNode sbs = m.get("step_by_step");
+    Path graph = root.resolve(sbs.get("graph").asText()), info = root.resolve(sbs.get("info").asText());
+    StepByStep.Models models = StepByStep.convert(ConvertOptions.of(graph, root.resolve(m.get("checkpoint").asText()), List.of()),
+        info, negate, form);
+    String cfg = StepByStep.rasrConfig(models, negate);
+    java.util.regex.Matcher sm = java.util.regex.Pattern.compile("(?m)^scale = (\\S+)$").matcher(cfg);
+    assertTrue(sm.find(), "the RASR config sets the scale:\n" + cfg);
+    float scale = Float.parseFloat(sm.group(1));
+    assertTrue(cfg.contains("type = stateful-onnx"), cfg);
+    Tensor feats = npy(root, m.get("inputs"), DATA);
+    int[] lens = new int[m.get("lengths").size()];
+    for (int i = 0; i < lens.length; i++) lens[i] = m.get("lengths").get(i).asInt();
+    int steps = sbs.get("steps").asInt();
+    int batch = lens.length;
+    int time = (int) feats.shape()[1], dim = (int) feats.shape()[2];
+    float[] all = feats.toFloats();
+    // TF's reference as RASR feeds a segment: the step-by-step graph driven per segment (batch 1), RETURNN's protocol
+    float[][][] tfSeg = TF_PER_SEGMENT.get(m.get("name").asText());
+    if (tfSeg == null) {
+      tfSeg = new float[batch][][];
+      for (int b = 0; b < batch; b++) {
+        tfSeg[b] = tfStepByStep(graph, info, root.resolve(m.get("checkpoint").asText()),
+            java.util.Arrays.copyOfRange(all, b * time * dim, (b * time + lens[b]) * dim), lens[b], dim, steps);
+      }
+      TF_PER_SEGMENT.put(m.get("name").asText(), tfSeg);
+    }
+    // the recorded reference (TF on the padded batch of all segments) is what the longest segment gets alone
+    float[] tfScores = Npy.read(root.resolve(sbs.get("scores").get("file").asText())).toFloats();
+    int v = tfSeg[0][0].length, longest = 0;
+    for (int b = 0; b < batch; b++) if (lens[b] > lens[longest]) longest = b;
+    double recorded = 0;
+    for (int s = 0; s < steps; s++) {
+      for (int k = 0; k < v; k++) recorded = Math.max(recorded, Math.abs(tfSeg[longest][s][k] - tfScores[(s * batch + longest) * v + k]));
+    }
+    assertTrue(recorded < TOL, "TF per segment vs the recorded reference (longest segment) " + recorded);
+    int[] tfLabels = new int[batch * steps];
+    for (int b = 0; b < batch; b++) {
+      for (int s = 0; s < steps; s++) {
+        int best = 0;
+        for (int k = 1; k < v; k++) if (tfSeg[b][s][k] > tfSeg[b][s][best]) best = k;
+        tfLabels[b * steps + s] = best;
+      }
+    }
+    double worst = 0, worstAlone = 0;
+    try (RasrStatefulOnnxDriver d = new RasrStatefulOnnxDriver(models.initializer().toBytes(), models.updater().toBytes(),
+        models.scorer().toBytes(), scale)) {
+      for (int b = 0; b < batch; b++) {
+        float[] seg = java.util.Arrays.copyOfRange(all, b * time * dim, (b * time + lens[b]) * dim);
+        Map<String, RasrStatefulOnnxDriver.Val> path = d.initial(seg, lens[b], dim), first = path;
+        float[] step1 = null;
+        for (int s = 0; s < steps; s++) {
+          float[] costs;
+          if (s == 0) {
+            costs = d.scores(List.of(path))[0];
+          } else {
+            int l = tfLabels[b * steps + s - 1];
+            // from step 2 on a 4th hypothesis one label deep (the initial state + TF's first label) joins the batch
+            List<Map<String, RasrStatefulOnnxDriver.Val>> parents = s >= 2 ? List.of(path, path, path, first) : List.of(path, path, path);
+            int[] tokens = s >= 2 ? new int[] {(l + 1) % v, l, (l + 2) % v, tfLabels[b * steps]} : new int[] {(l + 1) % v, l, (l + 2) % v};
+            List<Map<String, RasrStatefulOnnxDriver.Val>> next = d.update(parents, tokens);
+            float[][] sc = d.scores(next);
+            if (s == 1) step1 = sc[1];
+            if (s >= 2) for (int k = 0; k < v; k++) worstAlone = Math.max(worstAlone, Math.abs(sc[3][k] - step1[k]));
+            for (int alt : new int[] {0, 2}) {
+              float[] alone = d.scores(List.of(next.get(alt)))[0];
+              for (int k = 0; k < v; k++) worstAlone = Math.max(worstAlone, Math.abs(alone[k] - sc[alt][k]));
+            }
+            path = next.get(1);
+            costs = sc[1];
+          }
+          int best = 0;
+          for (int k = 0; k < v; k++) {
+            worst = Math.max(worst, Math.abs(costs[k] + tfSeg[b][s][k]));
+            if (costs[k] < costs[best]) best = k;
+          }
+          assertEquals(tfLabels[b * steps + s], best, "segment " + b + " step " + s + ": TF's label has the smallest cost");
+        }
+      }
+    }
+    System.out.println("ORT " + OrtCompatibilityTest.loadedVersion() + " zoo " + m.get("name").asText() + " RASR stateful-onnx ("
+        + form + (negate ? ", -log p from the model" : ", scale -1 on log p") + "), batch 1 per segment, 3-4 hypotheses of two depths a call: "
+        + "max |cost + TF log p| " + worst + ", batched vs alone " + worstAlone);
+    assertTrue(worst < TOL, "off TF's per-step scores by " + worst);
+    assertTrue(worstAlone < TOL, "a hypothesis scored in a batch differs from alone by " + worstAlone);
+  }
+
+  /**
+   * TF running the step-by-step graph for one segment (batch 1) as zoo/reference.py's step_by_step_reference does:
+   * init_op on the features, the choice variable at 0, per step IO/i = step, update_ops, decode_ops, the scores
+   * variable read, the argmax assigned to the choice variable. RETURNN's NativeLstm2 runs as its TF twin. Returns
+   * the scores [steps][V] (log p).
+   */
+  static float[][] tfStepByStep(Path graphFile, Path infoFile, Path ckpt, float[] seg, int frames, int dim, int steps) throws IOException {
+    org.tensorflow.proto.MetaGraphDef meta = org.tensorflow.proto.MetaGraphDef.parseFrom(Files.readAllBytes(graphFile));
+    org.tensorflow.proto.GraphDef g = LstmTwin.of(meta.getGraphDef());
+    StepByStep.Info info = StepByStep.readInfo(infoFile);
+    Map<String, org.tensorflow.proto.NodeDef> nodes = new HashMap<>();
+    for (org.tensorflow.proto.NodeDef n : g.getNodeList()) nodes.put(n.getName(), n);
+    String iVar = info.stateVars().get("i").varOp(), choice = info.stateVars().get(info.choiceKey()).varOp();
+    String scores = info.stateVars().get(info.scoresKey()).varOp();
+    java.util.function.Function<String, List<String>> collection = c -> {
+      List<String> ops = new ArrayList<>();
+      for (String x : meta.getCollectionDefMap().get(c).getNodeList().getValueList()) ops.add(x.replaceAll(":\\d+$", ""));
+      return ops;
+    };
+    float[][] out = new float[steps][];
+    try (TfReference tf = TfReference.open(g, ckpt, null, n -> !n.getName().startsWith("IO/"))) {
+      tf.runTargets(Map.of(DATA + ":0", Tensor.ofFloats(new long[] {1, frames, dim}, seg), LENGTHS + ":0", Tensor.ofInts(new long[] {1}, frames)),
+          List.of(info.initOp()));
+      // Variable.load: the variable's own initializer assign, its initial value fed
+      java.util.function.BiConsumer<String, Tensor> load = (var, value) ->
+          tf.runTargets(Map.of(nodes.get(var + "/Assign").getInput(1), value), List.of(var + "/Assign"));
+      load.accept(choice, Tensor.ofInts(new long[] {1}, 0));
+      for (int s = 0; s < steps; s++) {
+        load.accept(iVar, Tensor.ofInts(new long[] {}, s));
+        tf.runTargets(Map.of(), collection.apply("update_ops"));
+        tf.runTargets(Map.of(), collection.apply("decode_ops"));
+        out[s] = tf.run(Map.of(), List.of(scores + "/Read/ReadVariableOp:0")).values().iterator().next().toFloats();
+        int best = 0;
+        for (int k = 1; k < out[s].length; k++) if (out[s][k] > out[s][best]) best = k;
+        load.accept(choice, Tensor.ofInts(new long[] {1}, best));
+      }
+    }
+    return out;
   }
 
   /** Every hypothesis takes {@code chunk} frames a call (RETURNN's positional encoding restarts per call). */

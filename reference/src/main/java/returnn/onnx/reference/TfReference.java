@@ -68,8 +68,18 @@ public final class TfReference implements AutoCloseable {
 
   /** As {@link #open(GraphDef, Path)}, with session options (e.g. one thread, for benchmarks); null: TF's defaults. */
   public static TfReference open(GraphDef graphDef, Path checkpointPrefix, org.tensorflow.proto.ConfigProto config) {
+    return open(graphDef, checkpointPrefix, config, v -> true);
+  }
+
+  /**
+   * As {@link #open(GraphDef, Path, org.tensorflow.proto.ConfigProto)}, restoring only the variables {@code restore}
+   * accepts (e.g. not RETURNN's step-by-step {@code IO/} state variables, which no checkpoint holds).
+   */
+  public static TfReference open(GraphDef graphDef, Path checkpointPrefix, org.tensorflow.proto.ConfigProto config,
+      java.util.function.Predicate<NodeDef> restore) {
     requireKnownOps(graphDef);
-    List<NodeDef> vars = variables(graphDef);
+    List<NodeDef> vars = new ArrayList<>(variables(graphDef));
+    vars.removeIf(restore.negate());
     GraphDef toImport = graphDef;
     List<String> assigns = List.of();
     if (checkpointPrefix != null && !vars.isEmpty()) {
@@ -138,6 +148,25 @@ public final class TfReference implements AutoCloseable {
         for (String f : fetches) out.put(f, TfTensors.fromTf(res.get(slot.get(TensorName.parse(f)))));
       }
       return out;
+    } finally {
+      for (org.tensorflow.Tensor t : inputs) t.close();
+    }
+  }
+
+  /** Runs the target ops (e.g. variable assigns, init ops) with the given feeds; nothing is fetched. */
+  public void runTargets(Map<String, Tensor> feeds, List<String> targets) {
+    if (closed) throw new IllegalStateException("TfReference is closed");
+    List<org.tensorflow.Tensor> inputs = new ArrayList<>();
+    try {
+      Session.Runner r = session.runner();
+      for (Map.Entry<String, Tensor> e : feeds.entrySet()) {
+        org.tensorflow.Tensor t = TfTensors.toTf(e.getValue());
+        inputs.add(t);
+        TensorName n = TensorName.parse(e.getKey());
+        r.feed(n.op(), n.index(), t);
+      }
+      for (String t : targets) r.addTarget(t);
+      r.run().close();
     } finally {
       for (org.tensorflow.Tensor t : inputs) t.close();
     }

@@ -88,6 +88,24 @@ public final class StepByStepDecoder implements AutoCloseable {
   }
 
   /**
+   * The states the updater reads.
+   *
+   * @return the state names
+   */
+  public List<String> updaterStates() {
+    return List.copyOf(updIn.values());
+  }
+
+  /**
+   * The states the scorer reads.
+   *
+   * @return the state names
+   */
+  public List<String> scorerStates() {
+    return List.copyOf(scoreIn.values());
+  }
+
+  /**
    * The state initializer's inputs (the encoder's: features and their lengths).
    *
    * @return the input names

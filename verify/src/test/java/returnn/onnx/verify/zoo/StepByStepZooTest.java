@@ -37,7 +37,9 @@ class StepByStepZooTest {
     for (Zoo.Model m : zoo.models()) {
       JsonNode sbs = m.entry().get("step_by_step");
       if (sbs == null) continue;
-      tests.add(DynamicTest.dynamicTest(m.name(), () -> check(zoo, m, sbs)));
+      for (StepByStep.Form form : StepByStep.Form.values()) {
+        tests.add(DynamicTest.dynamicTest(m.name() + " " + form, () -> check(zoo, m, sbs, form)));
+      }
     }
     assertFalse(tests.isEmpty(), "no zoo model has a step-by-step graph");
     return tests.stream();
@@ -49,13 +51,13 @@ class StepByStepZooTest {
         OnnxSession.open(models.scorer().toBytes(), OnnxSession.Options.singleThread()));
   }
 
-  private static void check(Zoo zoo, Zoo.Model m, JsonNode sbs) {
+  private static void check(Zoo zoo, Zoo.Model m, JsonNode sbs, StepByStep.Form form) {
     Path graph = zoo.root().resolve(sbs.get("graph").asText());
     Path info = zoo.root().resolve(sbs.get("info").asText());
     int steps = sbs.get("steps").asInt();
     Tensor tfLabels = Npy.read(zoo.root().resolve(sbs.get("labels").get("file").asText()));
     Tensor tfScores = Npy.read(zoo.root().resolve(sbs.get("scores").get("file").asText()));
-    StepByStep.Models models = StepByStep.convert(ConvertOptions.of(graph, m.checkpoint(), List.of()), info);
+    StepByStep.Models models = StepByStep.convert(ConvertOptions.of(graph, m.checkpoint(), List.of()), info, false, form);
 
     // the RASR hidden-state convention: ONNX name -> state name in the metadata, for every carried state
     for (String k : models.states()) {
@@ -89,7 +91,7 @@ class StepByStepZooTest {
       }
       int[] got = new int[b * steps];
       for (int i = 0; i < b; i++) System.arraycopy(g.labels()[i], 0, got, i * steps, steps);
-      System.out.printf("%s step-by-step: %d steps, labels %s, max |scores - TF| %.3g%n", m.name(), steps,
+      System.out.printf("%s step-by-step (" + form + "): %d steps, labels %s, max |scores - TF| %.3g%n", m.name(), steps,
           java.util.Arrays.deepToString(g.labels()), maxErr);
       assertArrayEquals(want, got, "greedy labels differ from TF's");
       assertTrue(maxErr <= TOL, "per-step scores differ from TF's by " + maxErr);
@@ -111,69 +113,111 @@ class StepByStepZooTest {
         assertTrue(encErr <= TOL, "the initializer's encoder output differs from TF's by " + encErr);
       }
 
-      // the check can fail: each float state the scorer reads, moved a little at step 1, moves the scores
       Map<String, Tensor> st = dec.update(dec.initialStates(inputs), column(g.labels(), 0));
       float[] ref = dec.scores(st).toFloats();
       assertTrue(maxDiff(ref, wantScores, b * v, b * v) <= TOL, "step-1 scores from TF's labels differ from TF's");
-      // hypotheses are independent rows: any subset and order of them scores the same, as long as the encoder
-      // states' time axis is the subset's longest encoder length (RETURNN's graph masks the attention by
-      // max(base_size), as TF does; one segment's hypotheses, as RASR feeds them, always have this)
-      for (int[] rows : new int[][] {{2, 0}, {1}, {0, 0, 1, 2}}) {
-        Map<String, Tensor> sub = new LinkedHashMap<>();
-        st.forEach((k, t) -> sub.put(k, StepByStepDecoder.gatherRows(t, rows)));
-        // a frame-synchronous (transducer) step reads encoder frame i, which may lie past a subset's longest length
-        if (!models.states().contains(StepByStep.STEP)) StepByStepDecoder.cutEncoderTime(sub);
-        float[] subScores = dec.scores(sub).toFloats();
-        for (int r = 0; r < rows.length; r++) {
-          double d = maxDiff(java.util.Arrays.copyOfRange(subScores, r * v, (r + 1) * v), ref, rows[r] * v, v);
-          assertTrue(d <= TOL, "row " + rows[r] + " scored among rows " + java.util.Arrays.toString(rows) + " differs by " + d);
-        }
-      }
-      if (models.states().contains(StepByStep.STEP)) {
-        // a transducer's rows are independent also at different encoder frames: row 0 one step further (frame 2),
-        // rows 1.. at frame 1, scored in one call, each as scored alone
-        Map<String, Tensor> st2 = dec.update(st, column(g.labels(), 1));
-        float[] ref2 = dec.scores(st2).toFloats();
-        Map<String, Tensor> mixed = new LinkedHashMap<>();
-        int[] rest = new int[b - 1];
-        for (int i = 1; i < b; i++) rest[i - 1] = i;
-        for (String k : st.keySet()) {
-          mixed.put(k, concatRows(StepByStepDecoder.gatherRows(st2.get(k), new int[] {0}), StepByStepDecoder.gatherRows(st.get(k), rest)));
-        }
-        assertEquals(2, mixed.get(StepByStep.STEP).toInts()[0], "row 0's step index");
-        float[] mixedScores = dec.scores(mixed).toFloats();
-        double d0 = maxDiff(java.util.Arrays.copyOfRange(mixedScores, 0, v), ref2, 0, v);
-        double dRest = maxDiff(java.util.Arrays.copyOfRange(mixedScores, v, b * v), ref, v, (b - 1) * v);
-        // the frames differ: had every row read row 0's frame, rows 1.. would move by this much
-        double apart = maxDiff(java.util.Arrays.copyOfRange(ref2, v, b * v), ref, v, (b - 1) * v);
-        System.out.printf("  rows at frames 2 and 1 in one call: max diff %.3g / %.3g (rows' scores at frames 2 vs 1 differ by %.3g)%n", d0, dRest, apart);
-        assertTrue(d0 <= TOL && dRest <= TOL, "rows at different frames scored together differ: " + d0 + ", " + dRest);
-        assertTrue(apart > 100 * TOL, "frames 1 and 2 score alike: the check could not fail");
-      }
-      int moved = 0;
-      // a transducer's masked prediction network keeps its last output (lm_masked/extra/_output) only for a blank
-      // step: it counts after label 0 (blank; for the other models EOS), not after TF's first labels
-      Map<String, Tensor> afterZero = dec.update(dec.initialStates(inputs), new int[b]);
-      float[] refZero = dec.scores(afterZero).toFloats();
-      for (Map.Entry<String, Tensor> e : st.entrySet()) {
-        if (e.getValue().dtype() != DType.FLOAT || e.getValue().size() == 0) continue;
-        double d = 0;
-        String after = "";
-        for (int w = 0; w < 2; w++) {
-          Map<String, Tensor> base = w == 0 ? st : afterZero;
-          Map<String, Tensor> p = new LinkedHashMap<>(base);
-          float[] f = base.get(e.getKey()).toFloats();
-          for (int i = 0; i < f.length; i++) f[i] += 0.05f;
-          p.put(e.getKey(), Tensor.ofFloats(base.get(e.getKey()).shape(), f));
-          double dw = maxDiff(dec.scores(p).toFloats(), w == 0 ? ref : refZero, 0, ref.length);
-          if (dw > d) {
-            d = dw;
-            after = w == 0 ? "TF's first labels" : "label 0";
+      boolean frameSync = models.states().contains(StepByStep.STEP);
+      if (frameSync) {
+        // hypotheses are independent rows: any subset and order of them scores the same, as long as the encoder
+        // states' time axis is the subset's longest encoder length (RETURNN's graph masks the attention by
+        // max(base_size), as TF does; one segment's hypotheses, as RASR feeds them, always have this)
+        for (int[] rows : new int[][] {{2, 0}, {1}, {0, 0, 1, 2}}) {
+          Map<String, Tensor> sub = new LinkedHashMap<>();
+          st.forEach((k, t) -> sub.put(k, StepByStepDecoder.gatherRows(t, rows)));
+          // a frame-synchronous (transducer) step reads encoder frame i, which may lie past a subset's longest length
+          if (!models.states().contains(StepByStep.STEP)) StepByStepDecoder.cutEncoderTime(sub);
+          float[] subScores = dec.scores(sub).toFloats();
+          for (int r = 0; r < rows.length; r++) {
+            double d = maxDiff(java.util.Arrays.copyOfRange(subScores, r * v, (r + 1) * v), ref, rows[r] * v, v);
+            assertTrue(d <= TOL, "row " + rows[r] + " scored among rows " + java.util.Arrays.toString(rows) + " differs by " + d);
           }
         }
-        System.out.printf("  state %s + 0.05 moves the step-1 scores by %.3g (after %s)%n", e.getKey(), d, after);
-        assertTrue(d > 100 * TOL, "perturbing state " + e.getKey() + " moves the scores only by " + d);
-        moved++;
+        if (models.states().contains(StepByStep.STEP)) {
+          // a transducer's rows are independent also at different encoder frames: row 0 one step further (frame 2),
+          // rows 1.. at frame 1, scored in one call, each as scored alone
+          Map<String, Tensor> st2 = dec.update(st, column(g.labels(), 1));
+          float[] ref2 = dec.scores(st2).toFloats();
+          Map<String, Tensor> mixed = new LinkedHashMap<>();
+          int[] rest = new int[b - 1];
+          for (int i = 1; i < b; i++) rest[i - 1] = i;
+          for (String k : st.keySet()) {
+            mixed.put(k, concatRows(StepByStepDecoder.gatherRows(st2.get(k), new int[] {0}), StepByStepDecoder.gatherRows(st.get(k), rest)));
+          }
+          assertEquals(2, mixed.get(StepByStep.STEP).toInts()[0], "row 0's step index");
+          float[] mixedScores = dec.scores(mixed).toFloats();
+          double d0 = maxDiff(java.util.Arrays.copyOfRange(mixedScores, 0, v), ref2, 0, v);
+          double dRest = maxDiff(java.util.Arrays.copyOfRange(mixedScores, v, b * v), ref, v, (b - 1) * v);
+          // the frames differ: had every row read row 0's frame, rows 1.. would move by this much
+          double apart = maxDiff(java.util.Arrays.copyOfRange(ref2, v, b * v), ref, v, (b - 1) * v);
+          System.out.printf("  rows at frames 2 and 1 in one call: max diff %.3g / %.3g (rows' scores at frames 2 vs 1 differ by %.3g)%n", d0, dRest, apart);
+          assertTrue(d0 <= TOL && dRest <= TOL, "rows at different frames scored together differ: " + d0 + ", " + dRest);
+          assertTrue(apart > 100 * TOL, "frames 1 and 2 score alike: the check could not fail");
+        }
+      } else {
+        // hypotheses are independent rows: any subset and order of them scores the same, with the encoder states'
+        // time axis as it is (every row masked by its own base_size: a row of a 1-frame encoder among longer ones, or
+        // alone on the padded axis, where RETURNN's max(base_size) mask would broadcast over the padding), and cut to
+        // the rows' longest encoder length (StepByStepDecoder.cutEncoderTime)
+        for (int[] rows : new int[][] {{2, 0}, {1}, {1, 2}, {0, 0, 1, 2}}) {
+          for (boolean cut : new boolean[] {false, true}) {
+            // step 0 → 1 for these rows alone: updater (and scorer) on their states
+            float[] subScores = dec.scores(dec.update(subStates(dec, inputs, rows, cut), column(rowsOf(g.labels(), rows), 0))).toFloats();
+            for (int r = 0; r < rows.length; r++) {
+              double d = maxDiff(java.util.Arrays.copyOfRange(subScores, r * v, (r + 1) * v), ref, rows[r] * v, v);
+              assertTrue(d <= TOL, "row " + rows[r] + " scored among rows " + java.util.Arrays.toString(rows) + (cut ? " (cut)" : "")
+                  + " differs by " + d);
+            }
+          }
+        }
+      }
+      int moved = 0;
+      if (frameSync) {
+        // a transducer's masked prediction network keeps its last output (lm_masked/extra/_output) only for a blank
+        // step: it counts after label 0 (blank; for the other models EOS), not after TF's first labels
+        Map<String, Tensor> afterZero = dec.update(dec.initialStates(inputs), new int[b]);
+        float[] refZero = dec.scores(afterZero).toFloats();
+        for (Map.Entry<String, Tensor> e : st.entrySet()) {
+          if (e.getValue().dtype() != DType.FLOAT || e.getValue().size() == 0) continue;
+          double d = 0;
+          String after = "";
+          for (int w = 0; w < 2; w++) {
+            Map<String, Tensor> base = w == 0 ? st : afterZero;
+            Map<String, Tensor> p = new LinkedHashMap<>(base);
+            float[] f = base.get(e.getKey()).toFloats();
+            for (int i = 0; i < f.length; i++) f[i] += 0.05f;
+            p.put(e.getKey(), Tensor.ofFloats(base.get(e.getKey()).shape(), f));
+            double dw = maxDiff(dec.scores(p).toFloats(), w == 0 ? ref : refZero, 0, ref.length);
+            if (dw > d) {
+              d = dw;
+              after = w == 0 ? "TF's first labels" : "label 0";
+            }
+          }
+          System.out.printf("  state %s + 0.05 moves the step-1 scores by %.3g (after %s)%n", e.getKey(), d, after);
+          assertTrue(d > 100 * TOL, "perturbing state " + e.getKey() + " moves the scores only by " + d);
+          moved++;
+        }
+      } else {
+        // the check can fail: each float state the models read, moved a little, moves the step-1 scores (a state the
+        // scorer reads at step 1; else one the updater reads at step 0)
+        Map<String, Tensor> st0 = dec.initialStates(inputs);
+        for (String key : st0.keySet()) {
+          boolean scored = dec.scorerStates().contains(key);
+          Map<String, Tensor> base = scored ? st : st0;
+          Map.Entry<String, Tensor> e = Map.entry(key, base.get(key));
+          if (e.getValue().dtype() != DType.FLOAT || e.getValue().size() == 0) continue;
+          if (!scored && !dec.updaterStates().contains(key)) continue;
+          Map<String, Tensor> p = new LinkedHashMap<>(base);
+          float[] f = e.getValue().toFloats();
+          for (int i = 0; i < f.length; i++) f[i] += 0.05f;
+          p.put(e.getKey(), Tensor.ofFloats(e.getValue().shape(), f));
+          Map<String, Tensor> p1 = scored ? p : dec.update(p, column(g.labels(), 0));
+          double d = maxDiff(dec.scores(p1).toFloats(), ref, 0, ref.length);
+          System.out.printf("  state %s + 0.05 moves the step-1 scores by %.3g%n", e.getKey(), d);
+          // (a delayed state, e.g. the previous label's embedding, is overwritten from the token before the stateful
+          // form's updater reads it: it may not move them)
+          if (scored) assertTrue(d > 100 * TOL, "perturbing state " + e.getKey() + " moves the scores only by " + d);
+          if (d > 100 * TOL) moved++;
+        }
       }
       assertTrue(moved >= 3, "too few float states to perturb: " + moved);
     }
@@ -335,6 +379,20 @@ class StepByStepZooTest {
     java.nio.ByteBuffer buf = Tensor.alloc(a.byteSize() + b.byteSize());
     buf.put(a.data().duplicate()).put(b.data().duplicate()).flip();
     return Tensor.of(a.dtype(), shape, buf);
+  }
+
+  /** The initial states of {@code rows}, the encoder time axis cut to their longest length or not. */
+  static Map<String, Tensor> subStates(StepByStepDecoder dec, Map<String, Tensor> inputs, int[] rows, boolean cut) {
+    Map<String, Tensor> sub = new LinkedHashMap<>();
+    dec.initialStates(inputs).forEach((k, t) -> sub.put(k, StepByStepDecoder.gatherRows(t, rows)));
+    if (cut) StepByStepDecoder.cutEncoderTime(sub);
+    return sub;
+  }
+
+  static int[][] rowsOf(int[][] labels, int[] rows) {
+    int[][] out = new int[rows.length][];
+    for (int i = 0; i < rows.length; i++) out[i] = labels[rows[i]];
+    return out;
   }
 
   static int[] column(int[][] labels, int s) {
