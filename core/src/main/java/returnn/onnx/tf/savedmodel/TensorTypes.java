@@ -13,7 +13,7 @@ import org.tensorflow.proto.TensorShapeProto;
  * dtype from the op's OpDef when the graph carries one (a MetaGraphDef's stripped op list), else from the attrs TF
  * ops name their output type by; the shape from {@code _output_shapes} (or a placeholder's {@code shape}).
  */
-final class TensorTypes {
+public final class TensorTypes {
   private TensorTypes() {}
 
   private static final Set<String> BOOL_OUT = Set.of("Equal", "NotEqual", "Less", "LessEqual", "Greater",
@@ -36,7 +36,8 @@ final class TensorTypes {
     return count;
   }
 
-  static DataType dtype(NodeDef n, int index, Map<String, OpDef> defs) {
+  /** The dtype of output {@code index} of {@code n}, or DT_INVALID when neither its OpDef nor its attrs tell. */
+  public static DataType dtype(NodeDef n, int index, Map<String, OpDef> defs) {
     OpDef def = defs.get(n.getOp());
     if (def != null) {
       DataType t = fromOpDef(n, index, def);
@@ -110,7 +111,7 @@ final class TensorTypes {
   }
 
   /** The output's shape, or an unknown-rank shape. */
-  static TensorShapeProto shape(NodeDef n, int index) {
+  public static TensorShapeProto shape(NodeDef n, int index) {
     if (n.containsAttr("_output_shapes")) {
       AttrValue.ListValue l = n.getAttrOrThrow("_output_shapes").getList();
       if (index < l.getShapeCount()) return l.getShape(index);
