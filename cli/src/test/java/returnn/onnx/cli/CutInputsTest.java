@@ -46,6 +46,11 @@ class CutInputsTest {
   private record Written(Path graph, Path checkpoint) {}
 
   private Written write(int features) throws Exception {
+    return write(features, false);
+  }
+
+  /** With {@code frontendVariable}, the checkpoint also holds the front end's variable. */
+  private Written write(int features, boolean frontendVariable) throws Exception {
     GraphDefBuilder b = new GraphDefBuilder();
     TfOps tf = new TfOps(b);
     Variables vars = new Variables(b, VariableKind.TF1, 7);
@@ -65,7 +70,7 @@ class CutInputsTest {
     Path pb = dir.resolve("graph.pb");
     Files.write(pb, b.build().toByteArray());
     Map<String, Tensor> values = new java.util.LinkedHashMap<>(vars.checkpointValues());
-    assertTrue(values.remove("frontend/scale") != null);
+    if (!frontendVariable) assertTrue(values.remove("frontend/scale") != null);
     Path ckpt = dir.resolve("ckpt/model");
     CheckpointWriter.write(ckpt, values);
     return new Written(pb, ckpt);
@@ -127,5 +132,37 @@ class CutInputsTest {
       assertEquals(1, r.err().lines().filter(l -> !l.isBlank()).count(), r.err());
       assertFalse(Files.exists(onnx));
     }
+  }
+
+  /**
+   * A SavedModel as TF writes them for serving, with what the outputs do not need: a variable the checkpoint does
+   * not hold (an optimizer slot), its initializer, and the saver nodes ({@code save/Const} is the filename tensor).
+   * verify restores only what the outputs need (before: every variable, and failed on the slot), and the model is
+   * cut at the front end's output as above.
+   */
+  @Test
+  void savedModelWithUnusedVariablesVerifies() throws Exception {
+    Written w = write(3, true);
+    Path sm = dir.resolve("saved");
+    returnn.onnx.tf.savedmodel.SavedModelExporter.export(new returnn.onnx.tf.savedmodel.SavedModelExporter.Options(
+        w.graph(), w.checkpoint(), List.of("output"), sm));
+    Path pb = sm.resolve("saved_model.pb");
+    org.tensorflow.proto.SavedModel saved = org.tensorflow.proto.SavedModel.parseFrom(Files.readAllBytes(pb));
+    org.tensorflow.proto.GraphDef g = saved.getMetaGraphs(0).getGraphDef();
+    GraphDefBuilder extra = GraphDefBuilder.of(g);
+    new Variables(extra, VariableKind.TF1, 9).weight("dense/W/Adam", 3, 4);
+    org.tensorflow.proto.SavedModel patched = saved.toBuilder().setMetaGraphs(0,
+        saved.getMetaGraphs(0).toBuilder().setGraphDef(extra.build())).build();
+    Files.write(pb, patched.toByteArray());
+    assertTrue(patched.getMetaGraphs(0).getGraphDef().getNodeList().stream()
+        .anyMatch(n -> n.getName().equals("dense/W/Adam")));
+
+    Path onnx = dir.resolve("sm.onnx");
+    CliRunner.Run r = CliRunner.run("convert", "--graph", sm.toString(), "--outputs", "output",
+        "--inputs", "frontend/features:-1x3", "--output", onnx.toString());
+    assertEquals(0, r.exit(), r.err() + r.out());
+    CliRunner.Run v = CliRunner.run("verify", "--graph", sm.toString(), "--onnx", onnx.toString());
+    assertEquals(0, v.exit(), v.out() + v.err());
+    assertTrue(v.out().contains("verify: PASS"), v.out());
   }
 }
