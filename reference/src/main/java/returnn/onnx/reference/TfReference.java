@@ -60,6 +60,10 @@ public final class TfReference implements AutoCloseable {
    */
   public static Map<String, Tensor> run(
       GraphDef graph, Path checkpointPrefix, Map<String, Tensor> feeds, List<String> fetches) {
+    Set<String> nodes = new java.util.HashSet<>();
+    graph.getNodeList().forEach(n -> nodes.add(n.getName()));
+    for (String f : feeds.keySet()) requireNode(nodes, f, "feed");
+    for (String f : fetches) requireNode(nodes, f, "fetch");
     List<String> fedOrFetched = new ArrayList<>(fetches);
     fedOrFetched.addAll(feeds.keySet()); // a feed the fetches do not need is still a tensor TF can be fed
     GraphDef pruned = subgraph(graph, reach(graph, fedOrFetched, Set.of()));
@@ -68,6 +72,12 @@ public final class TfReference implements AutoCloseable {
     try (TfReference ref = open(pruned, checkpointPrefix, null, vars)) {
       return ref.run(feeds, fetches);
     }
+  }
+
+  /** Before pruning: a name of no node is an error, as after import (and TF crashes on importing no nodes). */
+  private static void requireNode(Set<String> nodes, String name, String what) {
+    TensorName n = TensorName.parse(name);
+    if (!nodes.contains(n.op())) throw new IllegalArgumentException("unknown " + what + " '" + name + "': no node '" + n.op() + "'");
   }
 
   /**
