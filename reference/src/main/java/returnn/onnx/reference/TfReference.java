@@ -64,6 +64,7 @@ public final class TfReference implements AutoCloseable {
     graph.getNodeList().forEach(n -> nodes.add(n.getName()));
     for (String f : feeds.keySet()) requireNode(nodes, f, "feed");
     for (String f : fetches) requireNode(nodes, f, "fetch");
+    if (fetches.isEmpty()) throw new IllegalArgumentException("nothing to fetch");
     List<String> fedOrFetched = new ArrayList<>(fetches);
     fedOrFetched.addAll(feeds.keySet()); // a feed the fetches do not need is still a tensor TF can be fed
     GraphDef pruned = subgraph(graph, reach(graph, fedOrFetched, Set.of()));
