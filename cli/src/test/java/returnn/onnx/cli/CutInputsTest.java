@@ -165,4 +165,82 @@ class CutInputsTest {
     assertEquals(0, v.exit(), v.out() + v.err());
     assertTrue(v.out().contains("verify: PASS"), v.out());
   }
+
+  /**
+   * A serving graph fed serialized tf.Examples: {@code ParseExampleV2} with one sparse int64 feature and one dense
+   * float feature [3], so the dense values are output 3 ({@code :3} kept in the ONNX name, dtype from the op's
+   * {@code Tdense}, as a .pb carries no OpDefs). Cut there, the model given the parsed features gives what TF gives
+   * end to end from the serialized examples.
+   */
+  @Test
+  void parseExampleFrontEndIsCutAway() throws Exception {
+    GraphDefBuilder b = new GraphDefBuilder();
+    TfOps tf = new TfOps(b);
+    Variables vars = new Variables(b, VariableKind.RESOURCE, 5);
+    String serialized = b.placeholder("serialized", DType.STRING, -1).name();
+    String noNames = b.constant("parse/names", Tensor.ofStrings(new long[] {0}, List.of())).name();
+    String sparseKeys = b.constant("parse/sparse_keys", Tensor.ofStrings(new long[] {1}, List.of(utf8("ids")))).name();
+    String denseKeys = b.constant("parse/dense_keys", Tensor.ofStrings(new long[] {1}, List.of(utf8("x")))).name();
+    String raggedKeys = b.constant("parse/ragged_keys", Tensor.ofStrings(new long[] {0}, List.of())).name();
+    String noDefault = b.constant("parse/x_default", Tensor.ofFloats(new long[] {0})).name();
+    org.tensorflow.proto.AttrValue denseShapes = org.tensorflow.proto.AttrValue.newBuilder().setList(
+        org.tensorflow.proto.AttrValue.ListValue.newBuilder().addShape(org.tensorflow.proto.TensorShapeProto.newBuilder()
+            .addDim(org.tensorflow.proto.TensorShapeProto.Dim.newBuilder().setSize(3)))).build();
+    GraphDefBuilder.Node parse = b.op("ParseExampleV2", "parse/ParseExampleV2", serialized, noNames, sparseKeys,
+        denseKeys, raggedKeys, noDefault).attr("num_sparse", 1L).attrTypes("sparse_types", List.of(DType.INT64))
+        .attrTypes("Tdense", List.of(DType.FLOAT)).attrTypes("ragged_value_types", List.of())
+        .attrTypes("ragged_split_types", List.of()).attr("dense_shapes", denseShapes);
+    parse.outType(0, DType.INT64).outType(1, DType.INT64).outType(2, DType.INT64).outType(3, DType.FLOAT);
+    String w = vars.weight("dense/W", 3, 4);
+    String h = b.op("MatMul", "dense/MatMul", "parse/ParseExampleV2:3", w).attr("T", DType.FLOAT)
+        .attr("transpose_a", false).attr("transpose_b", false).outType(DType.FLOAT).name();
+    tf.identity("scores", tf.tanh(h));
+    org.tensorflow.proto.GraphDef g = b.build();
+    Path pb = dir.resolve("serving.pb");
+    Files.write(pb, g.toByteArray());
+    Path ckpt = dir.resolve("ckpt/serving");
+    CheckpointWriter.write(ckpt, vars.checkpointValues());
+
+    Path onnx = dir.resolve("serving.onnx");
+    CliRunner.Run r = CliRunner.run("convert", "--graph", pb.toString(), "--checkpoint", ckpt.toString(),
+        "--outputs", "scores", "--inputs", "parse/ParseExampleV2:3:-1x3", "--output", onnx.toString());
+    assertEquals(0, r.exit(), r.err() + r.out());
+    List<Value> inputs = OnnxReader.read(onnx).graph().inputs();
+    assertEquals(List.of("parse/ParseExampleV2:3"), inputs.stream().map(Value::name).toList());
+    assertFalse(r.out().contains("ParseExampleV2 "), "the parser is not converted: " + r.out());
+
+    // TF end to end from serialized examples vs the model fed the parsed features.
+    float[][] rows = {{0.5f, -1f, 2f}, {3f, 0.25f, -0.75f}};
+    List<byte[]> examples = new java.util.ArrayList<>();
+    float[] flat = new float[6];
+    for (int i = 0; i < rows.length; i++) {
+      org.tensorflow.proto.FloatList.Builder fl = org.tensorflow.proto.FloatList.newBuilder();
+      for (int j = 0; j < 3; j++) {
+        fl.addValue(rows[i][j]);
+        flat[3 * i + j] = rows[i][j];
+      }
+      examples.add(org.tensorflow.proto.Example.newBuilder().setFeatures(org.tensorflow.proto.Features.newBuilder()
+          .putFeature("x", org.tensorflow.proto.Feature.newBuilder().setFloatList(fl).build())
+          .putFeature("ids", org.tensorflow.proto.Feature.newBuilder().setInt64List(
+              org.tensorflow.proto.Int64List.newBuilder().addValue(i + 7)).build())).build().toByteArray());
+    }
+    Tensor tfScores = TfReference.run(g, ckpt, Map.of("serialized", Tensor.ofStrings(new long[] {2}, examples)),
+        List.of("scores")).get("scores");
+    Tensor ortScores;
+    try (OnnxSession s = OnnxSession.open(onnx, OnnxSession.Options.defaults())) {
+      ortScores = s.run(Map.of("parse/ParseExampleV2:3", Tensor.ofFloats(new long[] {2, 3}, flat))).get("scores");
+    }
+    Comparison c = Comparison.of("scores", tfScores, ortScores);
+    assertTrue(c.ok(1e-5, DType.FLOAT) && c.maxAbs() < 1e-6, c.toString());
+    assertTrue(Math.abs(tfScores.getDouble(0)) > 1e-3, "a score that means something: " + tfScores.getDouble(0));
+
+    CliRunner.Run v = CliRunner.run("verify", "--graph", pb.toString(), "--checkpoint", ckpt.toString(),
+        "--onnx", onnx.toString());
+    assertEquals(0, v.exit(), v.out() + v.err());
+    assertTrue(v.out().contains("  parse/ParseExampleV2:3 float[3, 3]") && v.out().contains("verify: PASS"), v.out());
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+  }
 }

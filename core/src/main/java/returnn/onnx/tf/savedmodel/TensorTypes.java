@@ -89,6 +89,7 @@ public final class TensorTypes {
 
   private static DataType fromAttrs(NodeDef n, int index) {
     String op = n.getOp();
+    if (PARSE_EXAMPLE.contains(op)) return parseExampleOutput(n, index);
     if (BOOL_OUT.contains(op)) return DataType.DT_BOOL;
     if (INT32_OUT.contains(op)) return DataType.DT_INT32;
     if (op.equals("Where")) return DataType.DT_INT64;
@@ -108,6 +109,30 @@ public final class TensorTypes {
       if (v.getValueCase() == AttrValue.ValueCase.LIST && index < v.getList().getTypeCount()) return v.getList().getType(index);
     }
     return DataType.DT_INVALID;
+  }
+
+  private static final Set<String> PARSE_EXAMPLE = Set.of("ParseExample", "ParseExampleV2", "ParseSingleExample");
+
+  /**
+   * ParseExample's outputs (the front end of serving SavedModels fed serialized tf.Examples): num_sparse int64
+   * indices, the sparse values (sparse_types), num_sparse int64 shapes, the dense values (Tdense), then (V2) the
+   * ragged values and row splits.
+   */
+  private static DataType parseExampleOutput(NodeDef n, int index) {
+    long sparse = n.containsAttr("Nsparse") ? n.getAttrOrThrow("Nsparse").getI()
+        : n.containsAttr("num_sparse") ? n.getAttrOrThrow("num_sparse").getI() : 0;
+    java.util.List<DataType> outs = new java.util.ArrayList<>();
+    for (long i = 0; i < sparse && outs.size() <= index; i++) outs.add(DataType.DT_INT64);
+    outs.addAll(types(n, "sparse_types"));
+    for (long i = 0; i < sparse && outs.size() <= index; i++) outs.add(DataType.DT_INT64);
+    outs.addAll(types(n, "Tdense"));
+    outs.addAll(types(n, "ragged_value_types"));
+    outs.addAll(types(n, "ragged_split_types"));
+    return index < outs.size() ? outs.get(index) : DataType.DT_INVALID;
+  }
+
+  private static java.util.List<DataType> types(NodeDef n, String attr) {
+    return n.containsAttr(attr) ? n.getAttrOrThrow(attr).getList().getTypeList() : java.util.List.of();
   }
 
   /** The output's shape, or an unknown-rank shape. */
