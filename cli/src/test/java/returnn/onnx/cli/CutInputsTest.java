@@ -117,6 +117,18 @@ class CutInputsTest {
     assertTrue(v6.out().contains("  frontend/features float[6, 3]"), v6.out());
   }
 
+  /** A cut behind another cut (the outputs never reach it) cuts nothing: a warning line says so. */
+  @Test
+  void cutTheOutputsDoNotNeedIsAWarning() throws Exception {
+    Written w = write(3);
+    Path onnx = dir.resolve("warn.onnx");
+    CliRunner.Run r = CliRunner.run("convert", "--graph", w.graph().toString(), "--checkpoint", w.checkpoint().toString(),
+        "--outputs", "output", "--inputs", "frontend/features:-1x3,frontend/StringToNumber:-1", "--output", onnx.toString());
+    assertEquals(0, r.exit(), r.err() + r.out());
+    assertTrue(r.out().contains("warning: --inputs names 'frontend/StringToNumber', which the outputs do not need"), r.out());
+    assertEquals(List.of("frontend/features"), OnnxReader.read(onnx).graph().inputs().stream().map(Value::name).toList());
+  }
+
   @Test
   void cutErrorsAreOneLine() throws Exception {
     Written w = write(3);

@@ -58,11 +58,16 @@ public final class TfImporter {
   public static Imported importGraph(TfModel model, VariableStore variables, List<String> outputs, Map<String, long[]> inputShapes) {
     TfImporter imp = new TfImporter(model, variables, inputShapes);
     Graph g = imp.run(outputs);
-    return new Imported(g, imp.histogram);
+    return new Imported(g, imp.histogram, List.copyOf(imp.unusedCuts));
   }
 
-  /** The imported graph and the op histogram of the TF nodes the outputs need. */
-  public record Imported(Graph graph, Map<String, Integer> tfHistogram) {}
+  /**
+   * The imported graph, the op histogram of the TF nodes the outputs need, and the {@code --inputs} tensors (not
+   * placeholders) the outputs do not need, which cut nothing.
+   */
+  public record Imported(Graph graph, Map<String, Integer> tfHistogram, List<String> unusedCuts) {}
+
+  private final List<String> unusedCuts = new ArrayList<>();
 
   private final Map<String, Integer> histogram = new java.util.TreeMap<>();
 
@@ -78,6 +83,7 @@ public final class TfImporter {
     for (String o : outputs) outs.add(resolveOutput(o));
     Set<TensorRef> usedCuts = new java.util.HashSet<>();
     Set<String> keep = prune(outs, usedCuts);
+    for (TensorRef c : cuts.keySet()) if (!usedCuts.contains(c)) unusedCuts.add(c.onnxName());
     for (String name : byName.keySet()) graph.reserveName(name);
     for (NodeDef n : gd.getNodeList()) {
       for (Map.Entry<TensorRef, long[]> c : cuts.entrySet()) {
@@ -184,12 +190,24 @@ public final class TfImporter {
       }
       long[] want = e.getValue();
       if (!n.getOp().startsWith("Placeholder") || ref.index() != 0) {
+        int outputs = returnn.onnx.tf.savedmodel.TensorTypes.outputCount(n, opDefs().get(n.getOp()));
+        if (outputs >= 0 && ref.index() >= outputs) {
+          throw ConversionException.atNode(n.getName(), n.getOp(), "--inputs names output " + ref.index()
+              + ", but the node has " + outputs + (outputs == 1 ? " output" : " outputs"));
+        }
         cuts.put(ref, want);
         continue;
       }
       org.tensorflow.proto.TensorShapeProto declared = TfTensors.placeholderShapeProto(n, model.graph().getVersions().getProducer());
       checkAgainst(declared, want, n, "the graph's shape");
     }
+  }
+
+  /** The op definitions a MetaGraphDef carries (none for a GraphDef). */
+  private Map<String, org.tensorflow.proto.OpDef> opDefs() {
+    Map<String, org.tensorflow.proto.OpDef> defs = new HashMap<>();
+    for (org.tensorflow.proto.OpDef d : model.strippedOps().getOpList()) defs.put(d.getName(), d);
+    return defs;
   }
 
   private static void checkAgainst(org.tensorflow.proto.TensorShapeProto declared, long[] want, NodeDef n, String what) {
@@ -208,9 +226,7 @@ public final class TfImporter {
    * from the producer's OpDef or attrs, the shape as given (checked against {@code _output_shapes} where recorded).
    */
   private Value cutInput(NodeDef n, TensorRef ref, long[] dims) {
-    Map<String, org.tensorflow.proto.OpDef> defs = new HashMap<>();
-    for (org.tensorflow.proto.OpDef d : model.strippedOps().getOpList()) defs.put(d.getName(), d);
-    org.tensorflow.proto.DataType t = returnn.onnx.tf.savedmodel.TensorTypes.dtype(n, ref.index(), defs);
+    org.tensorflow.proto.DataType t = returnn.onnx.tf.savedmodel.TensorTypes.dtype(n, ref.index(), opDefs());
     if (t == org.tensorflow.proto.DataType.DT_INVALID || t == org.tensorflow.proto.DataType.UNRECOGNIZED) {
       throw ConversionException.atNode(n.getName(), n.getOp(), "--inputs cuts the graph at '" + ref.onnxName()
           + "', but its dtype is not known (no OpDef in the graph and no type attr on the node); cut at a tensor "

@@ -21,8 +21,8 @@ public final class TensorTypes {
       "VarIsInitializedOp", "IsVariableInitialized", "LoopCond");
   private static final Set<String> INT32_OUT = Set.of("Rank", "TensorArraySizeV3");
 
-  /** The number of outputs according to the OpDef, or -1 if unknown. */
-  static int outputCount(NodeDef n, OpDef def) {
+  /** The number of outputs according to the OpDef (else {@code _output_shapes}), or -1 if unknown. */
+  public static int outputCount(NodeDef n, OpDef def) {
     if (def == null) {
       if (n.containsAttr("_output_shapes")) return n.getAttrOrThrow("_output_shapes").getList().getShapeCount();
       return -1;
