@@ -122,6 +122,9 @@ public final class Verifier {
         if (p == null) throw new ConversionException(o.onnx() + ": model input '" + in + "' is no tensor of " + o.graph());
         Value onnxInput = declared.get(in);
         boolean placeholder = p.getOp().startsWith("Placeholder") && ref.index() == 0;
+        if (!placeholder && onnxInput == null) {
+          throw new ConversionException(o.onnx() + ": model input '" + in + "' is not declared in the model's graph");
+        }
         // A placeholder: TF's dtype and shape. Another tensor (convert --inputs cut the graph there): the model's.
         DType dt = placeholder ? TfTensors.dtype(p.getAttrOrThrow("dtype").getType().getNumber(), in)
             : onnxInput.dtype();
