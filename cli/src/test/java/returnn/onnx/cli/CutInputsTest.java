@@ -136,7 +136,7 @@ class CutInputsTest {
     // A string tensor cannot be a model input; a name of no tensor is refused with the closest names.
     for (String[] c : new String[][] {
         {"frontend/raw:-1", "'frontend/raw', a string tensor, which cannot be a model input"},
-        {"frontend/featurez:-1x3", "'frontend/featurez', which is no tensor of the graph (did you mean: frontend/features"}}) {
+        {"frontend/featurez:-1x3", "'frontend/featurez', which is no node of the graph (did you mean: frontend/features"}}) {
       CliRunner.Run r = CliRunner.run("convert", "--graph", w.graph().toString(), "--checkpoint",
           w.checkpoint().toString(), "--outputs", "output", "--inputs", c[0], "--output", onnx.toString());
       assertEquals(1, r.exit(), c[0] + ": " + r.out());

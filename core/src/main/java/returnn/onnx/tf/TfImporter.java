@@ -185,7 +185,7 @@ public final class TfImporter {
       if (n == null) {
         List<String> placeholders = byName.values().stream().filter(x -> x.getOp().equals("Placeholder"))
             .map(NodeDef::getName).sorted().toList();
-        throw ConversionException.atFile(model.source(), "--inputs names '" + name + "', which is no tensor of the graph"
+        throw ConversionException.atFile(model.source(), "--inputs names '" + name + "', which is no node of the graph"
             + suggest(ref.node()) + " (placeholders: " + String.join(", ", placeholders) + ")");
       }
       long[] want = e.getValue();
