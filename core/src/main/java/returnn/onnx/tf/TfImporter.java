@@ -41,6 +41,8 @@ public final class TfImporter {
   private final List<String> variableProblems = new ArrayList<>();
   /** {@code --inputs} naming a tensor that is not a placeholder: the graph is cut there (tensor → its shape). */
   private final Map<TensorRef, long[]> cuts = new LinkedHashMap<>();
+  /** {@code --inputs} naming a placeholder ({@code x} or {@code x:0}), by node name. */
+  private final Map<String, long[]> placeholderShapes = new HashMap<>();
   /** The cut tensors some output needs, as graph inputs. */
   private final Map<TensorRef, Value> cutInputs = new HashMap<>();
 
@@ -200,6 +202,7 @@ public final class TfImporter {
       }
       org.tensorflow.proto.TensorShapeProto declared = TfTensors.placeholderShapeProto(n, model.graph().getVersions().getProducer());
       checkAgainst(declared, want, n, "the graph's shape");
+      placeholderShapes.put(n.getName(), want);
     }
   }
 
@@ -250,7 +253,7 @@ public final class TfImporter {
   private Value placeholder(NodeDef n) {
     DType dt = TfTensors.dtype(n.getAttrOrThrow("dtype").getType().getNumber(), "node '" + n.getName() + "' (Placeholder)");
     Shape shape = TfTensors.placeholderShape(n, model.graph().getVersions().getProducer());
-    long[] override = inputShapes.get(n.getName());
+    long[] override = placeholderShapes.get(n.getName());
     if (override != null) shape = Shape.of(override);
     return graph.addInput(TensorRef.parse(n.getName()).onnxName(), dt, InputDims.name(n.getName(), shape, byName.keySet()));
   }
