@@ -106,6 +106,9 @@ public final class Converter {
       long t1 = System.nanoTime();
       Graph g = imported.graph();
       report.tfOps.putAll(imported.tfHistogram());
+      for (String c : imported.unusedCuts()) {
+        report.warnings.add("--inputs names '" + c + "', which the outputs do not need; it cuts nothing and is no model input");
+      }
       Pipeline pipeline = Pipeline.standard(o.fuse());
       pipeline.runTfLevel(g, o.opset(), report);
       HandlerRegistry handlers = HandlerRegistry.standard();

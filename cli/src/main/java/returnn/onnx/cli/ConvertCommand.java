@@ -26,7 +26,8 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(names = "--opset", defaultValue = "17", description = "ai.onnx opset, 13 to 23 (default ${DEFAULT-VALUE}).")
   int opset;
 
-  @Option(names = "--inputs", description = "Fix or override input shapes: NAME:d0xd1x...,... (-1 = dynamic).")
+  @Option(names = "--inputs", description = "Fix or override input shapes: NAME:d0xd1x...,... (-1 = dynamic). NAME may be "
+      + "any tensor (name or name:N): the graph is cut there and the tensor becomes a model input.")
   String inputs;
 
   @Option(names = "--no-fuse", description = "Plain conversion without fusion rules (for comparison and debugging).")

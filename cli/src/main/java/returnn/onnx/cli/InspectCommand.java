@@ -109,15 +109,33 @@ final class InspectCommand implements Callable<Integer> {
     return seen;
   }
 
+  /**
+   * Lists the checkpoint's tensors. Names, dtypes and shapes are the index's, so a prefix whose data shards are
+   * missing (only the index copied) is listed too, saying which shards are missing; otherwise the shards are opened
+   * and checked against the index as convert does.
+   */
   private void inspectCheckpoint() {
-    try (CheckpointReader r = CheckpointReader.open(file)) {
-      System.out.println("checkpoint: " + r.prefix() + " (" + r.entries().size() + " tensors)");
-      long total = 0;
-      for (CheckpointReader.Entry e : r.entries()) {
-        System.out.printf("  %-50s %-8s %s%n", e.name(), e.dtype().lower(), Arrays.toString(e.shape()));
-        total += e.size();
-      }
-      System.out.printf("total %,d bytes%n", total);
+    CheckpointReader.Index index = CheckpointReader.readIndex(file);
+    List<Path> missing = index.dataFiles().stream().filter(p -> !Files.exists(p)).toList();
+    if (!missing.isEmpty()) {
+      list(index.prefix(), index.entries());
+      System.out.println("note: data " + (missing.size() == 1 ? "shard" : "shards") + " missing: "
+          + String.join(", ", missing.stream().map(Path::toString).toList())
+          + "; names, dtypes and shapes are from the index (convert needs the data)");
+      return;
     }
+    try (CheckpointReader r = CheckpointReader.open(file)) {
+      list(r.prefix(), r.entries());
+    }
+  }
+
+  private static void list(Path prefix, List<CheckpointReader.Entry> entries) {
+    System.out.println("checkpoint: " + prefix + " (" + entries.size() + " tensors)");
+    long total = 0;
+    for (CheckpointReader.Entry e : entries) {
+      System.out.printf("  %-50s %-8s %s%n", e.name(), e.dtype().lower(), Arrays.toString(e.shape()));
+      total += e.size();
+    }
+    System.out.printf("total %,d bytes%n", total);
   }
 }

@@ -22,6 +22,10 @@ final class VerifyCommand implements Callable<Integer> {
   @Option(names = "--outputs", description = "Comma-separated TF output names (default: all ONNX outputs).")
   String outputs;
 
+  @Option(names = "--inputs", description = "Shapes of the generated inputs, as convert's --inputs: NAME:d0xd1x...,... "
+      + "(-1 = batch for the first dim, time for the others). Default: TF's placeholder shape, completed by the model's.")
+  String inputs;
+
   @Option(names = "--tolerance", defaultValue = "1e-5", description = "Max absolute error for float outputs (default ${DEFAULT-VALUE}).")
   double tolerance;
 
@@ -48,7 +52,7 @@ final class VerifyCommand implements Callable<Integer> {
     }
     if (!(tolerance >= 0) || Double.isInfinite(tolerance)) throw new IllegalArgumentException("--tolerance must be a finite number >= 0, got " + tolerance);
     Verifier.Report r = Verifier.verify(new Verifier.Options(graph, checkpoint, onnx, Parsing.list(outputs), Map.of(),
-        seed, batch, time, tolerance)).allowingNonFinite(allowNonFinite);
+        seed, batch, time, tolerance, Parsing.shapes(inputs))).allowingNonFinite(allowNonFinite);
     System.out.print(r.format());
     return r.ok() ? 0 : 1;
   }

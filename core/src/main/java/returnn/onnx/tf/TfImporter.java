@@ -41,6 +41,12 @@ public final class TfImporter {
   private final List<String> variableProblems = new ArrayList<>();
   /** Switches standing for a cond branch's control edge on a Const: (switch, predicate), wired after the nodes. */
   private final List<Map.Entry<Node, TensorRef>> branchSwitches = new ArrayList<>();
+  /** {@code --inputs} naming a tensor that is not a placeholder: the graph is cut there (tensor → its shape). */
+  private final Map<TensorRef, long[]> cuts = new LinkedHashMap<>();
+  /** {@code --inputs} naming a placeholder ({@code x} or {@code x:0}), by node name. */
+  private final Map<String, long[]> placeholderShapes = new HashMap<>();
+  /** The cut tensors some output needs, as graph inputs. */
+  private final Map<TensorRef, Value> cutInputs = new HashMap<>();
 
   private TfImporter(TfModel model, VariableStore variables, Map<String, long[]> inputShapes) {
     this.model = model;
@@ -56,11 +62,16 @@ public final class TfImporter {
   public static Imported importGraph(TfModel model, VariableStore variables, List<String> outputs, Map<String, long[]> inputShapes) {
     TfImporter imp = new TfImporter(model, variables, inputShapes);
     Graph g = imp.run(outputs);
-    return new Imported(g, imp.histogram);
+    return new Imported(g, imp.histogram, List.copyOf(imp.unusedCuts));
   }
 
-  /** The imported graph and the op histogram of the TF nodes the outputs need. */
-  public record Imported(Graph graph, Map<String, Integer> tfHistogram) {}
+  /**
+   * The imported graph, the op histogram of the TF nodes the outputs need, and the {@code --inputs} tensors (not
+   * placeholders) the outputs do not need, which cut nothing.
+   */
+  public record Imported(Graph graph, Map<String, Integer> tfHistogram, List<String> unusedCuts) {}
+
+  private final List<String> unusedCuts = new ArrayList<>();
 
   private final Map<String, Integer> histogram = new java.util.TreeMap<>();
   /** The GraphDef's functions, instantiated for each call (control flow v2, tf.function). */
@@ -77,9 +88,16 @@ public final class TfImporter {
     library = new FunctionLibrary(gd.getLibrary(), graph, histogram);
     List<TensorRef> outs = new ArrayList<>();
     for (String o : outputs) outs.add(resolveOutput(o));
-    Set<String> keep = prune(outs);
+    Set<TensorRef> usedCuts = new java.util.HashSet<>();
+    Set<String> keep = prune(outs, usedCuts);
+    for (TensorRef c : cuts.keySet()) if (!usedCuts.contains(c)) unusedCuts.add(c.onnxName());
     for (String name : byName.keySet()) graph.reserveName(name);
     for (NodeDef n : gd.getNodeList()) {
+      for (Map.Entry<TensorRef, long[]> c : cuts.entrySet()) {
+        if (c.getKey().node().equals(n.getName()) && usedCuts.contains(c.getKey())) {
+          cutInputs.put(c.getKey(), cutInput(n, c.getKey(), c.getValue()));
+        }
+      }
       if (keep.contains(n.getName())) {
         histogram.merge(n.getOp(), 1, Integer::sum);
         create(n);
@@ -110,11 +128,17 @@ public final class TfImporter {
     return best.isEmpty() ? "" : " (did you mean: " + String.join(", ", best) + "?)";
   }
 
-  /** Nodes the outputs depend on through data edges (control dependencies carry no data at inference). */
-  private Set<String> prune(List<TensorRef> outs) {
+  /**
+   * Nodes the outputs depend on through data edges (control dependencies carry no data at inference), stopping at
+   * the cut tensors (collected in {@code usedCuts}): what only feeds them is left out.
+   */
+  private Set<String> prune(List<TensorRef> outs, Set<TensorRef> usedCuts) {
     Set<String> keep = new LinkedHashSet<>();
     Deque<String> todo = new ArrayDeque<>();
-    for (TensorRef r : outs) todo.add(r.node());
+    for (TensorRef r : outs) {
+      if (cuts.containsKey(r)) usedCuts.add(r);
+      else todo.add(r.node());
+    }
     while (!todo.isEmpty()) {
       String name = todo.poll();
       if (!keep.add(name)) continue;
@@ -127,7 +151,8 @@ public final class TfImporter {
         if (!byName.containsKey(r.node())) {
           throw ConversionException.atNode(name, n.getOp(), "input '" + in + "' names no node of " + model.source());
         }
-        todo.add(r.node());
+        if (cuts.containsKey(r)) usedCuts.add(r);
+        else todo.add(r.node());
       }
     }
     return keep;
@@ -216,32 +241,74 @@ public final class TfImporter {
   }
 
   /**
-   * Every {@code --inputs} override must name a placeholder and agree with the rank and the static dims the graph
-   * declares (it may fix a dynamic dim, or make a static one dynamic with -1): a contradicting shape would give a
-   * model that ONNX Runtime refuses to load, or that computes with the wrong shapes.
+   * Every {@code --inputs} override names a placeholder or a tensor, and agrees with the rank and the static dims the
+   * graph declares (it may fix a dynamic dim, or make a static one dynamic with -1): a contradicting shape would give
+   * a model that ONNX Runtime refuses to load, or that computes with the wrong shapes. A tensor that is not a
+   * placeholder's becomes a model input: the graph is cut there, as tf2onnx's {@code --inputs} does.
    */
   private void checkInputShapes() {
     for (Map.Entry<String, long[]> e : inputShapes.entrySet()) {
       String name = e.getKey();
-      NodeDef n = byName.get(name);
-      if (n == null || !n.getOp().startsWith("Placeholder")) {
+      TensorRef ref = TensorRef.parse(name);
+      NodeDef n = byName.get(ref.node());
+      if (n == null) {
         List<String> placeholders = byName.values().stream().filter(x -> x.getOp().equals("Placeholder"))
             .map(NodeDef::getName).sorted().toList();
-        throw ConversionException.atFile(model.source(), "--inputs names '" + name + "', which is "
-            + (n == null ? "no node of the graph" : "a " + n.getOp() + ", not a placeholder") + " (placeholders: "
-            + String.join(", ", placeholders) + ")");
+        throw ConversionException.atFile(model.source(), "--inputs names '" + name + "', which is no node of the graph"
+            + suggest(ref.node()) + " (placeholders: " + String.join(", ", placeholders) + ")");
+      }
+      long[] want = e.getValue();
+      if (!n.getOp().startsWith("Placeholder") || ref.index() != 0) {
+        int outputs = returnn.onnx.tf.savedmodel.TensorTypes.outputCount(n, opDefs().get(n.getOp()));
+        if (outputs >= 0 && ref.index() >= outputs) {
+          throw ConversionException.atNode(n.getName(), n.getOp(), "--inputs names output " + ref.index()
+              + ", but the node has " + outputs + (outputs == 1 ? " output" : " outputs"));
+        }
+        cuts.put(ref, want);
+        continue;
       }
       org.tensorflow.proto.TensorShapeProto declared = TfTensors.placeholderShapeProto(n, model.graph().getVersions().getProducer());
-      if (declared.getUnknownRank()) continue;
-      long[] want = e.getValue();
-      long[] have = declared.getDimList().stream().mapToLong(org.tensorflow.proto.TensorShapeProto.Dim::getSize).toArray();
-      boolean ok = want.length == have.length;
-      for (int i = 0; ok && i < want.length; i++) ok = have[i] < 0 || want[i] < 0 || have[i] == want[i];
-      if (!ok) {
-        throw ConversionException.atNode(name, n.getOp(), "--inputs shape " + shapeText(want)
-            + " contradicts the graph's shape " + shapeText(have) + " (only dynamic dims, ?, can be fixed)");
-      }
+      checkAgainst(declared, want, n, "the graph's shape");
+      placeholderShapes.put(n.getName(), want);
     }
+  }
+
+  /** The op definitions a MetaGraphDef carries (none for a GraphDef). */
+  private Map<String, org.tensorflow.proto.OpDef> opDefs() {
+    Map<String, org.tensorflow.proto.OpDef> defs = new HashMap<>();
+    for (org.tensorflow.proto.OpDef d : model.strippedOps().getOpList()) defs.put(d.getName(), d);
+    return defs;
+  }
+
+  private static void checkAgainst(org.tensorflow.proto.TensorShapeProto declared, long[] want, NodeDef n, String what) {
+    if (declared.getUnknownRank()) return;
+    long[] have = declared.getDimList().stream().mapToLong(org.tensorflow.proto.TensorShapeProto.Dim::getSize).toArray();
+    boolean ok = want.length == have.length;
+    for (int i = 0; ok && i < want.length; i++) ok = have[i] < 0 || want[i] < 0 || have[i] == want[i];
+    if (!ok) {
+      throw ConversionException.atNode(n.getName(), n.getOp(), "--inputs shape " + shapeText(want)
+          + " contradicts " + what + " " + shapeText(have) + " (only dynamic dims, ?, can be fixed)");
+    }
+  }
+
+  /**
+   * The model input that replaces tensor {@code ref}: ONNX name = the TF tensor name without {@code :0}, the dtype
+   * from the producer's OpDef or attrs, the shape as given (checked against {@code _output_shapes} where recorded).
+   */
+  private Value cutInput(NodeDef n, TensorRef ref, long[] dims) {
+    org.tensorflow.proto.DataType t = returnn.onnx.tf.savedmodel.TensorTypes.dtype(n, ref.index(), opDefs());
+    if (t == org.tensorflow.proto.DataType.DT_INVALID || t == org.tensorflow.proto.DataType.UNRECOGNIZED) {
+      throw ConversionException.atNode(n.getName(), n.getOp(), "--inputs cuts the graph at '" + ref.onnxName()
+          + "', but its dtype is not known (no OpDef in the graph and no type attr on the node); cut at a tensor "
+          + "of a node with a T or dtype attr");
+    }
+    DType dt = TfTensors.dtype(t.getNumber(), "tensor '" + ref + "'");
+    if (dt == DType.RESOURCE || dt == DType.STRING) {
+      throw ConversionException.atNode(n.getName(), n.getOp(), "--inputs cuts the graph at '" + ref.onnxName()
+          + "', a " + dt.lower() + " tensor, which cannot be a model input; cut after it");
+    }
+    checkAgainst(returnn.onnx.tf.savedmodel.TensorTypes.shape(n, ref.index()), dims, n, "TF's shape of " + ref.onnxName());
+    return graph.addInput(ref.onnxName(), dt, InputDims.name(ref.node(), Shape.of(dims), byName.keySet()));
   }
 
   private static String shapeText(long[] dims) {
@@ -253,7 +320,7 @@ public final class TfImporter {
   private Value placeholder(NodeDef n) {
     DType dt = TfTensors.dtype(n.getAttrOrThrow("dtype").getType().getNumber(), "node '" + n.getName() + "' (Placeholder)");
     Shape shape = TfTensors.placeholderShape(n, model.graph().getVersions().getProducer());
-    long[] override = inputShapes.get(n.getName());
+    long[] override = placeholderShapes.get(n.getName());
     if (override != null) shape = Shape.of(override);
     return graph.addInput(TensorRef.parse(n.getName()).onnxName(), dt, InputDims.name(n.getName(), shape, byName.keySet()));
   }
@@ -313,6 +380,8 @@ public final class TfImporter {
 
   /** The IR value of a TF tensor; TF nodes grow outputs as consumers reference them. */
   private Value valueOf(TensorRef r, NodeDef consumer) {
+    Value cut = cutInputs.get(r);
+    if (cut != null) return cut;
     Value v = replaced.get(r.node());
     if (v != null) {
       if (r.index() != 0) {

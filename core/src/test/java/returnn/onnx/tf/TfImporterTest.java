@@ -86,4 +86,27 @@ class TfImporterTest {
     assertEquals("a/b", TensorRef.parse("a/b").onnxName());
     assertEquals(new TensorRef("x", 2), TensorRef.parse("x:2"));
   }
+
+  /** --inputs on a tensor that is not a placeholder cuts the graph there: what only computes it is left out. */
+  @Test
+  void cutAtATensorMakesItAnInput() {
+    Graph g = TfImporter.importGraph(model(TestGraphs.small()), store(Map.of()), List.of("output/output_batch_major"),
+        Map.of("output/add", new long[] {-1, -1, 3})).graph();
+    assertEquals(List.of("output/add"), g.inputs().stream().map(Value::name).toList());
+    assertEquals(DType.FLOAT, g.inputs().get(0).dtype(), "from the AddV2's T");
+    assertEquals(0, g.constants().size(), "output/b only fed the cut tensor, so no checkpoint is read for it");
+  }
+
+  @Test
+  void cutPastTheNodesOutputsIsAnError() {
+    org.tensorflow.proto.GraphDef gd = TestGraphs.small().toBuilder().addNode(org.tensorflow.proto.NodeDef.newBuilder()
+        .setName("one_out").setOp("Identity").addInput("output/add")
+        .putAttr("T", org.tensorflow.proto.AttrValue.newBuilder().setType(org.tensorflow.proto.DataType.DT_FLOAT).build())
+        .putAttr("_output_shapes", org.tensorflow.proto.AttrValue.newBuilder().setList(org.tensorflow.proto.AttrValue
+            .ListValue.newBuilder().addShape(org.tensorflow.proto.TensorShapeProto.newBuilder().setUnknownRank(true)))
+            .build())).build();
+    ConversionException e = assertThrows(ConversionException.class, () -> TfImporter.importGraph(model(gd), store(Map.of()),
+        List.of("output/output_batch_major"), Map.of("one_out:1", new long[] {2})));
+    assertTrue(e.getMessage().contains("--inputs names output 1, but the node has 1 output"), e.getMessage());
+  }
 }

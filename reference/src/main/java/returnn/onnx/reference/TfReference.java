@@ -53,12 +53,85 @@ public final class TfReference implements AutoCloseable {
     this.session = session;
   }
 
-  /** One-shot: import, restore (if {@code checkpointPrefix} is not null), run, close. */
+  /**
+   * One-shot: import what the fetches need, restore (if {@code checkpointPrefix} is not null) the variables they
+   * need given the feeds, run, close. A fed tensor may be any tensor (TF skips what only computes it): a graph cut
+   * there (convert's {@code --inputs} on a non-placeholder) runs without its front end's variables or inputs.
+   */
   public static Map<String, Tensor> run(
       GraphDef graph, Path checkpointPrefix, Map<String, Tensor> feeds, List<String> fetches) {
-    try (TfReference ref = open(graph, checkpointPrefix)) {
+    Set<String> nodes = new java.util.HashSet<>();
+    graph.getNodeList().forEach(n -> nodes.add(n.getName()));
+    for (String f : feeds.keySet()) requireNode(nodes, f, "feed");
+    for (String f : fetches) requireNode(nodes, f, "fetch");
+    if (fetches.isEmpty()) throw new IllegalArgumentException("nothing to fetch");
+    List<String> fedOrFetched = new ArrayList<>(fetches);
+    fedOrFetched.addAll(feeds.keySet()); // a feed the fetches do not need is still a tensor TF can be fed
+    GraphDef pruned = subgraph(graph, reach(graph, fedOrFetched, Set.of()));
+    Set<String> run = reach(graph, fetches, feeds.keySet());
+    List<NodeDef> vars = variables(pruned).stream().filter(v -> run.contains(v.getName())).toList();
+    try (TfReference ref = open(pruned, checkpointPrefix, null, vars)) {
       return ref.run(feeds, fetches);
     }
+  }
+
+  /** Before pruning: a name of no node is an error, as after import (and TF crashes on importing no nodes). */
+  private static void requireNode(Set<String> nodes, String name, String what) {
+    TensorName n = TensorName.parse(name);
+    if (!nodes.contains(n.op())) throw new IllegalArgumentException("unknown " + what + " '" + name + "': no node '" + n.op() + "'");
+  }
+
+  /**
+   * Names of the nodes {@code fetches} reach through data and control inputs, not looking behind the fed tensors
+   * (what TF runs). Names of no node are skipped: {@link #run(Map, List)} reports them.
+   */
+  static Set<String> reach(GraphDef g, List<String> fetches, Set<String> feeds) {
+    Map<String, NodeDef> byName = new LinkedHashMap<>();
+    for (NodeDef n : g.getNodeList()) byName.put(n.getName(), n);
+    Set<TensorName> fed = new java.util.HashSet<>();
+    for (String f : feeds) fed.add(TensorName.parse(f));
+    Set<String> keep = new java.util.HashSet<>();
+    java.util.ArrayDeque<String> todo = new java.util.ArrayDeque<>();
+    for (String f : fetches) {
+      TensorName t = TensorName.parse(f);
+      if (fed.contains(t)) keep.add(t.op()); // a fed fetch is the feed, but its node must exist
+      else todo.add(t.op());
+    }
+    while (!todo.isEmpty()) {
+      String name = todo.poll();
+      NodeDef n = byName.get(name);
+      if (n == null || !keep.add(name)) continue;
+      for (String in : n.getInputList()) {
+        if (in.startsWith("^")) todo.add(in.substring(1));
+        else if (!fed.contains(TensorName.parse(in))) todo.add(TensorName.parse(in).op());
+      }
+    }
+    return keep;
+  }
+
+  /**
+   * The graph with only the nodes in {@code keep} (in their order); library and versions kept. Colocation with a
+   * dropped node ({@code _class: loc:@name}) is dropped too, since TF refuses to import it.
+   */
+  static GraphDef subgraph(GraphDef g, Set<String> keep) {
+    GraphDef.Builder b = g.toBuilder().clearNode();
+    for (NodeDef n : g.getNodeList()) {
+      if (!keep.contains(n.getName())) continue;
+      if (!n.containsAttr("_class")) {
+        b.addNode(n);
+        continue;
+      }
+      AttrValue.ListValue.Builder locs = AttrValue.ListValue.newBuilder();
+      for (ByteString c : n.getAttrOrThrow("_class").getList().getSList()) {
+        String loc = c.toStringUtf8();
+        if (!loc.startsWith("loc:@") || keep.contains(loc.substring(5))) locs.addS(c);
+      }
+      NodeDef.Builder nb = n.toBuilder();
+      if (locs.getSCount() == 0) nb.removeAttr("_class");
+      else nb.putAttr("_class", AttrValue.newBuilder().setList(locs).build());
+      b.addNode(nb);
+    }
+    return b.build();
   }
 
   /** Imports the graph and restores every variable ({@code VarHandleOp}, {@code VariableV2}) from the checkpoint. */
@@ -68,7 +141,7 @@ public final class TfReference implements AutoCloseable {
 
   /** As {@link #open(GraphDef, Path)}, with session options (e.g. one thread, for benchmarks); null: TF's defaults. */
   public static TfReference open(GraphDef graphDef, Path checkpointPrefix, org.tensorflow.proto.ConfigProto config) {
-    return open(graphDef, checkpointPrefix, config, v -> true);
+    return open(graphDef, checkpointPrefix, config, variables(graphDef));
   }
 
   /**
@@ -77,9 +150,15 @@ public final class TfReference implements AutoCloseable {
    */
   public static TfReference open(GraphDef graphDef, Path checkpointPrefix, org.tensorflow.proto.ConfigProto config,
       java.util.function.Predicate<NodeDef> restore) {
-    requireKnownOps(graphDef);
     List<NodeDef> vars = new ArrayList<>(variables(graphDef));
     vars.removeIf(restore.negate());
+    return open(graphDef, checkpointPrefix, config, vars);
+  }
+
+  /** As {@link #open(GraphDef, Path, org.tensorflow.proto.ConfigProto)}, restoring only {@code vars}. */
+  private static TfReference open(GraphDef graphDef, Path checkpointPrefix, org.tensorflow.proto.ConfigProto config,
+      List<NodeDef> vars) {
+    requireKnownOps(graphDef);
     GraphDef toImport = graphDef;
     List<String> assigns = List.of();
     if (checkpointPrefix != null && !vars.isEmpty()) {

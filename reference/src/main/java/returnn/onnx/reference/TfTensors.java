@@ -42,6 +42,10 @@ public final class TfTensors {
 
   /** A new TF tensor holding a copy of {@code t}; the caller closes it. */
   public static org.tensorflow.Tensor toTf(Tensor t) {
+    if (t.dtype() == DType.STRING) { // e.g. serialized tf.Examples fed to a serving graph
+      return org.tensorflow.types.TString.tensorOfBytes(shape(t.shape()),
+          DataBuffers.ofObjects(t.strings().toArray(new byte[0][])));
+    }
     Class<? extends TType> type = tfType(t.dtype());
     ByteBuffer src = t.data();
     byte[] bytes = new byte[src.remaining()];

@@ -43,7 +43,7 @@ public record Comparison(String name, boolean shapeMatches, boolean dtypeMatches
       }
       maxRel = Math.max(maxRel, d / Math.max(Math.abs(e), 1e-6));
     }
-    String detail = worst < 0 ? "" : "worst at flat index " + worst + ": expected " + expected.getDouble(worst)
+    String detail = worst < 0 ? "" : WORST + worst + ": expected " + expected.getDouble(worst)
         + ", got " + actual.getDouble(worst);
     return new Comparison(name, true, dtype, maxAbs, maxRel, badNonFinite, n, detail, finite);
   }
@@ -69,10 +69,17 @@ public record Comparison(String name, boolean shapeMatches, boolean dtypeMatches
     return dtype.isFloating() ? maxAbs <= absTol : maxAbs == 0;
   }
 
+  /**
+   * One line: the max abs error with where it is (the worst value belongs to that metric), then the max rel error,
+   * then whatever else is wrong.
+   */
   @Override
   public String toString() {
-    return String.format("%-50s max abs %.3g  max rel %.3g%s%s%s", name, maxAbs, maxRel,
-        mismatchedNonFinite > 0 ? "  non-finite mismatches " + mismatchedNonFinite : "",
-        dtypeMatches ? "" : "  DTYPE MISMATCH", detail.isEmpty() ? "" : "  (" + detail + ")");
+    boolean worst = detail.startsWith(WORST);
+    return String.format("%-50s max abs %.3g%s  max rel %.3g%s%s%s", name, maxAbs, worst ? " (" + detail + ")" : "",
+        maxRel, mismatchedNonFinite > 0 ? "  non-finite mismatches " + mismatchedNonFinite : "",
+        dtypeMatches ? "" : "  DTYPE MISMATCH", worst || detail.isEmpty() ? "" : "  (" + detail + ")");
   }
+
+  private static final String WORST = "worst at flat index ";
 }

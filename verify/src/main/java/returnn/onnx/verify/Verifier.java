@@ -7,6 +7,10 @@ import java.util.List;
 import java.util.Map;
 import returnn.onnx.ConversionException;
 import returnn.onnx.ir.DType;
+import returnn.onnx.ir.Dim;
+import returnn.onnx.ir.Value;
+import returnn.onnx.onnx.OnnxReader;
+import returnn.onnx.tf.savedmodel.TensorTypes;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.reference.TfReference;
@@ -25,10 +29,22 @@ import org.tensorflow.proto.NodeDef;
 public final class Verifier {
   /**
    * @param outputs TF output names; empty: every output of the ONNX model
-   * @param feeds given inputs by TF placeholder name; missing inputs are generated
+   * @param feeds given inputs by ONNX input name; missing inputs are generated
+   * @param inputShapes shapes of generated inputs by TF tensor or ONNX input name (-1 = batch or time), as
+   *     convert's {@code --inputs}; others come from TF's placeholder shape, completed by the ONNX model's declared
+   *     input shape where TF's is unknown
    */
   public record Options(Path graph, Path checkpoint, Path onnx, List<String> outputs, Map<String, Tensor> feeds,
-      long seed, int batch, int time, double tolerance) {
+      long seed, int batch, int time, double tolerance, Map<String, long[]> inputShapes) {
+    public Options {
+      inputShapes = inputShapes == null ? Map.of() : Map.copyOf(inputShapes);
+    }
+
+    public Options(Path graph, Path checkpoint, Path onnx, List<String> outputs, Map<String, Tensor> feeds,
+        long seed, int batch, int time, double tolerance) {
+      this(graph, checkpoint, onnx, outputs, feeds, seed, batch, time, tolerance, Map.of());
+    }
+
     public static Options of(Path graph, Path checkpoint, Path onnx) {
       return new Options(graph, checkpoint, onnx, List.of(), Map.of(), 42, 3, 11, 1e-5);
     }
@@ -88,6 +104,10 @@ public final class Verifier {
           : o.outputs().stream().map(n -> TensorRef.parse(n).onnxName()).toList();
       Map<String, NodeDef> nodes = new LinkedHashMap<>();
       for (NodeDef n : model.graph().getNodeList()) nodes.put(n.getName(), n);
+      Map<TensorRef, long[]> overrides = new LinkedHashMap<>();
+      o.inputShapes().forEach((k, v) -> overrides.put(TensorRef.parse(k), v));
+      Map<String, Value> declared = new LinkedHashMap<>();
+      for (Value v : OnnxReader.read(o.onnx()).graph().inputs()) declared.put(v.name(), v);
       List<InputGenerator.Spec> specs = new ArrayList<>();
       Map<String, Tensor> feeds = new LinkedHashMap<>();
       for (String in : ort.inputNames()) {
@@ -97,11 +117,30 @@ public final class Verifier {
           continue;
         }
         if (StateFeeds.isState(in, states)) continue; // fresh states below
-        NodeDef p = nodes.get(TensorRef.parse(in).node());
-        if (p == null) throw new ConversionException(o.onnx() + ": model input '" + in + "' is no node of " + o.graph());
-        DType dt = TfTensors.dtype(p.getAttrOrThrow("dtype").getType().getNumber(), in);
-        Shape shape = TfTensors.placeholderShape(p, model.graph().getVersions().getProducer());
+        TensorRef ref = TensorRef.parse(in);
+        NodeDef p = nodes.get(ref.node());
+        if (p == null) throw new ConversionException(o.onnx() + ": model input '" + in + "' is no tensor of " + o.graph());
+        Value onnxInput = declared.get(in);
+        boolean placeholder = p.getOp().startsWith("Placeholder") && ref.index() == 0;
+        if (!placeholder && onnxInput == null) {
+          throw new ConversionException(o.onnx() + ": model input '" + in + "' is not declared in the model's graph");
+        }
+        // A placeholder: TF's dtype and shape. Another tensor (convert --inputs cut the graph there): the model's.
+        DType dt = placeholder ? TfTensors.dtype(p.getAttrOrThrow("dtype").getType().getNumber(), in)
+            : onnxInput.dtype();
+        Shape tfShape = placeholder ? TfTensors.placeholderShape(p, model.graph().getVersions().getProducer())
+            : TfTensors.shape(TensorTypes.shape(p, ref.index()));
+        long[] override = overrides.remove(ref);
+        Shape shape = override != null ? Shape.of(override) : completed(tfShape, onnxInput == null ? null : onnxInput.shape());
+        if (!shape.hasRank()) {
+          throw new ConversionException(o.graph() + ": input '" + in + "' has unknown rank in TensorFlow and in the model; "
+              + "give its shape with --inputs " + in + ":d0xd1x... (-1 = batch/time)");
+        }
         specs.add(new InputGenerator.Spec(in, dt, shape, Vocabulary.boundFor(model.graph(), p.getName())));
+      }
+      if (!overrides.isEmpty()) {
+        throw new ConversionException(o.onnx() + ": --inputs names " + overrides.keySet().stream().map(TensorRef::onnxName)
+            .toList() + ", not inputs of the model (inputs: " + String.join(", ", ort.inputNames()) + ")");
       }
       feeds.putAll(new InputGenerator(o.seed(), o.batch(), o.time()).generate(specs));
       Map<String, Tensor> ortFeeds = StateFeeds.withFreshStates(feeds, states, true);
@@ -121,6 +160,18 @@ public final class Verifier {
       feeds.forEach((k, v) -> desc.put(k, describe(v)));
       return new Report(cmp, dtypes, desc, o.tolerance());
     }
+  }
+
+  /**
+   * TF's shape with what the model declares filled in: the model's shape where TF's rank is unknown, and per dim the
+   * model's where TF's dim is unknown (the model's may be fixed, e.g. by convert --inputs, or named).
+   */
+  static Shape completed(Shape tf, Shape onnx) {
+    if (onnx == null || !onnx.hasRank()) return tf;
+    if (!tf.hasRank() || tf.rank() != onnx.rank()) return tf.hasRank() ? tf : onnx;
+    List<Dim> dims = new ArrayList<>();
+    for (int i = 0; i < tf.rank(); i++) dims.add(tf.dim(i).isFixed() || !onnx.dim(i).isFixed() ? tf.dim(i) : onnx.dim(i));
+    return Shape.of(dims);
   }
 
   static String describe(Tensor t) {

@@ -39,4 +39,17 @@ class VerifierReportTest {
     assertTrue(report(partly, partly).ok());
     assertTrue(report(filled(0.5f), filled(0.5f)).ok());
   }
+
+  /**
+   * The worst value is where the abs error is largest, and is printed beside "max abs": here index 0 has the larger
+   * abs error (0.5 of 100) and index 1 the larger rel error (0.01 of 0.001).
+   */
+  @Test
+  void worstIndexStandsBesideMaxAbs() {
+    Tensor tf = Tensor.ofFloats(new long[] {2}, 100f, 0.001f);
+    Tensor ort = Tensor.ofFloats(new long[] {2}, 100.5f, 0.011f);
+    String line = Comparison.of("out", tf, ort).toString();
+    assertTrue(line.matches(".*max abs 0\\.500 \\(worst at flat index 0: expected 100\\.0, got 100\\.5\\)  max rel 10\\.0\\s*"),
+        line);
+  }
 }

@@ -65,6 +65,62 @@ public final class CheckpointReader implements AutoCloseable {
 
   /** As {@link #open(Path)}, mapping shards in chunks of {@code chunk} bytes (small values test chunk crossing). */
   static CheckpointReader open(Path path, long chunk) {
+    Index idx = readIndex(path);
+    Path prefix = idx.prefix();
+    Path index = idx.indexFile();
+    int numShards = idx.dataFiles().size();
+    Map<String, Stored> entries = idx.stored;
+    MappedShard[] shards = new MappedShard[numShards];
+    for (int i = 0; i < numShards; i++) shards[i] = MappedShard.map(idx.dataFiles().get(i), chunk);
+    for (Stored s : entries.values()) {
+      Entry e = s.entry();
+      MappedShard shard = shards[e.shard()];
+      if (!s.sliced() && (e.offset() > shard.size() || e.size() > shard.size() - e.offset())) {
+        throw ConversionException.atFile(shard.file(), "truncated data file: tensor '" + e.name() + "' needs bytes ["
+            + e.offset() + ", " + (e.offset() + e.size()) + ") but the file has " + shard.size() + " bytes");
+      }
+    }
+    return new CheckpointReader(prefix, index, entries, shards);
+  }
+
+  /**
+   * A checkpoint's index alone: every tensor's name, dtype and shape, and the data files it refers to, which need
+   * not exist (e.g. {@code inspect} of a prefix whose data shard was not copied).
+   */
+  public static final class Index {
+    private final Path prefix;
+    private final Path indexFile;
+    private final Map<String, Stored> stored;
+    private final List<Path> dataFiles;
+
+    private Index(Path prefix, Path indexFile, Map<String, Stored> stored, List<Path> dataFiles) {
+      this.prefix = prefix;
+      this.indexFile = indexFile;
+      this.stored = stored;
+      this.dataFiles = dataFiles;
+    }
+
+    public Path prefix() {
+      return prefix;
+    }
+
+    public Path indexFile() {
+      return indexFile;
+    }
+
+    /** The data shards, {@code <prefix>.data-0000i-of-0000n}. */
+    public List<Path> dataFiles() {
+      return dataFiles;
+    }
+
+    /** All tensors, in the index's order. */
+    public List<Entry> entries() {
+      return stored.values().stream().map(Stored::entry).toList();
+    }
+  }
+
+  /** Reads and checks the index of the checkpoint at {@code path} (as {@link #open(Path)} takes it), not its data. */
+  public static Index readIndex(Path path) {
     Path prefix = CheckpointPaths.resolvePrefix(path);
     Path index = CheckpointPaths.indexFile(prefix);
     List<TableReader.KeyValue> table = TableReader.read(index);
@@ -77,17 +133,9 @@ public final class CheckpointReader implements AutoCloseable {
       String name = new String(kv.key(), StandardCharsets.UTF_8);
       entries.put(name, parseEntry(index, name, kv.value(), numShards));
     }
-    MappedShard[] shards = new MappedShard[numShards];
-    for (int i = 0; i < numShards; i++) shards[i] = MappedShard.map(CheckpointPaths.dataFile(prefix, i, numShards), chunk);
-    for (Stored s : entries.values()) {
-      Entry e = s.entry();
-      MappedShard shard = shards[e.shard()];
-      if (!s.sliced() && (e.offset() > shard.size() || e.size() > shard.size() - e.offset())) {
-        throw ConversionException.atFile(shard.file(), "truncated data file: tensor '" + e.name() + "' needs bytes ["
-            + e.offset() + ", " + (e.offset() + e.size()) + ") but the file has " + shard.size() + " bytes");
-      }
-    }
-    return new CheckpointReader(prefix, index, entries, shards);
+    List<Path> files = new java.util.ArrayList<>();
+    for (int i = 0; i < numShards; i++) files.add(CheckpointPaths.dataFile(prefix, i, numShards));
+    return new Index(prefix, index, entries, List.copyOf(files));
   }
 
   /** Validates the header entry (BundleReader's constructor) and returns the number of shards. */

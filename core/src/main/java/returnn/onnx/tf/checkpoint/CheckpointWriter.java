@@ -37,6 +37,14 @@ public final class CheckpointWriter {
 
   /** As {@link #write(Path, Map)}, spreading the tensors round-robin over {@code shards} data files. */
   public static void write(Path prefix, Map<String, Tensor> tensors, int shards) {
+    write(prefix, tensors, shards, false);
+  }
+
+  /**
+   * As {@link #write(Path, Map, int)}; with {@code snappyIndex} the index blocks are snappy-compressed where that
+   * pays, as TF 1.0/1.1's MergeBundles wrote them (TensorFlow reads both; today's TF writes them uncompressed).
+   */
+  public static void write(Path prefix, Map<String, Tensor> tensors, int shards, boolean snappyIndex) {
     if (shards < 1) throw new IllegalArgumentException("shards must be at least 1");
     // The index is ordered by key bytes, which differs from String order for characters beyond U+FFFF.
     TreeMap<byte[], Tensor> sorted = new TreeMap<>(Arrays::compareUnsigned);
@@ -52,16 +60,16 @@ public final class CheckpointWriter {
       }
     }
     try (Staging staging = new Staging()) {
-      writeFiles(staging, prefix, sorted, shards);
+      writeFiles(staging, prefix, sorted, shards, snappyIndex);
     } catch (IOException e) {
       throw ConversionException.atFile(prefix, "cannot write checkpoint: " + e);
     }
   }
 
-  private static void writeFiles(Staging staging, Path prefix, TreeMap<byte[], Tensor> sorted, int shards)
-      throws IOException {
+  private static void writeFiles(Staging staging, Path prefix, TreeMap<byte[], Tensor> sorted, int shards,
+      boolean snappyIndex) throws IOException {
     Files.createDirectories(prefix.toAbsolutePath().getParent());
-    TableWriter index = new TableWriter();
+    TableWriter index = new TableWriter(snappyIndex);
     index.add(new byte[0], header(shards).toByteArray());
     FileChannel[] out = new FileChannel[shards];
     try {

@@ -1,5 +1,6 @@
 package returnn.onnx.tf.checkpoint;
 
+import io.airlift.compress.snappy.SnappyDecompressor;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -18,6 +19,10 @@ import returnn.onnx.ConversionException;
  *
  * <p>Layout: data blocks, a metaindex block, an index block (one entry per data block: a key at least as large
  * as the block's last key, and the block's handle), then a 48-byte footer with the metaindex and index handles.
+ *
+ * <p>A block is stored raw (type 0) or snappy-compressed (type 1, kSnappyCompression). TensorFlow's BundleWriter
+ * writes raw blocks, but MergeBundles (sharded saves) of TF 1.0/1.1 used the table default, snappy, and any tool
+ * built on table_builder.cc may; TF reads both. Snappy is decoded by aircompressor (pure Java, bounds-checked).
  */
 final class TableReader {
   /** One table entry; keys are raw bytes (TF compares them bytewise, unsigned). */
@@ -29,6 +34,12 @@ final class TableReader {
   /** After each block: 1 byte compression type, 4 bytes masked CRC32C of block contents + type byte. */
   static final int TRAILER_LENGTH = 5;
   static final byte NO_COMPRESSION = 0;
+  static final byte SNAPPY_COMPRESSION = 1;
+  /**
+   * Snappy's densest element is a 3-byte copy of 64 bytes, so a block expands at most ~22-fold; a declared length
+   * beyond this bound is garbage and is refused before anything is allocated.
+   */
+  private static final int MAX_SNAPPY_EXPANSION = 32;
 
   private final Path file;
   private final ByteBuffer bytes;
@@ -92,11 +103,46 @@ final class TableReader {
     if (Crc32c.unmask(stored) != actual) {
       throw error("checksum mismatch in " + what + " at offset " + offset + " (index file corrupted)");
     }
+    if (type == SNAPPY_COMPRESSION) return ByteBuffer.wrap(unsnappy(start, n, what, offset)).order(ByteOrder.LITTLE_ENDIAN);
     if (type != NO_COMPRESSION) {
       throw error(what + " at offset " + offset + " uses compression type " + type
-          + "; only uncompressed checkpoint indexes (what TensorFlow writes) are supported");
+          + "; only uncompressed (0) and snappy (1) checkpoint index blocks exist in TensorFlow");
     }
     return bytes.slice(start, n).order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  /** The uncompressed contents of a snappy block (format.cc ReadBlock, kSnappyCompression). */
+  private byte[] unsnappy(int start, int n, String what, long offset) {
+    String where = what + " at offset " + offset;
+    byte[] in = Arrays.copyOfRange(bytes.array(), start, start + n);
+    long length = declaredLength(in, where);
+    if (length > (long) MAX_SNAPPY_EXPANSION * n + 64 || length > Integer.MAX_VALUE - 16) {
+      throw error(where + ": snappy block declares " + length + " uncompressed bytes from " + n
+          + " compressed (garbled block)");
+    }
+    byte[] out = new byte[(int) length];
+    int produced;
+    try {
+      produced = new SnappyDecompressor().decompress(in, 0, n, out, 0, out.length);
+    } catch (RuntimeException e) { // MalformedInputException, or anything else the decoder throws on garbage
+      throw error(where + ": corrupt snappy-compressed block (" + e.getMessage() + ")");
+    }
+    if (produced != length) {
+      throw error(where + ": snappy block gives " + produced + " bytes, not the " + length + " it declares");
+    }
+    return out;
+  }
+
+  /** Snappy's preamble: the uncompressed length as a little-endian base-128 varint of at most 5 bytes. */
+  private long declaredLength(byte[] in, String where) {
+    long value = 0;
+    for (int i = 0; i < 5; i++) {
+      if (i >= in.length) break;
+      int b = in[i] & 0xff;
+      value |= (long) (b & 0x7f) << (7 * i);
+      if (b < 0x80) return value;
+    }
+    throw error(where + ": snappy block has a malformed length preamble (garbled block)");
   }
 
   /**

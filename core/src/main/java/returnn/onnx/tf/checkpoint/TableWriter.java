@@ -1,5 +1,6 @@
 package returnn.onnx.tf.checkpoint;
 
+import io.airlift.compress.snappy.SnappyCompressor;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -10,6 +11,8 @@ import java.util.List;
 /**
  * Builds an uncompressed LevelDB-format SSTable in memory, as TensorFlow's table_builder.cc does for checkpoint
  * indexes (see {@link TableReader} for the layout). Keys must be added in strictly ascending bytewise order.
+ * With {@code snappy}, each block is stored snappy-compressed when that saves at least an eighth, as table_builder.cc
+ * does with kSnappyCompression (TF 1.0/1.1 merged checkpoints); TensorFlow writes uncompressed indexes today.
  */
 final class TableWriter {
   /** table_options.h defaults: 256 KiB data blocks, a restart point every 16 keys. */
@@ -21,6 +24,15 @@ final class TableWriter {
   /** table_builder.cc uses a restart point at every index entry. */
   private final Block index = new Block(1);
   private byte[] lastKey;
+  private final boolean snappy;
+
+  TableWriter() {
+    this(false);
+  }
+
+  TableWriter(boolean snappy) {
+    this.snappy = snappy;
+  }
 
   void add(byte[] key, byte[] value) {
     if (lastKey != null && Arrays.compareUnsigned(key, lastKey) <= 0) {
@@ -57,17 +69,32 @@ final class TableWriter {
   /** Appends the block with its trailer, resets it, and returns its encoded BlockHandle. */
   private byte[] writeBlock(Block block) {
     byte[] contents = block.finish();
+    byte type = TableReader.NO_COMPRESSION;
+    if (snappy) {
+      byte[] compressed = compress(contents);
+      if (compressed.length < contents.length - contents.length / 8) {
+        contents = compressed;
+        type = TableReader.SNAPPY_COMPRESSION;
+      }
+    }
     long offset = out.size();
     out.writeBytes(contents);
     byte[] withType = Arrays.copyOf(contents, contents.length + 1);
-    withType[contents.length] = TableReader.NO_COMPRESSION;
+    withType[contents.length] = type;
     ByteBuffer trailer = ByteBuffer.allocate(TableReader.TRAILER_LENGTH).order(ByteOrder.LITTLE_ENDIAN);
-    trailer.put(TableReader.NO_COMPRESSION).putInt(Crc32c.mask(Crc32c.of(withType, 0, withType.length)));
+    trailer.put(type).putInt(Crc32c.mask(Crc32c.of(withType, 0, withType.length)));
     out.writeBytes(trailer.array());
     ByteArrayOutputStream handle = new ByteArrayOutputStream();
     Varint.write64(handle, offset);
     Varint.write64(handle, contents.length);
     return handle.toByteArray();
+  }
+
+  private static byte[] compress(byte[] raw) {
+    SnappyCompressor c = new SnappyCompressor();
+    byte[] out = new byte[c.maxCompressedLength(raw.length)];
+    int n = c.compress(raw, 0, raw.length, out, 0, out.length);
+    return Arrays.copyOf(out, n);
   }
 
   /** A block under construction: prefix-compressed entries plus restart points (block_builder.cc). */

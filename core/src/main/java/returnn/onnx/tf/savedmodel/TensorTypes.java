@@ -13,7 +13,7 @@ import org.tensorflow.proto.TensorShapeProto;
  * dtype from the op's OpDef when the graph carries one (a MetaGraphDef's stripped op list), else from the attrs TF
  * ops name their output type by; the shape from {@code _output_shapes} (or a placeholder's {@code shape}).
  */
-final class TensorTypes {
+public final class TensorTypes {
   private TensorTypes() {}
 
   private static final Set<String> BOOL_OUT = Set.of("Equal", "NotEqual", "Less", "LessEqual", "Greater",
@@ -21,8 +21,8 @@ final class TensorTypes {
       "VarIsInitializedOp", "IsVariableInitialized", "LoopCond");
   private static final Set<String> INT32_OUT = Set.of("Rank", "TensorArraySizeV3");
 
-  /** The number of outputs according to the OpDef, or -1 if unknown. */
-  static int outputCount(NodeDef n, OpDef def) {
+  /** The number of outputs according to the OpDef (else {@code _output_shapes}), or -1 if unknown. */
+  public static int outputCount(NodeDef n, OpDef def) {
     if (def == null) {
       if (n.containsAttr("_output_shapes")) return n.getAttrOrThrow("_output_shapes").getList().getShapeCount();
       return -1;
@@ -36,7 +36,8 @@ final class TensorTypes {
     return count;
   }
 
-  static DataType dtype(NodeDef n, int index, Map<String, OpDef> defs) {
+  /** The dtype of output {@code index} of {@code n}, or DT_INVALID when neither its OpDef nor its attrs tell. */
+  public static DataType dtype(NodeDef n, int index, Map<String, OpDef> defs) {
     OpDef def = defs.get(n.getOp());
     if (def != null) {
       DataType t = fromOpDef(n, index, def);
@@ -88,6 +89,7 @@ final class TensorTypes {
 
   private static DataType fromAttrs(NodeDef n, int index) {
     String op = n.getOp();
+    if (PARSE_EXAMPLE.contains(op)) return parseExampleOutput(n, index);
     if (BOOL_OUT.contains(op)) return DataType.DT_BOOL;
     if (INT32_OUT.contains(op)) return DataType.DT_INT32;
     if (op.equals("Where")) return DataType.DT_INT64;
@@ -109,8 +111,32 @@ final class TensorTypes {
     return DataType.DT_INVALID;
   }
 
+  private static final Set<String> PARSE_EXAMPLE = Set.of("ParseExample", "ParseExampleV2", "ParseSingleExample");
+
+  /**
+   * ParseExample's outputs (the front end of serving SavedModels fed serialized tf.Examples): num_sparse int64
+   * indices, the sparse values (sparse_types), num_sparse int64 shapes, the dense values (Tdense), then (V2) the
+   * ragged values and row splits.
+   */
+  private static DataType parseExampleOutput(NodeDef n, int index) {
+    long sparse = n.containsAttr("Nsparse") ? n.getAttrOrThrow("Nsparse").getI()
+        : n.containsAttr("num_sparse") ? n.getAttrOrThrow("num_sparse").getI() : 0;
+    java.util.List<DataType> outs = new java.util.ArrayList<>();
+    for (long i = 0; i < sparse && outs.size() <= index; i++) outs.add(DataType.DT_INT64);
+    outs.addAll(types(n, "sparse_types"));
+    for (long i = 0; i < sparse && outs.size() <= index; i++) outs.add(DataType.DT_INT64);
+    outs.addAll(types(n, "Tdense"));
+    outs.addAll(types(n, "ragged_value_types"));
+    outs.addAll(types(n, "ragged_split_types"));
+    return index < outs.size() ? outs.get(index) : DataType.DT_INVALID;
+  }
+
+  private static java.util.List<DataType> types(NodeDef n, String attr) {
+    return n.containsAttr(attr) ? n.getAttrOrThrow(attr).getList().getTypeList() : java.util.List.of();
+  }
+
   /** The output's shape, or an unknown-rank shape. */
-  static TensorShapeProto shape(NodeDef n, int index) {
+  public static TensorShapeProto shape(NodeDef n, int index) {
     if (n.containsAttr("_output_shapes")) {
       AttrValue.ListValue l = n.getAttrOrThrow("_output_shapes").getList();
       if (index < l.getShapeCount()) return l.getShape(index);

@@ -87,15 +87,94 @@ class CheckpointCorruptionTest {
   }
 
   @Test
-  void compressedBlockIsRejected() throws IOException {
+  void unknownCompressionTypeIsRejected() throws IOException {
     byte[] table = table(entryProto(1));
     ByteBuffer b = ByteBuffer.wrap(table).order(ByteOrder.LITTLE_ENDIAN);
     int n = firstBlockSize(b);
-    table[n] = 1; // snappy; fix the checksum so only the type is wrong
+    table[n] = 2; // no such type; fix the checksum so only the type is wrong
     b.putInt(n + 1, Crc32c.mask(Crc32c.of(table, 0, n + 1)));
     Files.write(index, table);
     String m = fails(() -> CheckpointReader.open(prefix));
-    assertTrue(m.startsWith(index + ": data block at offset 0 uses compression type 1"), m);
+    assertTrue(m.startsWith(index + ": data block at offset 0 uses compression type 2"), m);
+  }
+
+  @Test
+  void snappyIndexIsReadAsWritten() {
+    Path p = dir.resolve("snappy");
+    CheckpointWriter.write(p, manyNames(), 1, true);
+    try (CheckpointReader r = CheckpointReader.open(p)) {
+      manyNames().forEach((name, t) -> CheckpointRoundTripTest.assertSameTensor(name, t, r.tensorChecked(name)));
+    }
+  }
+
+  /** Raw bytes marked as snappy (checksum fixed): the decoder's complaint, as one error naming the block. */
+  @Test
+  void uncompressedBlockMarkedSnappyIsAnError() throws IOException {
+    byte[] table = table(entryProto(1));
+    ByteBuffer b = ByteBuffer.wrap(table).order(ByteOrder.LITTLE_ENDIAN);
+    int n = firstBlockSize(b);
+    table[n] = 1;
+    b.putInt(n + 1, Crc32c.mask(Crc32c.of(table, 0, n + 1)));
+    Files.write(index, table);
+    String m = fails(() -> CheckpointReader.open(prefix));
+    assertTrue(m.startsWith(index + ": data block at offset 0: "), m);
+    assertTrue(m.contains("snappy"), m);
+  }
+
+  /** Bytes of a snappy data block garbled in turn (checksum fixed): an error or a read, never a crash. */
+  @Test
+  void garbledSnappyBlocksGiveErrorsOnly() throws IOException {
+    Path p = dir.resolve("snappy");
+    CheckpointWriter.write(p, manyNames(), 1, true);
+    Path idx = CheckpointPaths.indexFile(p);
+    byte[] good = Files.readAllBytes(idx);
+    int n = firstBlockSize(ByteBuffer.wrap(good).order(ByteOrder.LITTLE_ENDIAN));
+    assertEquals(1, good[n], "the first block is snappy-compressed");
+    int errors = 0;
+    int tries = 0;
+    for (int i = 0; i < n; i += i < 16 ? 1 : 13) {
+      for (int x : new int[] {0x01, 0x80, 0xff}) {
+        tries++;
+        byte[] bad = good.clone();
+        bad[i] ^= (byte) x;
+        ByteBuffer.wrap(bad).order(ByteOrder.LITTLE_ENDIAN).putInt(n + 1, Crc32c.mask(Crc32c.of(bad, 0, n + 1)));
+        Files.write(idx, bad);
+        try (CheckpointReader r = CheckpointReader.open(p)) {
+          for (CheckpointReader.Entry e : r.entries()) r.tensorChecked(e.name());
+        } catch (ConversionException e) {
+          assertTrue(e.getMessage().startsWith(idx + ": ") || e.getMessage().startsWith(p.toString()), e.getMessage());
+          errors++;
+        }
+      }
+    }
+    assertTrue(errors > tries / 3, errors + " errors from " + tries + " garbled blocks");
+  }
+
+  @Test
+  void hugeDeclaredSnappyLengthIsRefusedBeforeAllocating() throws IOException {
+    Path p = dir.resolve("snappy");
+    CheckpointWriter.write(p, manyNames(), 1, true);
+    Path idx = CheckpointPaths.indexFile(p);
+    byte[] b = Files.readAllBytes(idx);
+    int n = firstBlockSize(ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN));
+    // The preamble varint (at most 5 bytes) made to declare 2^32 - 1 bytes; the block keeps its size.
+    byte[] preamble = {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f};
+    System.arraycopy(preamble, 0, b, 0, Math.min(5, n));
+    ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putInt(n + 1, Crc32c.mask(Crc32c.of(b, 0, n + 1)));
+    Files.write(idx, b);
+    String m = fails(() -> CheckpointReader.open(p));
+    assertTrue(m.startsWith(idx + ": data block at offset 0: snappy block declares 4294967295 uncompressed bytes"), m);
+  }
+
+  /** RETURNN-like names: long shared prefixes, so snappy pays. */
+  private static Map<String, Tensor> manyNames() {
+    Map<String, Tensor> m = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < 40; i++) {
+      m.put("lstm" + i + "_fw/rec/W_re", Tensor.ofFloats(new long[] {2}, i, -i));
+      m.put("lstm" + i + "_fw/rec/W", Tensor.ofFloats(new long[] {1}, i));
+      m.put("lstm" + i + "_fw/rec/b", Tensor.ofInts(new long[] {1}, i));
+    }
+    return m;
   }
 
   @Test

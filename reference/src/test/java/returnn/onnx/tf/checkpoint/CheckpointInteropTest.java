@@ -2,6 +2,7 @@ package returnn.onnx.tf.checkpoint;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -133,6 +134,29 @@ class CheckpointInteropTest {
     for (int i = 0; i < 1500; i += 37) some.put("layer" + i + pad + "/W", all.get("layer" + i + pad + "/W"));
     some.put("layer1499" + pad + "/W", all.get("layer1499" + pad + "/W"));
     assertRestoredByTf(prefix, some);
+  }
+
+  /**
+   * An index with snappy-compressed blocks (as TF 1.0/1.1's MergeBundles wrote them): TF's RestoreV2 reads it, and
+   * so do we, to the same bytes. RETURNN-like names over several data blocks, so compression pays in every block.
+   */
+  @Test
+  void snappyIndexIsReadByTfAndByUs() throws Exception {
+    Map<String, Tensor> vars = new LinkedHashMap<>(variables());
+    String pad = "/" + "rec".repeat(150);
+    for (int i = 0; i < 1500; i++) vars.put("lstm" + i + "_fw" + pad + "/W_re", Tensor.ofInts(new long[] {2}, i, -i));
+    Path plain = dir.resolve("plain/epoch.002");
+    Path snappy = dir.resolve("snappy/epoch.002");
+    CheckpointWriter.write(plain, vars, 2, false);
+    CheckpointWriter.write(snappy, vars, 2, true);
+    long plainSize = java.nio.file.Files.size(CheckpointPaths.indexFile(plain));
+    long snappySize = java.nio.file.Files.size(CheckpointPaths.indexFile(snappy));
+    assertTrue(snappySize * 4 < plainSize, "blocks compressed: " + snappySize + " vs " + plainSize + " bytes");
+    assertRestoredByTf(snappy, vars);
+    try (CheckpointReader r = CheckpointReader.open(snappy)) {
+      assertEquals(vars.size(), r.entries().size());
+      vars.forEach((name, t) -> assertSame(name, t, r.tensorChecked(name)));
+    }
   }
 
   /** Saves with a graph of constants feeding TF's SaveV2 op, as tf.compat.v1.train.Saver does. */
