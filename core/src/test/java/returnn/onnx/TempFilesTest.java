@@ -19,7 +19,7 @@ import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
-import returnn.onnx.onnx.OnnxWriter;
+import returnn.onnx.io.OnnxWriter;
 
 /** Temporaries of outputs: gone after SIGTERM, stale ones of dead processes removed, umask permissions. */
 class TempFilesTest {

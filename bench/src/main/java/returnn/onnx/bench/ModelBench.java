@@ -24,7 +24,7 @@ import returnn.onnx.fixtures.lstm.LstmFixtures;
 import returnn.onnx.fixtures.lstm.LstmTwin;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Tensor;
-import returnn.onnx.onnx.OnnxWriter;
+import returnn.onnx.io.OnnxWriter;
 import returnn.onnx.quantize.QuantizationReport;
 import returnn.onnx.quantize.QuantizeOptions;
 import returnn.onnx.quantize.Quantizer;

@@ -4,7 +4,7 @@ import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import returnn.onnx.ConversionException;
-import returnn.onnx.onnx.Version;
+import returnn.onnx.io.Version;
 
 /** {@code returnn-onnx}: convert RETURNN TensorFlow graphs and checkpoints to ONNX, verify, inspect. */
 @Command(name = "returnn-onnx", mixinStandardHelpOptions = true, version = "returnn-onnx " + Version.VERSION,

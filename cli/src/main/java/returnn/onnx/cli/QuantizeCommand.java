@@ -14,8 +14,8 @@ import picocli.CommandLine.Parameters;
 import returnn.onnx.ConversionException;
 import returnn.onnx.ConvertOptions;
 import returnn.onnx.SafePaths;
-import returnn.onnx.onnx.OnnxReader;
-import returnn.onnx.onnx.OnnxWriter;
+import returnn.onnx.io.OnnxReader;
+import returnn.onnx.io.OnnxWriter;
 import returnn.onnx.quantize.QuantizationReport;
 import returnn.onnx.quantize.Quantizer;
 

@@ -18,7 +18,7 @@ import returnn.onnx.fixtures.Variables;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.onnx.OnnxReader;
+import returnn.onnx.io.OnnxReader;
 import returnn.onnx.reference.TfReference;
 import returnn.onnx.runtime.OnnxSession;
 import returnn.onnx.tf.checkpoint.CheckpointWriter;

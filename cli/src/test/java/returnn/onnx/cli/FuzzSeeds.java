@@ -14,7 +14,7 @@ import returnn.onnx.fixtures.Fixtures;
 import returnn.onnx.fixtures.GraphFormat;
 import returnn.onnx.fixtures.VariableKind;
 import returnn.onnx.ir.Tensor;
-import returnn.onnx.onnx.OnnxWriter;
+import returnn.onnx.io.OnnxWriter;
 import returnn.onnx.runtime.Npy;
 import returnn.onnx.tf.checkpoint.CheckpointWriter;
 

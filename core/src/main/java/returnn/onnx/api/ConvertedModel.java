@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 import returnn.onnx.Converter;
 import returnn.onnx.ir.Value;
-import returnn.onnx.onnx.OnnxWriter;
+import returnn.onnx.io.OnnxWriter;
 
 /**
  * A converted ONNX model, not yet written: its bytes, its report and its metadata. Immutable: the graph inside is not

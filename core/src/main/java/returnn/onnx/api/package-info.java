@@ -13,7 +13,7 @@
  *       {@code QuantizationReport};</li>
  *   <li>for user-supplied op handlers ({@link returnn.onnx.api.Conversion#handler}): {@code returnn.onnx.convert}'s
  *       {@code OpHandler} and {@code ConversionContext}, and what a handler touches through them
- *       ({@code returnn.onnx.ops.OnnxBuilder}, {@code returnn.onnx.ir.Value}, {@code Tensor}, {@code DType},
+ *       ({@code returnn.onnx.build.OnnxBuilder}, {@code returnn.onnx.ir.Value}, {@code Tensor}, {@code DType},
  *       {@code Shape}): usable, but they follow the converter's internals and may change between versions;</li>
  *   <li>in the {@code returnn-onnx-runtime} artifact, {@code returnn.onnx.runtime}: {@code OnnxSession} (run a model),
  *       {@code StreamingSession} (chunk by chunk, states carried), {@code LmScorer} (perplexity),
@@ -24,7 +24,7 @@
  * other modules (runtime, verify, cli) use it.
  *
  * <p>Why no JPMS {@code module-info} (yet): the project's other modules are plain classpath jars that use core's
- * internals ({@code runtime} reads ONNX files and state mappings through {@code returnn.onnx.onnx} and
+ * internals ({@code runtime} reads ONNX files and state mappings through {@code returnn.onnx.io} and
  * {@code rewrite.state}; {@code verify} and {@code cli} use the readers, the IR and the rewrites). A named core
  * module would have to export those packages to them by module name, which needs module names for every module and
  * module-path test runs; and the handler API exposes {@code ir} and {@code ops} types, so those packages would be

@@ -8,7 +8,7 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 
 /** What a handler sees of the TF node it converts: converted inputs, attributes, and an ONNX builder. */
 public final class ConversionContext {

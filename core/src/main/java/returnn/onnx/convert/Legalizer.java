@@ -9,7 +9,7 @@ import returnn.onnx.ConversionException;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * The conversion pass: rewrites every "tf" node into ONNX ops with its handler, in topological order, replacing
@@ -54,13 +54,13 @@ public final class Legalizer {
         convert(graph, n);
         continue;
       }
-      if (n.isOnnx("Loop")) returnn.onnx.ops.TypeInference.bindLoopBody(n);
+      if (n.isOnnx("Loop")) returnn.onnx.eval.TypeInference.bindLoopBody(n);
       for (returnn.onnx.ir.Attr a : n.attrs().values()) {
         if (a instanceof returnn.onnx.ir.Attr.GraphVal g) legalize(g.value(), source);
       }
       // ONNX nodes a TF-level rule emitted on TF values (Loop/If, their outputs, TensorArray reads) get their types now
       // that those values are converted; inference only fills what is still unknown.
-      returnn.onnx.ops.TypeInference.infer(n, opset);
+      returnn.onnx.eval.TypeInference.infer(n, opset);
     }
   }
 

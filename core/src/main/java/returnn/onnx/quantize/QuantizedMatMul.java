@@ -8,7 +8,7 @@ import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * Emits {@code Y = A · dequantize(Wq) (+ bias)} with A quantized at run time: ONNX Runtime's

@@ -1,6 +1,6 @@
 package returnn.onnx.stepbystep;
 
-import returnn.onnx.onnx.MetadataJson;
+import returnn.onnx.io.MetadataJson;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

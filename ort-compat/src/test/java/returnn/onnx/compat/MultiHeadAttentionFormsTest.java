@@ -16,7 +16,7 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.onnx.OnnxWriter;
+import returnn.onnx.io.OnnxWriter;
 import returnn.onnx.rewrite.attention.CausalBias;
 import returnn.onnx.runtime.OnnxSession;
 

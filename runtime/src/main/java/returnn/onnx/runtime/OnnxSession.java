@@ -84,7 +84,7 @@ public final class OnnxSession implements AutoCloseable {
    */
   public static OnnxSession open(Path model, Options o) {
     // ONNX Runtime follows any external-data location (absolute, ../): only the model's folder is allowed.
-    Set<String> ops = returnn.onnx.onnx.ModelPrecheck.check(model);
+    Set<String> ops = returnn.onnx.io.ModelPrecheck.check(model);
     OrtSession.SessionOptions so = null;
     try {
       so = sessionOptions(o);

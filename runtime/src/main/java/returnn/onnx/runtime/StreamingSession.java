@@ -91,7 +91,7 @@ public final class StreamingSession implements AutoCloseable {
    */
   public static StreamingSession open(Path model, OnnxSession.Options o) {
     // external data only from the model's folder; the ops for the empty-input guard
-    java.util.Set<String> ops = returnn.onnx.onnx.ModelPrecheck.check(model);
+    java.util.Set<String> ops = returnn.onnx.io.ModelPrecheck.check(model);
     OverridableInitializers.Split split;
     try {
       split = OverridableInitializers.split(Files.readAllBytes(model), model.toString());

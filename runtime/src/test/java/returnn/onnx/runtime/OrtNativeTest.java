@@ -18,7 +18,7 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.onnx.OnnxWriter;
+import returnn.onnx.io.OnnxWriter;
 
 /** A process that used ONNX Runtime leaves nothing in the temporary folder (ORT's loader left an empty folder). */
 class OrtNativeTest {

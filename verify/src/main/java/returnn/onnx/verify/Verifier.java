@@ -9,7 +9,7 @@ import returnn.onnx.ConversionException;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Value;
-import returnn.onnx.onnx.OnnxReader;
+import returnn.onnx.io.OnnxReader;
 import returnn.onnx.tf.savedmodel.TensorTypes;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;

@@ -8,12 +8,12 @@ import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * Array ops, part 2: gathering and index-producing ops here; padding/reversal in {@link ArrayIndexingPad},
- * generators (Fill, Range, Tile, broadcasting) in {@link ArrayIndexingGen}.
+ * generators (Fill, Range, Tile, broadcasting) in {@link ArrayGenerators}.
  */
 public final class ArrayIndexingHandlers {
   /** Element types ONNX Runtime's CPU NonZero kernel accepts; others are cast to bool first. */
@@ -32,7 +32,7 @@ public final class ArrayIndexingHandlers {
     r.register("Where", ArrayIndexingHandlers::whereIndices);
     r.register("OneHot", ArrayIndexingHandlers::oneHot);
     ArrayIndexingPad.register(r);
-    ArrayIndexingGen.register(r);
+    ArrayGenerators.register(r);
   }
 
   static Value int64(OnnxBuilder b, Value v) {

@@ -11,8 +11,8 @@ import returnn.onnx.convert.ConversionContext;
 import returnn.onnx.convert.HandlerRegistry;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /** Padding, reversal and band masks. */
 final class ArrayIndexingPad {

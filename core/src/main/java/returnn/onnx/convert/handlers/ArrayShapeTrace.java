@@ -11,8 +11,8 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
-import returnn.onnx.ops.Shapes;
+import returnn.onnx.build.OnnxBuilder;
+import returnn.onnx.eval.Shapes;
 
 /**
  * Element-wise view of small integer vectors (shape vectors and their pieces) through the ONNX ops shape arithmetic

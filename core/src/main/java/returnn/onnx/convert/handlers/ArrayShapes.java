@@ -10,8 +10,8 @@ import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /** Shape queries and shape changes without data movement: Shape, ShapeN, Size, Rank, Reshape, ExpandDims, Squeeze, Transpose. */
 final class ArrayShapes {

@@ -8,7 +8,7 @@ import returnn.onnx.convert.handlers.ArrayShapeTrace.Vec;
 import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * StridedSlice and Slice as ONNX Slice (+ Squeeze for shrunk axes, Unsqueeze for new axes). Masked bounds become

@@ -8,8 +8,8 @@ import returnn.onnx.convert.handlers.ArrayShapeTrace.Vec;
 import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /** Joining and splitting: Pack, Unpack, ConcatV2, Concat, Split, SplitV. */
 final class ArrayStacking {

@@ -4,8 +4,8 @@ import java.util.List;
 import returnn.onnx.convert.ConversionContext;
 import returnn.onnx.convert.HandlerRegistry;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * Pass-through and variable ops. Placeholders, constants and variables themselves are graph inputs and constants

@@ -1,17 +1,17 @@
 package returnn.onnx.convert.handlers;
 
-import static returnn.onnx.convert.handlers.MathKernels.ARITH;
-import static returnn.onnx.convert.handlers.MathKernels.FLOATS;
-import static returnn.onnx.convert.handlers.MathKernels.NUMERIC;
-import static returnn.onnx.convert.handlers.MathKernels.POW;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.ARITH;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.FLOATS;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.NUMERIC;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.POW;
 
 import java.util.List;
 import returnn.onnx.convert.ConversionContext;
 import returnn.onnx.convert.HandlerRegistry;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /** Binary arithmetic: TF broadcasts like numpy, as ONNX does, so most ops map one to one. */
 final class MathArithmetic {
@@ -35,7 +35,7 @@ final class MathArithmetic {
     // TF TruncateMod and legacy Mod: C++ `%` on integers and std::fmod on floats: ONNX Mod with fmod=1.
     r.register("TruncateMod", MathArithmetic::truncateMod);
     r.register("Mod", MathArithmetic::truncateMod);
-    r.register("Pow", ctx -> ctx.setOutput(0, MathKernels.op(ctx.onnx(), "Pow", POW, ctx.input(0), ctx.input(1))));
+    r.register("Pow", ctx -> ctx.setOutput(0, OrtKernelTypes.op(ctx.onnx(), "Pow", POW, ctx.input(0), ctx.input(1))));
     r.register("SquaredDifference", ctx -> {
       Value d = arith(ctx.onnx(), "Sub", ctx.input(0), ctx.input(1));
       ctx.setOutput(0, arith(ctx.onnx(), "Mul", d, d));
@@ -44,7 +44,7 @@ final class MathArithmetic {
   }
 
   static Value arith(OnnxBuilder o, String op, Value a, Value b) {
-    return MathKernels.op(o, op, ARITH, a, b);
+    return OrtKernelTypes.op(o, op, ARITH, a, b);
   }
 
   private static void binary(ConversionContext ctx, String onnxOp) {
@@ -81,7 +81,7 @@ final class MathArithmetic {
     OnnxBuilder o = ctx.onnx();
     Value x = ctx.input(0), y = ctx.input(1);
     if (x.dtype().isFloating()) {
-      ctx.setOutput(0, MathKernels.via(o, FLOATS, arith(o, "Div", x, y), q -> o.op("Floor", q)));
+      ctx.setOutput(0, OrtKernelTypes.via(o, FLOATS, arith(o, "Div", x, y), q -> o.op("Floor", q)));
       return;
     }
     if (!x.dtype().isInteger()) throw ctx.unsupported("dtype", x.dtype());
@@ -107,10 +107,10 @@ final class MathArithmetic {
     Value r = mod(o, x, y, true);
     DType t = r.dtype();
     Value zero = o.scalar(t, 0);
-    Value rNeg = MathKernels.op(o, "Less", NUMERIC, r, zero);
-    Value yNeg = MathKernels.op(o, "Less", NUMERIC, y, zero);
+    Value rNeg = OrtKernelTypes.op(o, "Less", NUMERIC, r, zero);
+    Value yNeg = OrtKernelTypes.op(o, "Less", NUMERIC, y, zero);
     Value signsDiffer = o.op("Xor", rNeg, yNeg);
-    Value nonZero = o.op("Not", MathKernels.op(o, "Equal", MathKernels.EQUAL, r, zero));
+    Value nonZero = o.op("Not", OrtKernelTypes.op(o, "Equal", OrtKernelTypes.EQUAL, r, zero));
     Value fix = o.op("And", signsDiffer, nonZero);
     ctx.setOutput(0, MathLogic.where(o, fix, arith(o, "Add", r, y), r));
   }
@@ -120,7 +120,7 @@ final class MathArithmetic {
   }
 
   static Value mod(OnnxBuilder o, Value x, Value y, boolean fmod) {
-    return MathKernels.op(o, "Mod", NUMERIC, List.of(x, y), Attrs.of("fmod", fmod ? 1 : 0));
+    return OrtKernelTypes.op(o, "Mod", NUMERIC, List.of(x, y), Attrs.of("fmod", fmod ? 1 : 0));
   }
 
   /** DivNoNan: 0 where y == 0, even for x = 0 or inf; Where, so the unselected x/0 never leaks. */
@@ -128,7 +128,7 @@ final class MathArithmetic {
     OnnxBuilder o = ctx.onnx();
     Value x = ctx.input(0), y = ctx.input(1);
     Value zero = o.scalar(y.dtype(), 0);
-    Value yZero = MathKernels.op(o, "Equal", MathKernels.EQUAL, y, zero);
+    Value yZero = OrtKernelTypes.op(o, "Equal", OrtKernelTypes.EQUAL, y, zero);
     ctx.setOutput(0, MathLogic.where(o, yZero, zero, arith(o, "Div", x, y)));
   }
 }

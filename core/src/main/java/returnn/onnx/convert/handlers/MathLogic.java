@@ -1,9 +1,9 @@
 package returnn.onnx.convert.handlers;
 
-import static returnn.onnx.convert.handlers.MathKernels.EQUAL;
-import static returnn.onnx.convert.handlers.MathKernels.FLOATS;
-import static returnn.onnx.convert.handlers.MathKernels.NUMERIC;
-import static returnn.onnx.convert.handlers.MathKernels.WHERE;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.EQUAL;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.FLOATS;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.NUMERIC;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.WHERE;
 
 import java.util.List;
 import returnn.onnx.convert.ConversionContext;
@@ -12,8 +12,8 @@ import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /** Cast, comparisons, logical ops, selection and float classification. */
 final class MathLogic {
@@ -28,24 +28,24 @@ final class MathLogic {
     compare(r, "GreaterEqual", "GreaterOrEqual", NUMERIC);
     // NotEqual(NaN, NaN) is true in TF, and so is Not(Equal(NaN, NaN)).
     r.register("NotEqual", ctx -> ctx.setOutput(0, ctx.onnx().op("Not",
-        MathKernels.op(ctx.onnx(), "Equal", EQUAL, ctx.input(0), ctx.input(1)))));
+        OrtKernelTypes.op(ctx.onnx(), "Equal", EQUAL, ctx.input(0), ctx.input(1)))));
     r.register("LogicalAnd", ctx -> ctx.setOutput(0, ctx.onnx().op("And", ctx.input(0), ctx.input(1))));
     r.register("LogicalOr", ctx -> ctx.setOutput(0, ctx.onnx().op("Or", ctx.input(0), ctx.input(1))));
     r.register("LogicalNot", ctx -> ctx.setOutput(0, ctx.onnx().op("Not", ctx.input(0))));
     r.register("Select", MathLogic::select);
     r.register("SelectV2", ctx -> ctx.setOutput(0, where(ctx.onnx(), ctx.input(0), ctx.input(1), ctx.input(2))));
-    r.register("IsNan", ctx -> ctx.setOutput(0, MathKernels.op(ctx.onnx(), "IsNaN", FLOATS, ctx.input(0))));
-    r.register("IsInf", ctx -> ctx.setOutput(0, MathKernels.op(ctx.onnx(), "IsInf", FLOATS, ctx.input(0))));
+    r.register("IsNan", ctx -> ctx.setOutput(0, OrtKernelTypes.op(ctx.onnx(), "IsNaN", FLOATS, ctx.input(0))));
+    r.register("IsInf", ctx -> ctx.setOutput(0, OrtKernelTypes.op(ctx.onnx(), "IsInf", FLOATS, ctx.input(0))));
     r.register("IsFinite", ctx -> {
       OnnxBuilder o = ctx.onnx();
       Value x = ctx.input(0);
-      Value bad = o.op("Or", MathKernels.op(o, "IsNaN", FLOATS, x), MathKernels.op(o, "IsInf", FLOATS, x));
+      Value bad = o.op("Or", OrtKernelTypes.op(o, "IsNaN", FLOATS, x), OrtKernelTypes.op(o, "IsInf", FLOATS, x));
       ctx.setOutput(0, o.op("Not", bad));
     });
   }
 
   private static void compare(HandlerRegistry r, String tfOp, String onnxOp, java.util.Set<DType> ok) {
-    r.register(tfOp, ctx -> ctx.setOutput(0, MathKernels.op(ctx.onnx(), onnxOp, ok, ctx.input(0), ctx.input(1))));
+    r.register(tfOp, ctx -> ctx.setOutput(0, OrtKernelTypes.op(ctx.onnx(), onnxOp, ok, ctx.input(0), ctx.input(1))));
   }
 
   /**
@@ -66,7 +66,7 @@ final class MathLogic {
   static Value where(OnnxBuilder o, Value cond, Value x, Value y) {
     DType t = x.dtype();
     if (WHERE.contains(t)) return o.op("Where", cond, x, y);
-    DType w = MathKernels.wider(t, WHERE);
+    DType w = OrtKernelTypes.wider(t, WHERE);
     return o.cast(o.op("Where", cond, o.cast(x, w), o.cast(y, w)), t);
   }
 

@@ -1,11 +1,11 @@
 package returnn.onnx.convert.handlers;
 
-import static returnn.onnx.convert.handlers.MathKernels.ARITH;
-import static returnn.onnx.convert.handlers.MathKernels.CLIP;
-import static returnn.onnx.convert.handlers.MathKernels.FLOAT32;
-import static returnn.onnx.convert.handlers.MathKernels.FLOATS;
-import static returnn.onnx.convert.handlers.MathKernels.NEG;
-import static returnn.onnx.convert.handlers.MathKernels.NUMERIC;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.ARITH;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.CLIP;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.FLOAT32;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.FLOATS;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.NEG;
+import static returnn.onnx.convert.handlers.OrtKernelTypes.NUMERIC;
 
 import java.util.List;
 import java.util.Map;
@@ -15,8 +15,8 @@ import returnn.onnx.convert.HandlerRegistry;
 import returnn.onnx.ir.Attr;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /** Unary math and activations. */
 final class MathUnary {
@@ -47,12 +47,12 @@ final class MathUnary {
     // round halves to even.
     for (String op : List.of("Floor", "Ceil", "Round")) {
       r.register(op, ctx -> ctx.setOutput(0, ctx.input(0).dtype().isInteger() ? ctx.input(0)
-          : MathKernels.op(ctx.onnx(), op, FLOATS, ctx.input(0))));
+          : OrtKernelTypes.op(ctx.onnx(), op, FLOATS, ctx.input(0))));
     }
-    r.register("Selu", ctx -> ctx.setOutput(0, MathKernels.op(ctx.onnx(), "Selu", FLOAT32, List.of(ctx.input(0)),
+    r.register("Selu", ctx -> ctx.setOutput(0, OrtKernelTypes.op(ctx.onnx(), "Selu", FLOAT32, List.of(ctx.input(0)),
         Attrs.of("alpha", SELU_ALPHA, "gamma", SELU_SCALE))));
     // TF LeakyRelu's alpha defaults to 0.2; ONNX's to 0.01.
-    r.register("LeakyRelu", ctx -> ctx.setOutput(0, MathKernels.op(ctx.onnx(), "LeakyRelu", FLOAT32,
+    r.register("LeakyRelu", ctx -> ctx.setOutput(0, OrtKernelTypes.op(ctx.onnx(), "LeakyRelu", FLOAT32,
         List.of(ctx.input(0)), Attrs.of("alpha", ctx.attrFloat("alpha", 0.2f)))));
     r.register("Relu", MathUnary::relu);
     r.register("Relu6", ctx -> ctx.setOutput(0, clip(ctx.onnx(), ctx.input(0), 0, 6)));
@@ -60,18 +60,18 @@ final class MathUnary {
         ctx.input(0))));
     r.register("Reciprocal", MathUnary::reciprocal);
     r.register("Inv", MathUnary::reciprocal);
-    r.register("Rsqrt", ctx -> ctx.setOutput(0, MathKernels.via(ctx.onnx(), FLOATS, ctx.input(0),
+    r.register("Rsqrt", ctx -> ctx.setOutput(0, OrtKernelTypes.via(ctx.onnx(), FLOATS, ctx.input(0),
         x -> ctx.onnx().op("Reciprocal", ctx.onnx().op("Sqrt", x)))));
     // No ONNX Log1p: log(1 + x) loses relative precision for |x| below float eps, absolute error stays ~1e-8.
-    r.register("Log1p", ctx -> ctx.setOutput(0, MathKernels.via(ctx.onnx(), FLOATS, ctx.input(0),
+    r.register("Log1p", ctx -> ctx.setOutput(0, OrtKernelTypes.via(ctx.onnx(), FLOATS, ctx.input(0),
         x -> ctx.onnx().op("Log", ctx.onnx().op("Add", x, ctx.onnx().scalar(x.dtype(), 1))))));
-    r.register("Expm1", ctx -> ctx.setOutput(0, MathKernels.via(ctx.onnx(), FLOATS, ctx.input(0),
+    r.register("Expm1", ctx -> ctx.setOutput(0, OrtKernelTypes.via(ctx.onnx(), FLOATS, ctx.input(0),
         x -> ctx.onnx().op("Sub", ctx.onnx().op("Exp", x), ctx.onnx().scalar(x.dtype(), 1)))));
     r.register("ClipByValue", MathUnary::clipByValue);
   }
 
   private static void unary(HandlerRegistry r, String tfOp, String onnxOp, Set<DType> ok) {
-    r.register(tfOp, ctx -> ctx.setOutput(0, MathKernels.op(ctx.onnx(), onnxOp, ok, ctx.input(0))));
+    r.register(tfOp, ctx -> ctx.setOutput(0, OrtKernelTypes.op(ctx.onnx(), onnxOp, ok, ctx.input(0))));
   }
 
   /**
@@ -80,7 +80,7 @@ final class MathUnary {
    */
   private static void erf(ConversionContext ctx) {
     OnnxBuilder o = ctx.onnx();
-    ctx.setOutput(0, MathKernels.via(o, FLOAT32, ctx.input(0),
+    ctx.setOutput(0, OrtKernelTypes.via(o, FLOAT32, ctx.input(0),
         x -> o.op("Where", o.op("IsNaN", x), x, o.op("Erf", x))));
   }
 
@@ -88,20 +88,20 @@ final class MathUnary {
   private static void relu(ConversionContext ctx) {
     OnnxBuilder o = ctx.onnx();
     Value x = ctx.input(0);
-    if (x.dtype().isFloating()) ctx.setOutput(0, MathKernels.op(o, "Relu", FLOATS, x));
-    else ctx.setOutput(0, MathKernels.op(o, "Max", ARITH, x, o.scalar(x.dtype(), 0)));
+    if (x.dtype().isFloating()) ctx.setOutput(0, OrtKernelTypes.op(o, "Relu", FLOATS, x));
+    else ctx.setOutput(0, OrtKernelTypes.op(o, "Max", ARITH, x, o.scalar(x.dtype(), 0)));
   }
 
   /** TF Reciprocal/Inv on integers is integer division 1 / x; ONNX Reciprocal is float-only. */
   private static void reciprocal(ConversionContext ctx) {
     OnnxBuilder o = ctx.onnx();
     Value x = ctx.input(0);
-    if (x.dtype().isFloating()) ctx.setOutput(0, MathKernels.op(o, "Reciprocal", FLOATS, x));
+    if (x.dtype().isFloating()) ctx.setOutput(0, OrtKernelTypes.op(o, "Reciprocal", FLOATS, x));
     else ctx.setOutput(0, MathArithmetic.arith(o, "Div", o.scalar(x.dtype(), 1), x));
   }
 
   static Value clip(OnnxBuilder o, Value x, double lo, double hi) {
-    return MathKernels.op(o, "Clip", CLIP, List.of(x, o.scalar(x.dtype(), lo), o.scalar(x.dtype(), hi)), Map.of());
+    return OrtKernelTypes.op(o, "Clip", CLIP, List.of(x, o.scalar(x.dtype(), lo), o.scalar(x.dtype(), hi)), Map.of());
   }
 
   /**
@@ -114,10 +114,10 @@ final class MathUnary {
     boolean scalars = lo.shape().hasRank() && lo.shape().rank() == 0 && hi.shape().hasRank()
         && hi.shape().rank() == 0;
     if (scalars) {
-      ctx.setOutput(0, MathKernels.op(o, "Clip", CLIP, List.of(x, lo, hi), Map.<String, Attr>of()));
+      ctx.setOutput(0, OrtKernelTypes.op(o, "Clip", CLIP, List.of(x, lo, hi), Map.<String, Attr>of()));
       return;
     }
-    Value upper = MathKernels.op(o, "Min", ARITH, x, hi);
-    ctx.setOutput(0, MathKernels.op(o, "Max", ARITH, upper, lo));
+    Value upper = OrtKernelTypes.op(o, "Min", ARITH, x, hi);
+    ctx.setOutput(0, OrtKernelTypes.op(o, "Max", ARITH, upper, lo));
   }
 }

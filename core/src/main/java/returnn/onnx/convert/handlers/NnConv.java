@@ -9,8 +9,8 @@ import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * 2-D convolutions and pools. TF defaults to NHWC, ONNX is NCHW only: NHWC nodes get a Transpose on either side

@@ -6,8 +6,8 @@ import java.util.Map;
 import returnn.onnx.convert.ConversionContext;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /** Matrix products and bias addition. ONNX MatMul broadcasts batch dims numpy-style, as BatchMatMulV2/V3 do. */
 final class NnMatMul {

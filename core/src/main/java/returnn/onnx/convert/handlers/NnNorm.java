@@ -4,8 +4,8 @@ import java.util.List;
 import returnn.onnx.convert.ConversionContext;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /** Batch normalization (inference) and softmax. */
 final class NnNorm {

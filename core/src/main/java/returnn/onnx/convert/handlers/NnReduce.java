@@ -10,8 +10,8 @@ import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /** Reductions, ArgMax/ArgMin, TopKV2 and Cumsum. */
 final class NnReduce {

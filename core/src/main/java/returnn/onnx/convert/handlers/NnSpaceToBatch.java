@@ -8,7 +8,7 @@ import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * {@code SpaceToBatchND} / {@code BatchToSpaceND}, which TF's {@code tf.nn.convolution} puts around the inner

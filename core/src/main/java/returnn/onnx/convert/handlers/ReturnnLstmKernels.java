@@ -6,8 +6,8 @@ import returnn.onnx.convert.ConversionContext;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * RETURNN's LSTM kernels as exact ONNX Loops, following the CUDA/C++ code in returnn/native_op.py frame by frame:

@@ -4,7 +4,7 @@ import returnn.onnx.convert.ConversionContext;
 import returnn.onnx.convert.HandlerRegistry;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * TF 2's TensorLists (what {@code TensorArray} is under control flow v2) as dense tensors {@code [size, element...]}:

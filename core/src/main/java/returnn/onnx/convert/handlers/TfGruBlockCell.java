@@ -7,8 +7,8 @@ import returnn.onnx.ir.Attr;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * TF1 contrib {@code GRUBlockCell} (one GRU step; RETURNN's {@code gru} unit in TF 1.x graphs, inside a while loop),

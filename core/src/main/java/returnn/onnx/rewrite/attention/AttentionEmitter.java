@@ -11,9 +11,9 @@ import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
-import returnn.onnx.rewrite.pattern.TfLevel;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
+import returnn.onnx.rewrite.pattern.PreLegalTypes;
 
 /**
  * Emits one fused attention node for a {@link ReturnnSelfAttention}: ONNX Runtime's
@@ -161,6 +161,6 @@ final class AttentionEmitter {
   }
 
   static Value typed(Value v, DType fallback) {
-    return TfLevel.typed(v, fallback);
+    return PreLegalTypes.typed(v, fallback);
   }
 }

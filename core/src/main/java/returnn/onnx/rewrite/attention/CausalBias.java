@@ -8,7 +8,7 @@ import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * Causal masking of a {@code com.microsoft.MultiHeadAttention} as an additive bias instead of its
@@ -117,7 +117,7 @@ public final class CausalBias {
         Value last = b.slice(b.shapeOf(mha.input(i)), new long[] {-1}, new long[] {Long.MAX_VALUE}, new long[] {0}, null);
         size = size == null ? last : b.op("Add", size, last);
       }
-      zeros = b.op("ConstantOfShape", List.of(size), returnn.onnx.ops.Attrs.of("value",
+      zeros = b.op("ConstantOfShape", List.of(size), returnn.onnx.build.Attrs.of("value",
           returnn.onnx.ir.Tensor.ofFloats(new long[] {1}, new float[1])));
       zeros.setDtype(DType.FLOAT);
     }

@@ -4,8 +4,8 @@ import java.util.List;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * Key padding as one more term of q·k: every head of q gets a column of ones, every head of k a column that is 0

@@ -6,7 +6,7 @@ import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 import returnn.onnx.rewrite.RuleContext;
 import returnn.onnx.rewrite.pattern.Match;
 import returnn.onnx.rewrite.pattern.PatternRule;

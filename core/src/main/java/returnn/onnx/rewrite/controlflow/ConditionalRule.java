@@ -14,7 +14,7 @@ import returnn.onnx.ir.Attr;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.TypeInference;
+import returnn.onnx.eval.TypeInference;
 import returnn.onnx.rewrite.Rule;
 import returnn.onnx.rewrite.RuleContext;
 

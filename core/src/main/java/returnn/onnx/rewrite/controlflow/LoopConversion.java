@@ -15,9 +15,9 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
-import returnn.onnx.ops.TypeInference;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
+import returnn.onnx.eval.TypeInference;
 import returnn.onnx.rewrite.controlflow.TensorArrays.Contents;
 
 /**

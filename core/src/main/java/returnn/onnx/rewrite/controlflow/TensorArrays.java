@@ -5,7 +5,7 @@ import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * TF TensorArrays as plain tensors. A TensorArray is a handle plus a "flow" scalar that orders its reads and writes; at

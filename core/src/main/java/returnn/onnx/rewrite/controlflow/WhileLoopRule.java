@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Set;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 import returnn.onnx.rewrite.Rule;
 import returnn.onnx.rewrite.RuleContext;
 

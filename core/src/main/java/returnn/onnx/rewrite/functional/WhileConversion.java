@@ -11,9 +11,9 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
-import returnn.onnx.ops.TypeInference;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
+import returnn.onnx.eval.TypeInference;
 
 /**
  * A functional {@code While}/{@code StatelessWhile} (control flow v2) to an ONNX {@code Loop}.

@@ -12,13 +12,13 @@ import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 import returnn.onnx.rewrite.RuleContext;
 import returnn.onnx.rewrite.pattern.Match;
 import returnn.onnx.rewrite.pattern.Pattern;
 import returnn.onnx.rewrite.pattern.PatternRule;
-import returnn.onnx.rewrite.pattern.TfLevel;
+import returnn.onnx.rewrite.pattern.PreLegalTypes;
 
 /**
  * GELU as TF builds it → one node. {@code tf.nn.gelu(x)}: {@code 0.5·x·(1 + erf(x / √2))}; {@code tf.nn.gelu(x,
@@ -53,7 +53,7 @@ final class GeluRule {
   private static void rewrite(Match m, Graph g, RuleContext ctx) {
     Node root = m.rootNode();
     OnnxBuilder b = new OnnxBuilder(g, ctx.opset(), root.tfName(), root.tfName());
-    Value x = TfLevel.typed(m.value("x"), DType.FLOAT);
+    Value x = PreLegalTypes.typed(m.value("x"), DType.FLOAT);
     boolean tanh = m.has("tanh");
     Value y;
     if (ctx.opset() >= 20) {

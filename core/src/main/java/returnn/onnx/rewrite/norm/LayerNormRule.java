@@ -12,13 +12,13 @@ import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 import returnn.onnx.rewrite.RuleContext;
 import returnn.onnx.rewrite.pattern.Match;
 import returnn.onnx.rewrite.pattern.Pattern;
 import returnn.onnx.rewrite.pattern.PatternRule;
-import returnn.onnx.rewrite.pattern.TfLevel;
+import returnn.onnx.rewrite.pattern.PreLegalTypes;
 
 /**
  * RETURNN's {@code layer_norm} (RETURNN_GRAPHS.md "Other building blocks"): Mean(x, -1, keepdims), Sub, Square,
@@ -84,7 +84,7 @@ final class LayerNormRule {
   private static void rewrite(Match m, Graph g, RuleContext ctx) {
     Node root = m.rootNode();
     OnnxBuilder b = new OnnxBuilder(g, ctx.opset(), root.tfName(), root.tfName());
-    Value x = TfLevel.typed(m.value("x"), DType.FLOAT);
+    Value x = PreLegalTypes.typed(m.value("x"), DType.FLOAT);
     List<Value> in = m.has("bias") ? List.of(x, m.value("scale"), m.value("bias")) : List.of(x, m.value("scale"));
     Value y = b.op("LayerNormalization", in,
         Attrs.of("axis", -1, "epsilon", (float) m.constant("eps").getDouble(0)));

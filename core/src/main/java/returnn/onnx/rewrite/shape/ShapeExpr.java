@@ -8,7 +8,7 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Shapes;
+import returnn.onnx.eval.Shapes;
 
 /**
  * What a small integer tensor computed from shapes holds, element by element: a constant, or "axis i of value v".

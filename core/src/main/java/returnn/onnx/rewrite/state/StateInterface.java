@@ -12,7 +12,7 @@ import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 import returnn.onnx.rewrite.Pipeline;
 
 /**

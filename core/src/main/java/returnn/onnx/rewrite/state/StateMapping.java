@@ -1,6 +1,6 @@
 package returnn.onnx.rewrite.state;
 
-import returnn.onnx.onnx.MetadataJson;
+import returnn.onnx.io.MetadataJson;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -9,7 +9,7 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * The graph side of a state: an input with a default, broadcast over the batch, and a named output.

@@ -9,15 +9,15 @@ import java.util.function.Function;
 import returnn.onnx.ir.Attr;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * Element types ONNX Runtime's CPU provider has kernels for, per ONNX op (from its docs/OperatorKernels.md), and
  * helpers that cast around an op when the TF dtype at hand has no kernel. A model with a node whose type has no
  * kernel fails at session creation, so these casts are what makes e.g. int16 or float16 graphs loadable.
  */
-final class MathKernels {
-  private MathKernels() {}
+final class OrtKernelTypes {
+  private OrtKernelTypes() {}
 
   static final Set<DType> FLOATS = EnumSet.of(DType.FLOAT, DType.DOUBLE);
   /** Erf, Elu, Selu, LeakyRelu, Softplus, Softsign, Sin, Cos: ORT registers float32 only. */

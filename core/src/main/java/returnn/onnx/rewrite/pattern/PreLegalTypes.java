@@ -9,8 +9,8 @@ import returnn.onnx.ir.Value;
  * node is legalized, but the TF node's attributes say what it is; ONNX nodes a rule builds on such values need it
  * for type inference (the Legalizer later rewires the inputs and keeps the types).
  */
-public final class TfLevel {
-  private TfLevel() {}
+public final class PreLegalTypes {
+  private PreLegalTypes() {}
 
   /** The element type of {@code v}: its own, else from its TF producer's attributes ({@code T}, {@code dtype}...), else null. */
   public static DType type(Value v) {

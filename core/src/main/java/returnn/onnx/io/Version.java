@@ -1,4 +1,4 @@
-package returnn.onnx.onnx;
+package returnn.onnx.io;
 
 /** The tool version written into every model's provenance. */
 public final class Version {

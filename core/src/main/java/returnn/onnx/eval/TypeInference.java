@@ -1,4 +1,4 @@
-package returnn.onnx.ops;
+package returnn.onnx.eval;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -318,7 +318,7 @@ public final class TypeInference {
             d.set(a, whole ? dim : Dim.UNKNOWN);
             continue;
           }
-          long len = Layout.slice(NdArray.longs(DType.INT64, new long[] {dim.value()}, new long[(int) dim.value()]),
+          long len = DataMovement.slice(NdArray.longs(DType.INT64, new long[] {dim.value()}, new long[(int) dim.value()]),
               new long[] {st.getLong(j)}, new long[] {en.getLong(j)}, null, new long[] {step}).shape[0];
           d.set(a, Dim.of(len));
         }

@@ -11,7 +11,7 @@ import returnn.onnx.ir.Tensor;
 import returnn.onnx.verify.OpParity;
 
 /** Tile / Fill / ZerosLike / OnesLike / Range / BroadcastTo / BroadcastArgs against TensorFlow. */
-class ArrayIndexingGenParityTest {
+class ArrayGeneratorsParityTest {
   private static long[] s(long... d) {
     return d;
   }

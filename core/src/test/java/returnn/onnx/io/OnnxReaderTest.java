@@ -1,4 +1,4 @@
-package returnn.onnx.onnx;
+package returnn.onnx.io;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

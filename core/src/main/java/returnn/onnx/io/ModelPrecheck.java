@@ -1,4 +1,4 @@
-package returnn.onnx.onnx;
+package returnn.onnx.io;
 
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.WireFormat;

@@ -1,4 +1,4 @@
-package returnn.onnx.onnx;
+package returnn.onnx.io;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;

@@ -1,4 +1,4 @@
-package returnn.onnx.onnx;
+package returnn.onnx.io;
 
 import ai.onnx.proto.OnnxMl;
 import com.google.protobuf.CodedInputStream;
@@ -24,7 +24,7 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.TypeInference;
+import returnn.onnx.eval.TypeInference;
 
 /**
  * Reads an ONNX model into the IR, so that IR passes (quantization) can run on any .onnx file and {@link OnnxWriter}

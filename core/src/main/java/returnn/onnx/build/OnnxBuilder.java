@@ -1,5 +1,7 @@
-package returnn.onnx.ops;
+package returnn.onnx.build;
 
+import returnn.onnx.eval.ConstantFolder;
+import returnn.onnx.eval.TypeInference;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

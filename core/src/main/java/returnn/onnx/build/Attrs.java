@@ -1,4 +1,4 @@
-package returnn.onnx.ops;
+package returnn.onnx.build;
 
 import java.util.LinkedHashMap;
 import java.util.Map;

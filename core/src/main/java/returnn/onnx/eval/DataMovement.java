@@ -1,4 +1,4 @@
-package returnn.onnx.ops;
+package returnn.onnx.eval;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -7,8 +7,8 @@ import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Tensor;
 
 /** Data-movement and reduction evaluation for constant folding (ONNX semantics). */
-final class Layout {
-  private Layout() {}
+final class DataMovement {
+  private DataMovement() {}
 
   static NdArray concat(List<NdArray> xs, long axisAttr) {
     int rank = xs.get(0).shape.length;

@@ -9,21 +9,21 @@ import returnn.onnx.convert.HandlerRegistry;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.Attrs;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 
 /** Ops that generate or replicate values: Tile, Fill, ZerosLike/OnesLike, Range, BroadcastTo, BroadcastArgs. */
-final class ArrayIndexingGen {
-  private ArrayIndexingGen() {}
+final class ArrayGenerators {
+  private ArrayGenerators() {}
 
   static void register(HandlerRegistry r) {
     r.register("Tile", ctx -> ctx.setOutput(0, ctx.onnx().op("Tile", ctx.input(0), int64(ctx.onnx(), ctx.input(1)))));
-    r.register("Fill", ArrayIndexingGen::fill);
+    r.register("Fill", ArrayGenerators::fill);
     r.register("ZerosLike", ctx -> ctx.setOutput(0, filledLike(ctx, 0)));
     r.register("OnesLike", ctx -> ctx.setOutput(0, filledLike(ctx, 1)));
-    r.register("Range", ArrayIndexingGen::range);
+    r.register("Range", ArrayGenerators::range);
     r.register("BroadcastTo", ctx -> ctx.setOutput(0, ctx.onnx().op("Expand", ctx.input(0), int64(ctx.onnx(), ctx.input(1)))));
-    r.register("BroadcastArgs", ArrayIndexingGen::broadcastArgs);
+    r.register("BroadcastArgs", ArrayGenerators::broadcastArgs);
   }
 
   /** ConstantOfShape's value attribute must be a 1-element tensor; a value known only at run time is Expanded. */

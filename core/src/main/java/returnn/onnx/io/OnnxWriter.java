@@ -1,4 +1,4 @@
-package returnn.onnx.onnx;
+package returnn.onnx.io;
 
 import ai.onnx.proto.OnnxMl;
 import com.google.protobuf.ByteString;

@@ -1,4 +1,4 @@
-package returnn.onnx.ops;
+package returnn.onnx.eval;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -84,19 +84,19 @@ public final class ConstantFolder {
             ? null : Elementwise.cast(a.get(0), to);
       }
       case "Where" -> Elementwise.where(a.get(0), a.get(1), a.get(2));
-      case "Concat" -> Layout.concat(a, intAttr(attrs, "axis", 0));
-      case "Unsqueeze" -> Layout.unsqueeze(a.get(0), a.get(1).l);
-      case "Squeeze" -> Layout.squeeze(a.get(0), a.size() > 1 && a.get(1) != null ? a.get(1).l : null);
-      case "Reshape" -> Layout.reshape(a.get(0), a.get(1).l, intAttr(attrs, "allowzero", 0) == 1);
+      case "Concat" -> DataMovement.concat(a, intAttr(attrs, "axis", 0));
+      case "Unsqueeze" -> DataMovement.unsqueeze(a.get(0), a.get(1).l);
+      case "Squeeze" -> DataMovement.squeeze(a.get(0), a.size() > 1 && a.get(1) != null ? a.get(1).l : null);
+      case "Reshape" -> DataMovement.reshape(a.get(0), a.get(1).l, intAttr(attrs, "allowzero", 0) == 1);
       case "Flatten" -> {
         long[] s = a.get(0).shape;
         int ax = Shapes.normAxis(intAttr(attrs, "axis", 1), s.length + 1);
         long outer = 1;
         for (int i = 0; i < ax; i++) outer *= s[i];
-        yield Layout.reshape(a.get(0), new long[] {outer, -1}, false);
+        yield DataMovement.reshape(a.get(0), new long[] {outer, -1}, false);
       }
-      case "Gather" -> Layout.gather(a.get(0), a.get(1), intAttr(attrs, "axis", 0));
-      case "Slice" -> Layout.slice(a.get(0), a.get(1).l, a.get(2).l, a.size() > 3 && a.get(3) != null ? a.get(3).l : null,
+      case "Gather" -> DataMovement.gather(a.get(0), a.get(1), intAttr(attrs, "axis", 0));
+      case "Slice" -> DataMovement.slice(a.get(0), a.get(1).l, a.get(2).l, a.size() > 3 && a.get(3) != null ? a.get(3).l : null,
           a.size() > 4 && a.get(4) != null ? a.get(4).l : null);
       case "Size" -> NdArray.longs(DType.INT64, new long[0], new long[] {a.get(0).size()});
       case "Range" -> Elementwise.range(a.get(0), a.get(1), a.get(2));
@@ -106,18 +106,18 @@ public final class ConstantFolder {
             : (attrs.get("axes") instanceof Attr.Ints i ? i.values() : null);
         boolean noop = intAttr(attrs, "noop_with_empty_axes", 0) == 1;
         if ((axes == null || axes.length == 0) && noop) yield a.get(0);
-        yield Layout.reduce(op, a.get(0), axes, intAttr(attrs, "keepdims", 1) == 1);
+        yield DataMovement.reduce(op, a.get(0), axes, intAttr(attrs, "keepdims", 1) == 1);
       }
-      case "Expand" -> Layout.expand(a.get(0), a.get(1).l);
-      case "Tile" -> Layout.tile(a.get(0), a.get(1).l);
-      case "Transpose" -> Layout.transpose(a.get(0), attrs.get("perm") instanceof Attr.Ints p ? p.values() : null);
+      case "Expand" -> DataMovement.expand(a.get(0), a.get(1).l);
+      case "Tile" -> DataMovement.tile(a.get(0), a.get(1).l);
+      case "Transpose" -> DataMovement.transpose(a.get(0), attrs.get("perm") instanceof Attr.Ints p ? p.values() : null);
       case "ConstantOfShape" -> {
         Tensor v = attrs.get("value") instanceof Attr.TensorVal tv ? tv.value() : Tensor.scalarFloat(0);
         NdArray val = NdArray.of(v);
         long[] shape = a.get(0).l;
         long n = Tensor.count(shape);
         if (n > MAX_ELEMENTS) yield null;
-        yield Layout.expand(NdArray.of(v.reshape(new long[0])), shape).withDtype(val.dtype);
+        yield DataMovement.expand(NdArray.of(v.reshape(new long[0])), shape).withDtype(val.dtype);
       }
       default -> null;
     };

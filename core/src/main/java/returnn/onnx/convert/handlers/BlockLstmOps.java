@@ -7,7 +7,7 @@ import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
-import returnn.onnx.ops.OnnxBuilder;
+import returnn.onnx.build.OnnxBuilder;
 
 /**
  * TF's {@code BlockLSTM} / {@code BlockLSTMV2} (RETURNN's {@code lstmblockfused} unit in TF1.15-era graphs) as an
@@ -18,10 +18,10 @@ import returnn.onnx.ops.OnnxBuilder;
  * no forget bias. This is what the LSTM fusion falls back to, e.g. with a cell clip. {@code LSTMBlockCell} is one
  * step of the same cell, converted in place (inside the Loop its while loop became).
  */
-final class ReturnnBlockLstm {
+final class BlockLstmOps {
   private static final String[] OUTPUTS = {"i", "cs", "f", "o", "ci", "co", "h"};
 
-  private ReturnnBlockLstm() {}
+  private BlockLstmOps() {}
 
   static void convert(ConversionContext ctx) {
     OnnxBuilder b = ctx.onnx();

@@ -1,5 +1,7 @@
-package returnn.onnx.ops;
+package returnn.onnx.eval;
 
+import returnn.onnx.build.Attrs;
+import returnn.onnx.build.OnnxBuilder;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

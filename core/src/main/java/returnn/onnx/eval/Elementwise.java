@@ -1,4 +1,4 @@
-package returnn.onnx.ops;
+package returnn.onnx.eval;
 
 import returnn.onnx.ir.DType;
 
