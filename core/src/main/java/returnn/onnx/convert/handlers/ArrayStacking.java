@@ -95,11 +95,7 @@ final class ArrayStacking {
       setAll(ctx, splitStatic(b, x, axis, sizes));
       return;
     }
-    // Without a split input, ONNX splits equally into as many outputs as the node has; opset 18 wants num_outputs.
-    List<Value> outs = ctx.opset() >= 18
-        ? b.node(Node.ONNX, "Split", List.of(x), Attrs.of("axis", axis, "num_outputs", num), num)
-        : b.node(Node.ONNX, "Split", List.of(x), Attrs.of("axis", axis), num);
-    setAll(ctx, outs);
+    setAll(ctx, b.splitEqual(x, axis, num));
   }
 
   /** SplitV(value, size_splits, split_dim): one size may be -1 (the rest of the dim). */
