@@ -73,7 +73,7 @@ final class InspectCommand implements Callable<Integer> {
     TreeMap<String, Integer> unsupported = new TreeMap<>();
     hist.forEach((op, c) -> {
       int n = neededHist.getOrDefault(op, 0);
-      boolean ok = IMPORTED.contains(op) || CONTROL_FLOW.contains(op) || FUNCTIONAL.contains(op) || reg.find(op, returnn.onnx.ConvertOptions.MAX_OPSET) != null;
+      boolean ok = IMPORTED.contains(op) || CONTROL_FLOW.contains(op) || FUNCTIONAL.contains(op) || reg.find(op) != null;
       if (!ok && n > 0) unsupported.put(op, n);
       System.out.printf("  %-32s %6d / %-6d%s%n", op, n, c, ok ? "" : n > 0 ? "  (unsupported)" : "  (unsupported, pruned)");
     });

@@ -157,6 +157,12 @@ public final class OnnxBuilder {
     return node(Node.ONNX, "Split", List.of(v, constLongs(sizes)), Attrs.of("axis", axis), sizes.length);
   }
 
+  /** Split into {@code num} equal pieces along axis (no sizes input; opset 18 wants the count as num_outputs). */
+  public List<Value> splitEqual(Value v, long axis, int num) {
+    Map<String, Attr> attrs = opset >= 18 ? Attrs.of("axis", axis, "num_outputs", num) : Attrs.of("axis", axis);
+    return node(Node.ONNX, "Split", List.of(v), attrs, num);
+  }
+
   public Value concat(List<Value> parts, long axis) {
     if (parts.size() == 1) return parts.get(0);
     return op("Concat", parts, Attrs.of("axis", axis));

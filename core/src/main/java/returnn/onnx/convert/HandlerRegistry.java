@@ -1,9 +1,6 @@
 package returnn.onnx.convert;
 
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -14,13 +11,19 @@ import returnn.onnx.convert.handlers.NnHandlers;
 import returnn.onnx.convert.handlers.ReturnnHandlers;
 
 /**
- * TF op type → handler, versioned by opset: the newest handler whose {@code sinceOpset} is not above the target
- * opset wins (tf2onnx's scheme). Families register explicitly, one class each; no reflection.
+ * TF op type → handler, one handler an op for every opset. Families register explicitly, one class each; no
+ * reflection.
+ *
+ * <p>Not versioned by opset (tf2onnx's scheme of a handler per {@code sinceOpset}), on purpose: where the target
+ * opset matters here, it changes how one ONNX node is spelled, not how a TF op is converted: reduce and squeeze axes
+ * as an attribute or an input, Split's {@code num_outputs} (18), Reshape's {@code allowzero} (14), ScatterND's
+ * {@code reduction} (16), random draws through Dropout (22). A handler variant per opset would copy a whole handler to
+ * change one attribute, so the spelling is decided where the node is built ({@link returnn.onnx.build.OnnxBuilder}
+ * for the common ops: {@code reduce}, {@code splitEqual}) or by one check in the handler, which also gives a clear
+ * error where an opset is too old for an op.
  */
 public final class HandlerRegistry {
-  private record Versioned(int sinceOpset, OpHandler handler) {}
-
-  private final Map<String, List<Versioned>> handlers = new HashMap<>();
+  private final Map<String, OpHandler> handlers = new HashMap<>();
 
   public static HandlerRegistry standard() {
     HandlerRegistry r = new HandlerRegistry();
@@ -33,31 +36,23 @@ public final class HandlerRegistry {
     return r;
   }
 
+  /** Registers {@code h} for {@code tfOp}, replacing the handler registered for it before, if any. */
   public HandlerRegistry register(String tfOp, OpHandler h) {
-    return register(tfOp, 1, h);
-  }
-
-  public HandlerRegistry register(String tfOp, int sinceOpset, OpHandler h) {
-    List<Versioned> l = handlers.computeIfAbsent(tfOp, k -> new ArrayList<>());
-    l.removeIf(v -> v.sinceOpset == sinceOpset);
-    l.add(new Versioned(sinceOpset, h));
-    l.sort(Comparator.comparingInt(Versioned::sinceOpset).reversed());
+    handlers.put(tfOp, h);
     return this;
   }
 
   /**
-   * Registers {@code h} for {@code tfOp} at every opset, replacing any handler registered for it (a user's handler
-   * for a custom op, or in place of a built-in one).
+   * Registers {@code h} for {@code tfOp}, replacing any handler registered for it (a user's handler for a custom op,
+   * or in place of a built-in one).
    */
   public HandlerRegistry override(String tfOp, OpHandler h) {
-    handlers.remove(tfOp);
-    return register(tfOp, 1, h);
+    return register(tfOp, h);
   }
 
-  /** The handler for {@code tfOp} at {@code opset}, or null. */
-  public OpHandler find(String tfOp, int opset) {
-    for (Versioned v : handlers.getOrDefault(tfOp, List.of())) if (v.sinceOpset <= opset) return v.handler;
-    return null;
+  /** The handler for {@code tfOp}, or null. */
+  public OpHandler find(String tfOp) {
+    return handlers.get(tfOp);
   }
 
   public Set<String> supportedOps() {

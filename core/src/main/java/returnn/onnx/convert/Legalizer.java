@@ -67,7 +67,7 @@ public final class Legalizer {
   private void checkSupported(Graph graph, String source) {
     Map<String, List<String>> missing = new TreeMap<>();
     for (Node n : graph.allNodes()) {
-      if (n.domain().equals(Node.TF) && registry.find(n.op(), opset) == null) {
+      if (n.domain().equals(Node.TF) && registry.find(n.op()) == null) {
         missing.computeIfAbsent(n.op(), k -> new ArrayList<>()).add(n.tfName());
       }
     }
@@ -89,7 +89,7 @@ public final class Legalizer {
     ConversionContext ctx = new ConversionContext(n, b);
     long before = Node.nextSerial();
     try {
-      registry.find(n.op(), opset).convert(ctx);
+      registry.find(n.op()).convert(ctx);
     } catch (ConversionException e) {
       throw e;
     } catch (RuntimeException e) {

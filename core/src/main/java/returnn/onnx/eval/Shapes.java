@@ -3,7 +3,10 @@ package returnn.onnx.eval;
 import java.util.ArrayList;
 import java.util.List;
 import returnn.onnx.ir.Dim;
+import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
+import returnn.onnx.ir.Tensor;
+import returnn.onnx.ir.Value;
 
 /** Shape arithmetic shared by type inference and constant folding. */
 public final class Shapes {
@@ -68,6 +71,28 @@ public final class Shapes {
     if (e < 0) e += dim;
     long lo = step > 0 ? 0 : -1, hi = step > 0 ? dim : dim - 1;
     return new long[] {Math.max(lo, Math.min(s, hi)), Math.max(lo, Math.min(e, hi))};
+  }
+
+  /** Rank {@code r}, every dim unknown. */
+  static Shape unknownOfRank(int r) {
+    List<Dim> d = new ArrayList<>();
+    for (int i = 0; i < r; i++) d.add(Dim.UNKNOWN);
+    return Shape.of(d);
+  }
+
+  /**
+   * The axes of Unsqueeze, Squeeze or a Reduce: an attribute before opset {@code inputSince}, a constant input from
+   * it on (null when absent; {@link TypeInference.UnknownShape} when computed at run time).
+   */
+  static long[] axesOf(Node n, int opset, int inputSince) {
+    if (opset >= inputSince) {
+      Value a = n.input(1);
+      if (a == null) return null;
+      Tensor t = a.constant();
+      if (t == null) throw new TypeInference.UnknownShape("dynamic axes");
+      return t.toLongs();
+    }
+    return n.intsAttr("axes");
   }
 
   public static long[] strides(long[] shape) {

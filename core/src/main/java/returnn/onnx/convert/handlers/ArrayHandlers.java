@@ -3,21 +3,21 @@ package returnn.onnx.convert.handlers;
 import returnn.onnx.convert.HandlerRegistry;
 
 /**
- * Array op handlers: shapes and reshapes ({@link ArrayShapes}), slicing ({@link ArraySlicing}), joining and
+ * Array op handlers: shapes and reshapes ({@link ShapeOpHandlers}), slicing ({@link ArraySlicing}), joining and
  * splitting ({@link ArrayStacking}); gathering, padding and generators in {@link ArrayIndexingHandlers}.
  */
 public final class ArrayHandlers {
   private ArrayHandlers() {}
 
   public static void register(HandlerRegistry r) {
-    r.register("Shape", ArrayShapes::shape);
-    r.register("ShapeN", ArrayShapes::shapeN);
-    r.register("Size", ArrayShapes::size);
-    r.register("Rank", ArrayShapes::rank);
-    r.register("Reshape", ArrayShapes::reshape);
-    r.register("ExpandDims", ArrayShapes::expandDims);
-    r.register("Squeeze", ArrayShapes::squeeze);
-    r.register("Transpose", ArrayShapes::transpose);
+    r.register("Shape", ShapeOpHandlers::shape);
+    r.register("ShapeN", ShapeOpHandlers::shapeN);
+    r.register("Size", ShapeOpHandlers::size);
+    r.register("Rank", ShapeOpHandlers::rank);
+    r.register("Reshape", ShapeOpHandlers::reshape);
+    r.register("ExpandDims", ShapeOpHandlers::expandDims);
+    r.register("Squeeze", ShapeOpHandlers::squeeze);
+    r.register("Transpose", ShapeOpHandlers::transpose);
     r.register("StridedSlice", ArraySlicing::stridedSlice);
     r.register("Slice", ArraySlicing::slice);
     r.register("Pack", ArrayStacking::pack);

@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import returnn.onnx.convert.ConversionContext;
-import returnn.onnx.convert.handlers.ArrayShapeTrace.Vec;
 import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
@@ -36,9 +35,9 @@ final class ArraySlicing {
   static void stridedSlice(ConversionContext ctx) {
     OnnxBuilder b = ctx.onnx();
     Value x = ctx.input(0);
-    Vec begin = Vec.of(b, ctx.input(1));
-    Vec end = Vec.of(b, ctx.input(2));
-    Vec strideVec = Vec.of(b, ctx.input(3));
+    TracedVector begin = TracedVector.of(b, ctx.input(1));
+    TracedVector end = TracedVector.of(b, ctx.input(2));
+    TracedVector strideVec = TracedVector.of(b, ctx.input(3));
     if (strideVec == null || !strideVec.allKnown()) {
       throw ctx.error("strides (input 3) are computed at run time; their signs decide the slice semantics, so they must be constant");
     }
@@ -149,7 +148,7 @@ final class ArraySlicing {
     }
     if (!squeezeAxes.isEmpty()) y = b.squeeze(y, toArray(squeezeAxes));
     if (!newAxisPos.isEmpty()) y = b.unsqueeze(y, toArray(newAxisPos));
-    ctx.setOutput(0, ArrayShapeTrace.foldIfKnown(b, y));
+    ctx.setOutput(0, TracedVector.foldIfKnown(b, y));
   }
 
   private static Dim dimAt(Shape s, long axis) {
@@ -169,7 +168,7 @@ final class ArraySlicing {
       steps[k] = c.step();
       if (c.step() != 1) unitSteps = false;
     }
-    List<Value> in = new ArrayList<>(List.of(x, ArrayShapeTrace.join(b, starts), ArrayShapeTrace.join(b, ends), b.constLongs(axes)));
+    List<Value> in = new ArrayList<>(List.of(x, TracedVector.join(b, starts), TracedVector.join(b, ends), b.constLongs(axes)));
     if (!unitSteps) in.add(b.constLongs(steps));
     return b.op("Slice", in, Map.of());
   }
@@ -182,8 +181,8 @@ final class ArraySlicing {
   static void slice(ConversionContext ctx) {
     OnnxBuilder b = ctx.onnx();
     Value x = ctx.input(0);
-    Vec begin = Vec.of(b, ctx.input(1));
-    Vec size = Vec.of(b, ctx.input(2));
+    TracedVector begin = TracedVector.of(b, ctx.input(1));
+    TracedVector size = TracedVector.of(b, ctx.input(2));
     if (begin == null || size == null || begin.size() != size.size()) {
       throw ctx.error("begin and size must be vectors of one static length");
     }
@@ -208,6 +207,6 @@ final class ArraySlicing {
       for (int i = 0; i < n; i++) axes[i] = i;
       y = b.op("Slice", List.of(x, b64, e, b.constLongs(axes)), Map.of());
     }
-    ctx.setOutput(0, ArrayShapeTrace.foldIfKnown(b, y));
+    ctx.setOutput(0, TracedVector.foldIfKnown(b, y));
   }
 }

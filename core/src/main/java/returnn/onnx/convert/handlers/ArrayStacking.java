@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import returnn.onnx.convert.ConversionContext;
-import returnn.onnx.convert.handlers.ArrayShapeTrace.Vec;
 import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Value;
@@ -21,7 +20,7 @@ final class ArrayStacking {
   }
 
   private static long constAxis(ConversionContext ctx, int input) {
-    Vec v = Vec.of(ctx.onnx(), ctx.input(input));
+    TracedVector v = TracedVector.of(ctx.onnx(), ctx.input(input));
     if (v == null || v.size() != 1 || !v.allKnown()) throw ctx.error("the axis (input " + input + ") must be a constant scalar");
     return v.values()[0];
   }
@@ -41,7 +40,7 @@ final class ArrayStacking {
     long axis = normAxis(ctx, ctx.attrInt("axis", 0), r < 0 ? -1 : r + 1);
     List<Value> parts = new ArrayList<>();
     for (Value v : in) parts.add(b.unsqueeze(v, axis));
-    ctx.setOutput(0, ArrayShapeTrace.foldIfKnown(b, b.concat(parts, axis)));
+    ctx.setOutput(0, TracedVector.foldIfKnown(b, b.concat(parts, axis)));
   }
 
   /** Unpack: one Gather with a scalar index per used output (folds for constants, unlike Split). */
@@ -55,7 +54,7 @@ final class ArrayStacking {
       if (d.isFixed() && d.value() != num) throw ctx.error("num " + num + " does not match dim " + axis + " of size " + d.value());
     }
     for (int i = 0; i < ctx.outputCount(); i++) {
-      if (ctx.outputUsed(i)) ctx.setOutput(i, ArrayShapeTrace.foldIfKnown(b, b.gather(x, b.scalarLong(i), axis)));
+      if (ctx.outputUsed(i)) ctx.setOutput(i, TracedVector.foldIfKnown(b, b.gather(x, b.scalarLong(i), axis)));
     }
   }
 
@@ -74,7 +73,7 @@ final class ArrayStacking {
     List<Value> parts = new ArrayList<>();
     for (int i = 0; i < n; i++) parts.add(ctx.input(first + i));
     long ax = normAxis(ctx, axis, rankOf(parts));
-    ctx.setOutput(0, ArrayShapeTrace.foldIfKnown(b, b.concat(parts, ax)));
+    ctx.setOutput(0, TracedVector.foldIfKnown(b, b.concat(parts, ax)));
   }
 
   /** Split(split_dim, value): num_split equal pieces. */
@@ -96,11 +95,7 @@ final class ArrayStacking {
       setAll(ctx, splitStatic(b, x, axis, sizes));
       return;
     }
-    // Without a split input, ONNX splits equally into as many outputs as the node has; opset 18 wants num_outputs.
-    List<Value> outs = ctx.opset() >= 18
-        ? b.node(Node.ONNX, "Split", List.of(x), Attrs.of("axis", axis, "num_outputs", num), num)
-        : b.node(Node.ONNX, "Split", List.of(x), Attrs.of("axis", axis), num);
-    setAll(ctx, outs);
+    setAll(ctx, b.splitEqual(x, axis, num));
   }
 
   /** SplitV(value, size_splits, split_dim): one size may be -1 (the rest of the dim). */
@@ -109,7 +104,7 @@ final class ArrayStacking {
     Value x = ctx.input(0);
     int r = x.shape().hasRank() ? x.shape().rank() : -1;
     long axis = normAxis(ctx, constAxis(ctx, 2), r);
-    Vec sizes = Vec.of(b, ctx.input(1));
+    TracedVector sizes = TracedVector.of(b, ctx.input(1));
     if (sizes == null) throw ctx.error("size_splits must be a vector of static length");
     int num = sizes.size();
     if (num == 1) {

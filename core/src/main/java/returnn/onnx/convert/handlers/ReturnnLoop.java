@@ -125,7 +125,6 @@ final class ReturnnLoop {
 
   /** The four gate blocks of [B,4n] pre-activations, in the kernel's order. */
   static List<Value> gates(OnnxBuilder b, Value z) {
-    Map<String, Attr> attrs = b.opset() >= 18 ? Attrs.of("axis", 1, "num_outputs", 4) : Attrs.of("axis", 1);
-    return b.node(Node.ONNX, "Split", List.of(z), attrs, 4);
+    return b.splitEqual(z, 1, 4);
   }
 }

@@ -1,13 +1,9 @@
 package returnn.onnx.convert.handlers;
 
 import java.util.List;
-import java.util.Map;
 import returnn.onnx.convert.ConversionContext;
-import returnn.onnx.ir.Attr;
 import returnn.onnx.ir.DType;
-import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Value;
-import returnn.onnx.build.Attrs;
 import returnn.onnx.build.OnnxBuilder;
 
 /**
@@ -27,8 +23,7 @@ final class TfGruBlockCell {
     Value x = ctx.input(0);
     Value h = ctx.input(1);
     Value ru = b.op("Sigmoid", b.op("Add", b.op("MatMul", b.concat(List.of(x, h), 1), ctx.input(2)), ctx.input(4)));
-    Map<String, Attr> attrs = b.opset() >= 18 ? Attrs.of("axis", 1, "num_outputs", 2) : Attrs.of("axis", 1);
-    List<Value> g = b.node(Node.ONNX, "Split", List.of(ru), attrs, 2);
+    List<Value> g = b.splitEqual(ru, 1, 2);
     Value r = g.get(0);
     Value u = g.get(1);
     Value c = b.op("Tanh", b.op("Add", b.op("MatMul", b.concat(List.of(x, b.op("Mul", r, h)), 1), ctx.input(3)),

@@ -2,6 +2,7 @@ package returnn.onnx.rewrite.shape;
 
 import java.util.ArrayList;
 import java.util.List;
+import returnn.onnx.eval.ShapeTrace;
 import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Graph;
 import returnn.onnx.ir.Node;
@@ -67,24 +68,24 @@ final class FlatMatMulRule extends NodeRule {
   private static boolean flattens(Node flatten, Value x) {
     Shape s = x.shape();
     if (!s.hasRank() || s.rank() < 3 || !s.dim(-1).isFixed()) return false;
-    ShapeExpr t = ShapeExpr.of(flatten.input(1));
-    long[] c = t == null ? null : t.constants();
+    long[] c = ShapeTrace.knownValues(ShapeTrace.elems(flatten.input(1)));
     return c != null && c.length == 2 && c[0] == -1 && c[1] == s.dim(-1).value() && flatten.intAttr("allowzero", 0) == 0;
   }
 
   /** Whether {@code restore}'s target is x's leading dims and then N (or -1 in its place). */
   private static boolean restores(Node restore, Value x, long cols) {
-    ShapeExpr t = ShapeExpr.of(restore.input(1));
+    List<ShapeTrace.Elem> t = ShapeTrace.elems(restore.input(1));
     int rank = x.shape().rank();
-    if (t == null || t.scalar() || t.elements().size() != rank) return false;
+    Shape ts = restore.input(1).shape();
+    if (t == null || ts.hasRank() && ts.rank() == 0 || t.size() != rank) return false;
     for (int i = 0; i < rank - 1; i++) {
-      ShapeExpr.Element e = t.elements().get(i);
+      ShapeTrace.Elem e = t.get(i);
       Dim d = x.shape().dim(i);
-      boolean same = e.isDim(x, i) || e.isConstant() && e.value() > 0 && d.isFixed() && d.value() == e.value();
+      boolean same = e.isDim(x, i) || e.isKnown() && e.value() > 0 && d.isFixed() && d.value() == e.value();
       if (!same) return false;
     }
-    ShapeExpr.Element last = t.elements().get(rank - 1);
-    return last.isConstant() && (last.value() == cols || last.value() == -1);
+    ShapeTrace.Elem last = t.get(rank - 1);
+    return last.isKnown() && (last.value() == cols || last.value() == -1);
   }
 
   private static Node onlyConsumer(Value v) {

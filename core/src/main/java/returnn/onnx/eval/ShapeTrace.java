@@ -1,4 +1,4 @@
-package returnn.onnx.convert.handlers;
+package returnn.onnx.eval;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -11,17 +11,18 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
-import returnn.onnx.build.OnnxBuilder;
-import returnn.onnx.eval.Shapes;
 
 /**
- * Element-wise view of small integer vectors (shape vectors and their pieces) through the ONNX ops shape arithmetic
- * is built from: Shape, Cast, Concat, Unsqueeze/Squeeze/Reshape, Gather and Slice. RETURNN computes reshape targets
- * and slice bounds as {@code tf.shape(x)[i]} pieces packed together; when an input dim is static its piece is a
- * known number even though the Shape node stays, and when it is dynamic we still know which dim of which tensor it
- * is. Handlers use this to fold partially static shape vectors and to simplify Reshape targets.
+ * What a small integer tensor computed from shapes holds, element by element: a known number, or "axis i of value
+ * v". RETURNN computes reshape targets and slice bounds from {@code tf.shape} ({@code Shape}, {@code StridedSlice},
+ * {@code Pack}, casts between int32 and int64), which become chains of the ONNX ops shape arithmetic is built from:
+ * Shape, Cast, Identity, Concat, Unsqueeze/Squeeze/Reshape/Flatten, Gather and Slice. Following such a chain back
+ * shows, for example, that a Reshape target is {@code [dim 0 of x, dim 1 of x, 256]}; dims that are fixed in a
+ * value's shape read as known numbers even though the Shape node stays. The one tracer for both levels: TF handlers
+ * use it to fold partially static shape vectors and simplify Reshape targets (through
+ * {@code convert.handlers.TracedVector}), ONNX rewrite rules to recognise reshapes that keep or flatten dims.
  */
-final class ArrayShapeTrace {
+public final class ShapeTrace {
   /** Vectors longer than this are not traced (shape vectors are short). */
   private static final int MAX_LEN = 64;
   private static final int MAX_DEPTH = 48;
@@ -30,15 +31,20 @@ final class ArrayShapeTrace {
    * One element: {@code value} when known; otherwise {@code dim} (symbolic or unknown), and, when it is a dim of a
    * tensor, that tensor and axis; {@code piece} is a 1-element value (scalar or [1], any int type) holding it.
    */
-  record Elem(Long value, Dim dim, Value src, int axis, Value piece) {
+  public record Elem(Long value, Dim dim, Value src, int axis, Value piece) {
     static Elem known(long v) {
       return new Elem(v, v >= 0 ? Dim.of(v) : Dim.UNKNOWN, null, -1, null);
     }
 
     static final Elem UNKNOWN = new Elem(null, Dim.UNKNOWN, null, -1, null);
 
-    boolean isKnown() {
+    public boolean isKnown() {
       return value != null;
+    }
+
+    /** Whether this is the size of axis {@code i} of {@code v}. */
+    public boolean isDim(Value v, int i) {
+      return src == v && axis == i;
     }
 
     Elem withPiece(Value p) {
@@ -46,11 +52,22 @@ final class ArrayShapeTrace {
     }
   }
 
-  private ArrayShapeTrace() {}
+  private ShapeTrace() {}
 
   /** The elements of an integer scalar or vector, or null if its length is unknown or it is not one. */
-  static List<Elem> elems(Value v) {
+  public static List<Elem> elems(Value v) {
     return elems(v, 0, new IdentityHashMap<>());
+  }
+
+  /** The known values of {@code e}, or null if any element is not known (or {@code e} is null). */
+  public static long[] knownValues(List<Elem> e) {
+    if (e == null) return null;
+    long[] r = new long[e.size()];
+    for (int i = 0; i < r.length; i++) {
+      if (!e.get(i).isKnown()) return null;
+      r[i] = e.get(i).value();
+    }
+    return r;
   }
 
   /** {@code seen} memoizes per top-level call, so shared sub-expressions are traced once. */
@@ -169,102 +186,11 @@ final class ArrayShapeTrace {
   }
 
   /** Indices ONNX Slice picks from a dim of size {@code dim}. */
-  static long[] sliceIndices(long dim, long start, long end, long step) {
+  private static long[] sliceIndices(long dim, long start, long end, long step) {
     long[] se = Shapes.sliceBounds(dim, start, end, step);
     long s = se[0], e = se[1];
     List<Long> r = new ArrayList<>();
     for (long i = s; step > 0 ? i < e : i > e; i += step) r.add(i);
     return r.stream().mapToLong(Long::longValue).toArray();
-  }
-
-  /** {@code v} as a constant when all its elements are known, else {@code v}. */
-  static Value foldIfKnown(OnnxBuilder b, Value v) {
-    if (v.isConstant() || v.dtype() == null || !v.dtype().isInteger()) return v;
-    Shape s = v.shape();
-    if (!s.hasRank() || s.rank() > 1) return v;
-    List<Elem> e = elems(v);
-    if (e == null) return v;
-    long[] vals = new long[e.size()];
-    for (int i = 0; i < vals.length; i++) {
-      if (!e.get(i).isKnown()) return v;
-      vals[i] = e.get(i).value();
-    }
-    long[] shape = s.rank() == 0 ? new long[0] : new long[] {vals.length};
-    if (s.rank() == 0 && vals.length != 1) return v;
-    return b.constant(Tensor.fromLongs(v.dtype(), shape, vals));
-  }
-
-  /** A traced vector with its int64 form made on demand (one Cast however many elements are taken). */
-  static final class Vec {
-    final Value value;
-    final List<Elem> elems;
-    private final OnnxBuilder b;
-    private Value v64;
-
-    /** Null when {@code v} is not a traceable integer scalar or vector. */
-    static Vec of(OnnxBuilder b, Value v) {
-      List<Elem> e = elems(v);
-      return e == null ? null : new Vec(b, v, e);
-    }
-
-    private Vec(OnnxBuilder b, Value value, List<Elem> elems) {
-      this.b = b;
-      this.value = value;
-      this.elems = elems;
-    }
-
-    int size() {
-      return elems.size();
-    }
-
-    Elem get(int i) {
-      return elems.get(i);
-    }
-
-    Long known(int i) {
-      return elems.get(i).value();
-    }
-
-    boolean allKnown() {
-      for (Elem x : elems) if (!x.isKnown()) return false;
-      return true;
-    }
-
-    long[] values() {
-      long[] r = new long[elems.size()];
-      for (int i = 0; i < r.length; i++) r[i] = elems.get(i).value();
-      return r;
-    }
-
-    /** The whole vector as int64 (a [1] vector for a scalar). */
-    Value all64() {
-      if (allKnown()) return b.constLongs(values());
-      if (v64 == null) v64 = b.cast(value, DType.INT64);
-      if (v64.shape().hasRank() && v64.shape().rank() == 0) return b.unsqueeze(v64, 0);
-      return v64;
-    }
-
-    /** Element i as an int64 vector of shape [1]. */
-    Value at(int i) {
-      Elem x = elems.get(i);
-      if (x.isKnown()) return b.constLongs(x.value());
-      if (x.piece() != null) return asVec1(b, x.piece());
-      if (elems.size() == 1) return all64();
-      return b.slice(all64(), new long[] {i}, new long[] {i + 1}, new long[] {0}, null);
-    }
-  }
-
-  /** A 1-element value as an int64 vector of shape [1]. */
-  static Value asVec1(OnnxBuilder b, Value piece) {
-    Value p = b.cast(piece, DType.INT64);
-    if (p.shape().hasRank() && p.shape().rank() == 1) return p;
-    if (p.shape().hasRank() && p.shape().rank() == 0) return b.unsqueeze(p, 0);
-    return b.reshape(p, b.constLongs(1));
-  }
-
-  /** Concatenates int64 vectors (folds to a constant when all are; empty gives an empty vector). */
-  static Value join(OnnxBuilder b, List<Value> parts) {
-    if (parts.isEmpty()) return b.constant(Tensor.ofLongs(new long[] {0}));
-    return b.concat(parts, 0);
   }
 }

@@ -3,8 +3,7 @@ package returnn.onnx.convert.handlers;
 import java.util.ArrayList;
 import java.util.List;
 import returnn.onnx.convert.ConversionContext;
-import returnn.onnx.convert.handlers.ArrayShapeTrace.Elem;
-import returnn.onnx.convert.handlers.ArrayShapeTrace.Vec;
+import returnn.onnx.eval.ShapeTrace.Elem;
 import returnn.onnx.ir.DType;
 import returnn.onnx.ir.Dim;
 import returnn.onnx.ir.Shape;
@@ -14,8 +13,8 @@ import returnn.onnx.build.Attrs;
 import returnn.onnx.build.OnnxBuilder;
 
 /** Shape queries and shape changes without data movement: Shape, ShapeN, Size, Rank, Reshape, ExpandDims, Squeeze, Transpose. */
-final class ArrayShapes {
-  private ArrayShapes() {}
+final class ShapeOpHandlers {
+  private ShapeOpHandlers() {}
 
   private static DType outType(ConversionContext ctx) {
     DType t = ctx.attrType("out_type");
@@ -55,7 +54,7 @@ final class ArrayShapes {
   }
 
   static void transpose(ConversionContext ctx) {
-    Vec p = Vec.of(ctx.onnx(), ctx.input(1));
+    TracedVector p = TracedVector.of(ctx.onnx(), ctx.input(1));
     if (p == null || !p.allKnown()) {
       throw ctx.error("the permutation (input 1) is computed at run time; ONNX Transpose needs a constant perm");
     }
@@ -72,7 +71,7 @@ final class ArrayShapes {
   static void expandDims(ConversionContext ctx) {
     OnnxBuilder b = ctx.onnx();
     Value x = ctx.input(0);
-    Vec d = Vec.of(b, ctx.input(1));
+    TracedVector d = TracedVector.of(b, ctx.input(1));
     if (d != null && d.size() != 1) throw ctx.error("dim must hold one element, got " + d.size());
     if (d == null || !d.allKnown()) {
       Value axes = d != null ? d.at(0) : b.reshape(b.cast(ctx.input(1), DType.INT64), b.constLongs(1));
@@ -85,7 +84,7 @@ final class ArrayShapes {
       if (a < -r - 1 || a > r) throw ctx.error("dim " + a + " out of range for input rank " + r);
       if (a < 0) a += r + 1;
     }
-    ctx.setOutput(0, ArrayShapeTrace.foldIfKnown(b, b.unsqueeze(x, a)));
+    ctx.setOutput(0, TracedVector.foldIfKnown(b, b.unsqueeze(x, a)));
   }
 
   /** Empty squeeze_dims squeezes every dim of size 1, decided at run time by TF; ONNX Squeeze without axes does the same. */
@@ -121,7 +120,7 @@ final class ArrayShapes {
         }
       }
     }
-    ctx.setOutput(0, ArrayShapeTrace.foldIfKnown(b, b.squeeze(x, axes)));
+    ctx.setOutput(0, TracedVector.foldIfKnown(b, b.squeeze(x, axes)));
   }
 
   // ---------------------------------------------------------------- Reshape
@@ -135,7 +134,7 @@ final class ArrayShapes {
   static void reshape(ConversionContext ctx) {
     OnnxBuilder b = ctx.onnx();
     Value x = ctx.input(0);
-    Vec t = Vec.of(b, ctx.input(1));
+    TracedVector t = TracedVector.of(b, ctx.input(1));
     if (t == null) {
       Value t64 = b.cast(ctx.input(1), DType.INT64);
       ctx.setOutput(0, reshapeOp(b, x, t64, ctx.opset() >= 14));
@@ -155,7 +154,7 @@ final class ArrayShapes {
     else if (unknown == 0) out = reshapeConst(b, x, t.values());
     else out = reshapeDynamic(ctx, x, t, hasMinus);
     if (out != x) refineShape(out, t);
-    ctx.setOutput(0, ArrayShapeTrace.foldIfKnown(b, out));
+    ctx.setOutput(0, TracedVector.foldIfKnown(b, out));
   }
 
   private static Value reshapeOp(OnnxBuilder b, Value x, Value target, boolean allowZero) {
@@ -174,7 +173,7 @@ final class ArrayShapes {
     return b.reshape(x, b.constLongs(target));
   }
 
-  private static Value reshapeDynamic(ConversionContext ctx, Value x, Vec t, boolean hasMinus) {
+  private static Value reshapeDynamic(ConversionContext ctx, Value x, TracedVector t, boolean hasMinus) {
     OnnxBuilder b = ctx.onnx();
     long[] c = new long[t.size()];
     int remaining = 0, last = -1;
@@ -203,7 +202,7 @@ final class ArrayShapes {
    * ([0,6] to [0,-1,2] gives [0,3,2]), so that is resolved first. Then opset 14+ uses allowzero=1; opset 13 reshapes
    * to the target with its first 0 as -1 (inferred as 0) and other zeros as 1, and expands those 1s to 0.
    */
-  private static Value reshapeWithZeros(ConversionContext ctx, Value x, Vec t, boolean hasMinus) {
+  private static Value reshapeWithZeros(ConversionContext ctx, Value x, TracedVector t, boolean hasMinus) {
     OnnxBuilder b = ctx.onnx();
     Value one = b.constLongs(1);
     Value tv = t.all64();
@@ -233,7 +232,7 @@ final class ArrayShapes {
   }
 
   /** Dims the target makes known (static entries, symbolic dims of traced pieces) that inference could not see. */
-  private static void refineShape(Value out, Vec t) {
+  private static void refineShape(Value out, TracedVector t) {
     if (out.isConstant() || !out.shape().hasRank() || out.shape().rank() != t.size()) return;
     List<Dim> d = new ArrayList<>(out.shape().dims());
     boolean changed = false;
