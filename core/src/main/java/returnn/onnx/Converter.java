@@ -109,7 +109,7 @@ public final class Converter {
       for (String c : imported.unusedCuts()) {
         report.warnings.add("--inputs names '" + c + "', which the outputs do not need; it cuts nothing and is no model input");
       }
-      Pipeline pipeline = Pipeline.standard(o.fuse());
+      Pipeline pipeline = Pipeline.standard(o.fuse(), o.tfRules(), o.onnxRules());
       pipeline.runTfLevel(g, o.opset(), report);
       HandlerRegistry handlers = HandlerRegistry.standard();
       o.handlers().forEach(handlers::override);
@@ -189,10 +189,15 @@ public final class Converter {
         + (o.stateDefaults() ? " state_defaults=true" : "") + (o.logSoftmaxOutput() ? " log_softmax_output=true" : "")
         + " ort_version=1." + o.ortMinor()
         + " outputs=" + String.join(",", outputs)
-        + (o.handlers().isEmpty() ? "" : " handlers=" + String.join(",", o.handlers().keySet())));
+        + (o.handlers().isEmpty() ? "" : " handlers=" + String.join(",", o.handlers().keySet()))
+        + ruleNames(" tf_rules=", o.tfRules()) + ruleNames(" onnx_rules=", o.onnxRules()));
     new java.util.TreeMap<>(o.inputShapes()).forEach((k, v) -> opts.append(" input=").append(k).append(java.util.Arrays.toString(v)));
     m.put("returnn_onnx.options", opts.toString());
     return m;
+  }
+
+  private static String ruleNames(String key, List<returnn.onnx.rewrite.Rule> rules) {
+    return rules.isEmpty() ? "" : key + String.join(",", rules.stream().map(returnn.onnx.rewrite.Rule::name).toList());
   }
 
   static String sha256(Path p) {

@@ -28,9 +28,21 @@ final class BenchTable {
     return names;
   }
 
+  /** Per row, the total seconds: the median over the timed passes. */
   List<Double> totalSeconds() {
     List<Double> l = new ArrayList<>();
     for (int r = 0; r < names.size(); r++) l.add(total(r) / 1000);
+    return l;
+  }
+
+  /** Per row, the standard deviation of the total seconds over the timed passes (0 for one pass). */
+  List<Double> totalSecondsDeviation() {
+    List<Double> l = new ArrayList<>();
+    for (double[][] row : ms) {
+      double[] t = Arrays.stream(row).mapToDouble(p -> Arrays.stream(p).sum() / 1000).toArray();
+      double mean = Arrays.stream(t).average().orElse(0);
+      l.add(t.length < 2 ? 0 : Math.sqrt(Arrays.stream(t).map(v -> (v - mean) * (v - mean)).sum() / (t.length - 1)));
+    }
     return l;
   }
 

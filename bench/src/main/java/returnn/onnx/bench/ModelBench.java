@@ -170,7 +170,9 @@ public final class ModelBench {
     System.out.print(t.markdown());
     System.out.print(t.summary());
     if (o.plot != null) {
-      BarChart.write(o.plot, m.name() + ": total time over " + n + " sequences, " + o.threads + " thread(s)", "s", t.names(), t.totalSeconds());
+      BarChart.write(o.plot, m.name() + ": total time over " + n + " sequences, " + o.threads + " thread(s)",
+          "total time (s): median of " + repeat + " pass(es), whiskers ± 1 standard deviation", t.names(), t.totalSeconds(),
+          t.totalSecondsDeviation());
       System.out.println("plot: " + o.plot);
     }
   }

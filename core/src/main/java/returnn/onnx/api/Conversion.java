@@ -10,6 +10,7 @@ import returnn.onnx.ConvertOptions;
 import returnn.onnx.Converter;
 import returnn.onnx.convert.OpHandler;
 import returnn.onnx.quantize.QuantizeOptions;
+import returnn.onnx.rewrite.Rule;
 
 /**
  * What to convert and how: a builder started by {@link ReturnnOnnx#convert(Path)}, run by {@link #run()}. Every
@@ -29,6 +30,8 @@ public final class Conversion {
   private int ortMinor = ConvertOptions.MIN_ORT_MINOR;
   private QuantizeOptions quantize;
   private final Map<String, OpHandler> handlers = new LinkedHashMap<>();
+  private final List<Rule> tfRules = new ArrayList<>();
+  private final List<Rule> onnxRules = new ArrayList<>();
 
   Conversion(Path graph) {
     if (graph == null) throw new IllegalArgumentException("graph is null");
@@ -185,6 +188,47 @@ public final class Conversion {
   }
 
   /**
+   * Registers a rewrite rule over the ONNX graph (after the TF ops are converted), the way the built-in fusions
+   * register: it runs in the ONNX-level phase after the built-in fusions and before the cleanups, to a fixed point
+   * (so it must stop matching what it rewrote), with or without {@link #fuse(boolean) fuse}. How often it fired is in
+   * {@link Report#rulesFired()} under its {@link Rule#name() name}. A
+   * {@link returnn.onnx.rewrite.pattern.PatternRule} over {@link returnn.onnx.ir.Node#ONNX} nodes is the short way:
+   *
+   * <pre>{@code
+   * .rule(new PatternRule("QuickGelu", Node.ONNX,
+   *     op("Mul", any("x"), op("Sigmoid", op("Mul", scalar(1.702), any("x")).commutative())).commutative(),
+   *     (m, ctx) -> null,
+   *     (m, g, ctx) -> g.replaceAllUses(m.root(), new OnnxBuilder(g, ctx.opset(), "gelu", null)
+   *         .node(Node.MS, "QuickGelu", List.of(m.value("x")), Map.of(), 1).get(0))))
+   * }</pre>
+   *
+   * <p>Like handlers, rules are written against the converter's IR ({@code returnn.onnx.ir},
+   * {@code returnn.onnx.rewrite}, {@code returnn.onnx.build}): usable, but they may change between versions.
+   *
+   * @param rule the rule
+   * @return this builder
+   */
+  public Conversion rule(Rule rule) {
+    if (rule == null) throw new IllegalArgumentException("rule must not be null");
+    onnxRules.add(rule);
+    return this;
+  }
+
+  /**
+   * Registers a rewrite rule over the TF-level graph (TF ops, before they are converted; {@link returnn.onnx.ir.Node#TF}
+   * nodes): it runs ahead of the built-in TF-level rules (LSTM, attention and norm fusions), so it can claim a pattern
+   * first, for example rewrite a custom op's subgraph into one node a {@link #handler handler} then converts.
+   *
+   * @param rule the rule
+   * @return this builder
+   */
+  public Conversion tfRule(Rule rule) {
+    if (rule == null) throw new IllegalArgumentException("tfRule must not be null");
+    tfRules.add(rule);
+    return this;
+  }
+
+  /**
    * The settings as the converter's options record (used by the command line and the tests; not needed to convert).
    *
    * @return the options
@@ -193,7 +237,7 @@ public final class Conversion {
   public ConvertOptions options() {
     if (stateDefaults && !state) throw new ConversionException("state defaults need state (--state-defaults needs --state)");
     return new ConvertOptions(graph, checkpoint, outputs, opset, inputShapes, fuse, state, stateDefaults, logSoftmaxOutput,
-        ortMinor, quantize, handlers);
+        ortMinor, quantize, handlers, tfRules, onnxRules);
   }
 
   /**

@@ -19,18 +19,19 @@
  *       {@code StreamingSession} (chunk by chunk, states carried), {@code LmScorer} (perplexity),
  *       {@code StepByStepDecoder} (RASR's stateful-onnx triple).</li>
  * </ul>
- * Every other package ({@code returnn.onnx.tf}, {@code rewrite}, {@code onnx}, {@code stepbystep}, and the other
- * classes of {@code returnn.onnx} and {@code returnn.onnx.convert}) is internal: public only because the project's
- * other modules (runtime, verify, cli) use it.
+ * Every other package of core ({@code returnn.onnx.tf}, {@code io}, {@code eval}, {@code stepbystep},
+ * {@code convert.handlers} and the {@code rewrite} subpackages but {@code rewrite.pattern}) is internal.
  *
- * <p>Why no JPMS {@code module-info} (yet): the project's other modules are plain classpath jars that use core's
- * internals ({@code runtime} reads ONNX files and state mappings through {@code returnn.onnx.io} and
- * {@code rewrite.state}; {@code verify} and {@code cli} use the readers, the IR and the rewrites). A named core
- * module would have to export those packages to them by module name, which needs module names for every module and
- * module-path test runs; and the handler API exposes {@code ir} and {@code ops} types, so those packages would be
- * exported anyway. The internal packages get their final names first (issue 17's renames, to be done in one step);
- * a {@code module-info} exporting this package, {@code quantize} and the handler SPI comes after that. Until then
- * the jars name their modules in the manifest ({@code Automatic-Module-Name}: {@code returnn.onnx.core},
- * {@code returnn.onnx.runtime}), so a modular caller can already write {@code requires returnn.onnx.core;}.
+ * <p>core is a JPMS module, {@code returnn.onnx.core} (its {@code module-info.java}): it exports this package,
+ * {@code returnn.onnx}, {@code quantize} and the handler/rule SPI packages ({@code convert}, {@code ir},
+ * {@code build}, {@code rewrite}, {@code rewrite.pattern}) to everyone, and each internal package only to the
+ * project's modules that use it, by the names their jars carry ({@code Automatic-Module-Name}:
+ * {@code returnn.onnx.runtime}, {@code .fixtures}, {@code .verify}, {@code .bench}, {@code .cli}). A caller on the
+ * module path ({@code requires returnn.onnx.core;}) therefore cannot compile against an internal package
+ * (ModuleExportsTest). The project's own modules and all tests run on the classpath, where module-info has no
+ * effect: the other modules are not named modules themselves (their dependencies — TF Java, ONNX Runtime, Tribuo —
+ * would all have to resolve on the module path), and the tests are white-box tests of internal packages.
+ * {@code returnn.onnx} still holds the older entry points ({@code Converter}, {@code ConvertOptions}) beside
+ * {@code ConversionException}; they are exported with it.
  */
 package returnn.onnx.api;

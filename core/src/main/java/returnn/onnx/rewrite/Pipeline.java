@@ -24,7 +24,17 @@ public final class Pipeline {
 
   /** The standard rule set; {@code fuse=false} keeps only the cleanups needed for a valid graph. */
   public static Pipeline standard(boolean fuse) {
-    List<Rule> tf = new ArrayList<>();
+    return standard(fuse, List.of(), List.of());
+  }
+
+  /**
+   * The standard rule set with user rules registered the way the built-ins are: {@code userTf} over the TF-level graph
+   * ahead of the built-in TF-level rules (so a user rule can claim a pattern first), {@code userOnnx} over the ONNX
+   * graph after the built-in fusions and before the cleanups (which then drop what the user rules left dead). Both
+   * run with {@code fuse=false} too, in their phase's fixed point; their counts appear in the report under their names.
+   */
+  public static Pipeline standard(boolean fuse, List<Rule> userTf, List<Rule> userOnnx) {
+    List<Rule> tf = new ArrayList<>(userTf);
     // Control flow v2 (While/If with library functions) and tf.function calls: Loops, Ifs and inlined nodes first.
     tf.addAll(returnn.onnx.rewrite.functional.FunctionalRules.tfLevel());
     if (fuse) tf.addAll(returnn.onnx.rewrite.lstm.LstmRules.all());
@@ -40,6 +50,7 @@ public final class Pipeline {
     if (fuse) onnx.addAll(returnn.onnx.rewrite.layout.LayoutRules.onnxLevel());
     // Again after common subexpressions merged each layer's own copy of the input (real RETURNN graphs).
     if (fuse) onnx.add(returnn.onnx.rewrite.lstm.LstmRules.BIDIRECTIONAL_PAIR);
+    onnx.addAll(userOnnx);
     onnx.addAll(Cleanups.all());
     return new Pipeline(tf, onnx);
   }

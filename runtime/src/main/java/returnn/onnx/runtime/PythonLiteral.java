@@ -12,6 +12,13 @@ import java.util.Map;
  * {@link LinkedHashMap} (later keys win, as in Python), list and tuple → {@link List}, str/bytes → {@link String},
  * int → {@link Long} (or {@link BigInteger}), float → {@link Double}, True/False → {@link Boolean}, None → null.
  * Strings may carry the prefixes u, b, r (Python 2 writes {@code u'...'}); comments and trailing commas are allowed.
+ *
+ * <p>Hand-written on purpose (issue 17's audit): no Java library parses Python literals short of a Python
+ * interpreter (Jython: tens of megabytes, Python 2 semantics, and {@code eval} of an untrusted file is what this class
+ * exists to avoid — it reads data, never runs code). The grammar is Python's {@code ast.literal_eval} subset, and
+ * the parser bounds its nesting ({@code MAX_DEPTH}) so a hostile file gives an error line, not a stack overflow.
+ * A JSON library does not do: vocabularies use single quotes, tuples, {@code None}/{@code True}, byte strings and
+ * non-string keys.
  */
 public final class PythonLiteral {
   /** Nesting of dicts, lists and tuples followed (a vocabulary needs 1, a .npy header 2); deeper text is refused. */

@@ -7,6 +7,9 @@ import java.util.zip.CRC32C;
  * CRC32C (Castagnoli) as TensorFlow stores it. Checksums that are themselves stored next to checksummed data
  * are "masked" so that a CRC over data containing CRCs stays well distributed
  * (tensorflow/tsl/lib/hash/crc32c.h, same rule as LevelDB's util/crc32c.h).
+ *
+ * <p>The checksum itself is the JDK's {@link CRC32C} (hardware-accelerated); only TF's mask/unmask, a rotate and an
+ * add that no library offers on its own, is written here.
  */
 public final class Crc32c {
   private static final int MASK_DELTA = 0xa282ead8;

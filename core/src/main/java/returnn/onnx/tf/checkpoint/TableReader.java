@@ -135,12 +135,12 @@ final class TableReader {
 
   /** Snappy's preamble: the uncompressed length as a little-endian base-128 varint of at most 5 bytes. */
   private long declaredLength(byte[] in, String where) {
-    long value = 0;
-    for (int i = 0; i < 5; i++) {
-      if (i >= in.length) break;
-      int b = in[i] & 0xff;
-      value |= (long) (b & 0x7f) << (7 * i);
-      if (b < 0x80) return value;
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(in);
+    try {
+      long value = Varint.read64(b, file, where);
+      if (b.position() <= 5) return value;
+    } catch (returnn.onnx.ConversionException e) {
+      // reported below, in the snappy block's terms
     }
     throw error(where + ": snappy block has a malformed length preamble (garbled block)");
   }

@@ -1,24 +1,33 @@
 package returnn.onnx.tf.checkpoint;
 
+import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.CodedOutputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import returnn.onnx.ConversionException;
 
-/** LevelDB/TF base-128 varints, least significant group first (tensorflow/tsl/platform/coding.cc). */
+/**
+ * LevelDB/TF base-128 varints, least significant group first (tensorflow/tsl/platform/coding.cc): the same encoding
+ * as protobuf's, so protobuf's {@link CodedInputStream} / {@link CodedOutputStream} (already a core dependency) do the
+ * coding. This class only moves the {@link ByteBuffer}'s position and turns a malformed varint into a
+ * {@link ConversionException} naming the file and structure.
+ */
 final class Varint {
   private Varint() {}
 
   /** Reads a varint64 at the buffer's position; {@code what} names the structure for the error message. */
   static long read64(ByteBuffer b, Path file, String what) {
-    long result = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (!b.hasRemaining()) throw malformed(b, file, what, "truncated");
-      int x = b.get() & 0xff;
-      result |= (long) (x & 0x7f) << shift;
-      if (x < 0x80) return result;
+    CodedInputStream in = CodedInputStream.newInstance(b.duplicate());
+    try {
+      long v = in.readRawVarint64();
+      b.position(b.position() + in.getTotalBytesRead());
+      return v;
+    } catch (IOException e) {
+      // protobuf reports a varint cut off by the end of the buffer as truncated, one of more than 10 bytes as malformed.
+      throw malformed(b, file, what, e.getMessage().contains("truncated") ? "truncated" : "longer than 10 bytes");
     }
-    throw malformed(b, file, what, "longer than 10 bytes");
   }
 
   /** Reads a varint that must be a non-negative int (lengths inside a block). */
@@ -29,11 +38,13 @@ final class Varint {
   }
 
   static void write64(ByteArrayOutputStream out, long v) {
-    while ((v & ~0x7fL) != 0) {
-      out.write((int) ((v & 0x7f) | 0x80));
-      v >>>= 7;
+    byte[] bytes = new byte[CodedOutputStream.computeUInt64SizeNoTag(v)];
+    try {
+      CodedOutputStream.newInstance(bytes).writeUInt64NoTag(v);
+    } catch (IOException e) {
+      throw new IllegalStateException("varint of " + v + " does not fit its computed size", e);
     }
-    out.write((int) v);
+    out.writeBytes(bytes);
   }
 
   private static ConversionException malformed(ByteBuffer b, Path file, String what, String why) {
