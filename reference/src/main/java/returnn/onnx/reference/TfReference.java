@@ -209,13 +209,7 @@ public final class TfReference implements AutoCloseable {
     for (String f : fetches) checkTensorName(f, "fetch");
     List<org.tensorflow.Tensor> inputs = new ArrayList<>();
     try {
-      Session.Runner r = session.runner();
-      for (Map.Entry<String, Tensor> e : feeds.entrySet()) {
-        org.tensorflow.Tensor t = TfTensors.toTf(e.getValue());
-        inputs.add(t);
-        TensorName n = TensorName.parse(e.getKey());
-        r.feed(n.op(), n.index(), t);
-      }
+      Session.Runner r = fed(feeds, inputs);
       // TF rejects fetching one tensor twice ("x" and "x:0"); fetch each once and map back.
       Map<TensorName, Integer> slot = new LinkedHashMap<>();
       for (String f : fetches) {
@@ -232,18 +226,24 @@ public final class TfReference implements AutoCloseable {
     }
   }
 
+  /** A runner with {@code feeds} fed; the TF tensors made for them go to {@code inputs} (the caller closes them). */
+  private Session.Runner fed(Map<String, Tensor> feeds, List<org.tensorflow.Tensor> inputs) {
+    Session.Runner r = session.runner();
+    for (Map.Entry<String, Tensor> e : feeds.entrySet()) {
+      org.tensorflow.Tensor t = TfTensors.toTf(e.getValue());
+      inputs.add(t);
+      TensorName n = TensorName.parse(e.getKey());
+      r.feed(n.op(), n.index(), t);
+    }
+    return r;
+  }
+
   /** Runs the target ops (e.g. variable assigns, init ops) with the given feeds; nothing is fetched. */
   public void runTargets(Map<String, Tensor> feeds, List<String> targets) {
     if (closed) throw new IllegalStateException("TfReference is closed");
     List<org.tensorflow.Tensor> inputs = new ArrayList<>();
     try {
-      Session.Runner r = session.runner();
-      for (Map.Entry<String, Tensor> e : feeds.entrySet()) {
-        org.tensorflow.Tensor t = TfTensors.toTf(e.getValue());
-        inputs.add(t);
-        TensorName n = TensorName.parse(e.getKey());
-        r.feed(n.op(), n.index(), t);
-      }
+      Session.Runner r = fed(feeds, inputs);
       for (String t : targets) r.addTarget(t);
       r.run().close();
     } finally {
