@@ -54,13 +54,76 @@ public final class TransposePushRule extends NodeRule {
   protected boolean visit(Graph g, Node t, RuleContext ctx) {
     if (!t.isOnnx("Transpose")) return false;
     boolean[] changed = {false};
-    for (Node cur = t; cur != null; ) {
-      Node next = pushOnce(g, cur, ctx, changed);
-      if (next == cur) break;
-      changed[0] = true;
-      cur = next;
+    long[] p0 = perm(t);
+    if (p0 != null && !t.output(0).isGraphOutput() && readShapesThrough(g, t, p0, ctx)) changed[0] = true;
+    List<Node> copies = splitForConsumers(g, t, ctx);
+    if (copies.size() > 1) changed[0] = true;
+    for (Node c : copies) {
+      for (Node cur = c; cur != null; ) {
+        Node next = pushOnce(g, cur, ctx, changed);
+        if (next == cur) break;
+        changed[0] = true;
+        cur = next;
+      }
     }
     return changed[0];
+  }
+
+  /**
+   * A Transpose with several consumers, each of which it can be pushed through (elementwise ops with scalar extra
+   * inputs; broadcasting ops whose other inputs are constants, scalars, the same Transpose, or the output of another
+   * such elementwise consumer, e.g. a swish {@code x · Sigmoid(x)}): one copy per consumer, elementwise consumers first,
+   * so that each copy is pushed and the copies meet again as operands of the broadcasting op. Otherwise {@code t}
+   * alone.
+   */
+  private static List<Node> splitForConsumers(Graph g, Node t, RuleContext ctx) {
+    Value y = t.output(0);
+    long[] p = perm(t);
+    List<Node> users = new ArrayList<>();
+    for (Value.Use u : y.uses()) if (!users.contains(u.node())) users.add(u.node());
+    if (p == null || users.size() < 2 || y.isGraphOutput()) return List.of(t);
+    Set<Value> unaryOuts = new java.util.HashSet<>();
+    for (Node n : users) {
+      if (n.graph() != g || !n.domain().equals(Node.ONNX) || n.outputs().size() != 1) return List.of(t);
+      Shape os = n.output(0).shape();
+      if (!os.hasRank() || os.rank() != p.length) return List.of(t);
+      if (UNARY.contains(n.op())) {
+        if (n.input(0) != y) return List.of(t);
+        for (int i = 1; i < n.inputs().size(); i++) if (n.input(i) != null && !isScalar(n.input(i))) return List.of(t);
+        if (n.output(0).useCount() != 1 || n.output(0).isGraphOutput()) return List.of(t);
+        unaryOuts.add(n.output(0));
+      } else if (!BROADCAST.contains(n.op())) {
+        return List.of(t);
+      }
+    }
+    for (Node n : users) {
+      if (UNARY.contains(n.op())) continue;
+      for (Value v : n.inputs()) {
+        if (v == null || v == y) continue;
+        if (unaryOuts.contains(v)) {
+          if (v.uses().get(0).node() != n) return List.of(t);
+          continue;
+        }
+        if (isScalar(v) || v.isConstant() && v.constant().rank() <= p.length) continue;
+        Node q = v.producer();
+        if (q != null && q.graph() == g && q.isOnnx("Transpose") && Arrays.equals(perm(q), p)) continue;
+        return List.of(t);
+      }
+    }
+    users.sort((a, c) -> Boolean.compare(!UNARY.contains(a.op()), !UNARY.contains(c.op())));
+    List<Node> copies = new ArrayList<>();
+    for (int k = 0; k < users.size(); k++) {
+      Node n = users.get(k);
+      Node c = k == 0 ? t : g.addNode(Node.ONNX, "Transpose", t.name() + "_" + k, t.tfName(), List.of(t.input(0)), 1);
+      if (k > 0) {
+        c.set("perm", new Attr.Ints(p));
+        c.output(0).setDtype(y.dtype());
+        c.output(0).setShape(y.shape());
+        for (int i = 0; i < n.inputs().size(); i++) if (n.input(i) == y) g.setInput(n, i, c.output(0));
+      }
+      copies.add(c);
+    }
+    return copies;
   }
 
   /**
@@ -141,6 +204,38 @@ public final class TransposePushRule extends NodeRule {
       in.set(0, x);
       boolean keep = !op.equals("Squeeze") && n.intAttr("keepdims", 1) == 1;
       if (!keep) outPerm = remaining(p, gone);
+    } else if (op.equals("Unsqueeze")) {
+      // Unsqueeze(Transpose(x, p), axes) = Transpose(Unsqueeze(x, [r..r+k-1]), p'): the unit axes are appended to x
+      // and p' puts them where the axes say.
+      if (n.input(0) != y) return t;
+      boolean axesInput = ctx.opset() >= 13;
+      long[] axes = axesInput ? (in.size() > 1 && in.get(1) != null && in.get(1).isConstant()
+          ? in.get(1).constant().toLongs() : null) : n.intsAttr("axes");
+      if (axes == null || axes.length == 0) return t;
+      int ro = r + axes.length;
+      boolean[] fresh = new boolean[ro];
+      for (long a : axes) {
+        int k = (int) norm(a, ro);
+        if (k < 0 || k >= ro || fresh[k]) return t;
+        fresh[k] = true;
+      }
+      long[] appended = new long[axes.length];
+      outPerm = new long[ro];
+      for (int j = 0, old = 0, k = 0; j < ro; j++) {
+        if (fresh[j]) {
+          appended[k] = r + k;
+          outPerm[j] = r + k++;
+        } else {
+          outPerm[j] = p[old++];
+        }
+      }
+      in.set(0, x);
+      if (axesInput) in.set(1, b.constLongs(appended));
+      else attrs.put("axes", new Attr.Ints(appended));
+    } else if (op.equals("Reshape")) {
+      if (n.input(0) != y) return t;
+      outPerm = reshapeThrough(b, n, x, p, in, ctx);
+      if (outPerm == null) return t;
     } else {
       return t;
     }
@@ -168,6 +263,152 @@ public final class TransposePushRule extends NodeRule {
     g.removeNode(n);
     for (Node q : dead.subList(1, dead.size())) if (q.output(0).useCount() == 0 && !q.output(0).isGraphOutput()) g.removeNode(q);
     return after;
+  }
+
+  /**
+   * {@code Reshape(Transpose(x, p), s)} as {@code Transpose(Reshape(x, s'), p')} when the Reshape only merges or splits
+   * runs of axes that are adjacent and in order in {@code x} too (an identity Reshape, whose dims equal its input's,
+   * is the simplest case). The runs are matched by equal dims (fixed or the same symbol) or equal products of fixed
+   * dims. {@code s'} is {@code s} with its runs in x's order (a Gather of a computed shape). Not with
+   * {@code allowzero=0} and a shape that may hold a 0 (it would copy the dim of another axis). Sets {@code in};
+   * null when not exact.
+   */
+  private static long[] reshapeThrough(OnnxBuilder b, Node n, Value x, long[] p, List<Value> in, RuleContext ctx) {
+    Shape ys = n.input(0).shape();
+    Shape os = n.output(0).shape();
+    Value shape = n.input(1);
+    if (!ys.hasRank() || !os.hasRank() || shape == null) return null;
+    // Dims unknown statically but read at run time from the same tensor axis are equal: name them by that axis.
+    Dim[] yd = new Dim[ys.rank()];
+    for (int a = 0; a < yd.length; a++) yd[a] = known(ys.dim(a)) ? ys.dim(a) : Dim.sym("#" + x.name() + ":" + p[a]);
+    ys = Shape.of(yd);
+    Dim[] od = new Dim[os.rank()];
+    for (int a = 0; a < od.length; a++) {
+      od[a] = os.dim(a);
+      if (known(od[a])) continue;
+      Object[] src = dimSource(shape, a, 0);
+      if (src == null) continue;
+      Value v = (Value) src[0];
+      long axis = (Long) src[1];
+      if (v == x) od[a] = Dim.sym("#" + x.name() + ":" + axis);
+      else if (v == n.input(0)) od[a] = Dim.sym("#" + x.name() + ":" + p[(int) axis]);
+    }
+    os = Shape.of(od);
+    long[] constShape = shape.isConstant() ? shape.constant().toLongs() : null;
+    if (n.intAttr("allowzero", 0) == 0) {
+      if (constShape == null) return null;
+      for (long d : constShape) if (d == 0) return null;
+    }
+    int ri = ys.rank();
+    int ro = os.rank();
+    // groups: {i0, i1, j0, j1} (input axes [i0, i1) of the transposed tensor, output axes [j0, j1))
+    List<int[]> groups = new ArrayList<>();
+    int i = 0;
+    int j = 0;
+    while (i < ri && j < ro) {
+      Dim a = ys.dim(i);
+      Dim c = os.dim(j);
+      if (known(a) && a.equals(c)) {
+        groups.add(new int[] {i, i + 1, j, j + 1});
+        i++;
+        j++;
+        continue;
+      }
+      int i0 = i;
+      int j0 = j;
+      if (!a.isFixed() || !c.isFixed()) return null;
+      long pi = a.value();
+      long po = c.value();
+      i++;
+      j++;
+      while (pi != po) {
+        if (pi < po) {
+          if (i >= ri || !ys.dim(i).isFixed()) return null;
+          pi *= ys.dim(i++).value();
+        } else {
+          if (j >= ro || !os.dim(j).isFixed()) return null;
+          po *= os.dim(j++).value();
+        }
+      }
+      groups.add(new int[] {i0, i, j0, j});
+    }
+    if (i != ri || j != ro) return null;
+    for (int[] gr : groups) for (int k = gr[0] + 1; k < gr[1]; k++) if (p[k] != p[k - 1] + 1) return null;
+    List<int[]> ordered = new ArrayList<>(groups);
+    ordered.sort((u, v) -> Long.compare(p[u[0]], p[v[0]]));
+    long[] gather = new long[ro];
+    int[] newPos = new int[ro];
+    int k = 0;
+    for (int[] gr : ordered) {
+      for (int jj = gr[2]; jj < gr[3]; jj++) {
+        newPos[jj] = k;
+        gather[k++] = jj;
+      }
+    }
+    long[] outPerm = new long[ro];
+    for (int jj = 0; jj < ro; jj++) outPerm[jj] = newPos[jj];
+    in.set(0, x);
+    if (constShape != null) {
+      long[] moved = new long[ro];
+      for (int jj = 0; jj < ro; jj++) moved[jj] = constShape[(int) gather[jj]];
+      in.set(1, b.constLongs(moved));
+    } else if (!isIdentity(outPerm)) {
+      in.set(1, b.gather(shape, b.constLongs(gather), 0));
+    }
+    return outPerm;
+  }
+
+  /**
+   * Which tensor's axis element {@code j} of the shape vector {@code s} reads at run time ({@code Gather(Shape(v), k)}
+   * through Cast, Unsqueeze and Concat), as {tensor, axis}; null when it cannot tell.
+   */
+  private static Object[] dimSource(Value s, long j, int depth) {
+    Node q = s.producer();
+    if (q == null || depth > 8 || !q.domain().equals(Node.ONNX)) return null;
+    switch (q.op()) {
+      case "Cast":
+      case "Identity":
+        return dimSource(q.input(0), j, depth + 1);
+      case "Unsqueeze":
+        return j == 0 && q.input(0).shape().hasRank() && q.input(0).shape().rank() == 0 ? dimSource(q.input(0), -1, depth + 1) : null;
+      case "Concat": {
+        long off = 0;
+        for (Value part : q.inputs()) {
+          Shape ps = part.shape();
+          if (!ps.hasRank() || ps.rank() != 1 || !ps.dim(0).isFixed()) return null;
+          long len = ps.dim(0).value();
+          if (j < off + len) return dimSource(part, j - off, depth + 1);
+          off += len;
+        }
+        return null;
+      }
+      case "Gather": {
+        Node sh = q.input(0).producer();
+        while (sh != null && sh.isOnnx("Cast")) sh = sh.input(0).producer();
+        if (sh == null || !sh.isOnnx("Shape") || sh.attr("start") != null || sh.attr("end") != null) return null;
+        if (q.intAttr("axis", 0) != 0 || !q.input(1).isConstant()) return null;
+        long[] idx = q.input(1).constant().toLongs();
+        int rank = q.input(1).constant().rank();
+        long k;
+        if (j < 0) {
+          if (rank != 0 && idx.length != 1) return null;
+          k = idx[0];
+        } else {
+          if (rank != 1 || j >= idx.length) return null;
+          k = idx[(int) j];
+        }
+        Shape vs = sh.input(0).shape();
+        if (!vs.hasRank()) return null;
+        if (k < 0) k += vs.rank();
+        return new Object[] {sh.input(0), k};
+      }
+      default:
+        return null;
+    }
+  }
+
+  private static boolean known(Dim d) {
+    return d.isFixed() || d.isSymbolic();
   }
 
   /**

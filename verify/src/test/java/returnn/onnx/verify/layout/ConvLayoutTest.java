@@ -92,6 +92,56 @@ class ConvLayoutTest {
     assertEquals(1, r.count("Softmax"));
   }
 
+  /**
+   * RETURNN's time pooling behind a time-major layer: Transpose to batch-major, a Reshape to a shape read with tf.shape
+   * (dims unknown statically: equal because they read the same axes), ExpandDims, a 1x2 MaxPool, Squeeze, Transpose
+   * back. The first Transpose goes through the Reshape and the Unsqueeze and merges with the pool's NHWC → NCHW; the
+   * pool's NCHW → NHWC goes through the Squeeze and merges with the last one.
+   */
+  @Test
+  void timePoolPushesThroughReshapeAndExpandDims() throws IOException {
+    GraphDefBuilder b = new GraphDefBuilder();
+    returnn.onnx.fixtures.TfOps o = new returnn.onnx.fixtures.TfOps(b);
+    b.placeholder("x", DType.FLOAT, -1, -1, 6);
+    String h = o.tanh("x");
+    String bm = o.transpose(h, 1, 0, 2);
+    String shape = o.shape(h);
+    String merged = o.reshape(bm, List.of(o.index(shape, 1), o.index(shape, 0), 6));
+    String e = o.expandDims(merged, 1);
+    String pool = b.op("MaxPool", "pool", e).attr("T", DType.FLOAT).attrInts("ksize", 1, 1, 2, 1)
+        .attrInts("strides", 1, 1, 2, 1).attr("padding", "VALID").attr("data_format", "NHWC").name();
+    b.op("Squeeze", "squeezed", pool).attr("T", DType.FLOAT).attrInts("squeeze_dims", 1);
+    b.constant("perm", Tensor.ofInts(new long[] {3}, 1, 0, 2));
+    b.op("Transpose", "y", "squeezed", "perm").attr("T", DType.FLOAT).attr("Tperm", DType.INT32);
+    GraphDef g = b.build();
+    OpParity.Result r = OpParity.check(g, Map.of("x", OpParity.normal(5, 7, 3, 6)), "y");
+    Path pb = dir.resolve("pool.pb");
+    Files.write(pb, g.toByteArray());
+    Graph before = Converter.convert(ConvertOptions.of(pb, null, List.of("y")).withFuse(false)).graph();
+    assertEquals(4, before.count("Transpose"));
+    assertEquals(2, r.count("Transpose"), "one into the pool's NCHW, one out of it");
+    assertEquals(1, r.count("MaxPool"));
+  }
+
+  /**
+   * A swish ({@code x · sigmoid(x)}) between two NHWC convolutions: the Transpose after the first Conv has two
+   * consumers, both elementwise, so it is pushed through both and cancels against the second Conv's.
+   */
+  @Test
+  void transposeWithSeveralConsumersPushesThroughSwish() {
+    GraphDefBuilder b = new GraphDefBuilder();
+    b.placeholder("x", DType.FLOAT, -1, 5, 6, 3);
+    b.constant("f1", OpParity.normal(20, 3, 3, 3, 4));
+    b.constant("f2", OpParity.normal(21, 1, 1, 4, 4));
+    conv(b, "c1", "x", "f1");
+    b.op("Sigmoid", "sig", "c1").attr("T", DType.FLOAT);
+    b.op("Mul", "swish", "c1", "sig").attr("T", DType.FLOAT);
+    conv(b, "c2", "swish", "f2");
+    OpParity.Result r = OpParity.check(b.build(), Map.of("x", OpParity.normal(3, 2, 5, 6, 3)), "c2");
+    assertEquals(2, r.count("Transpose"), "the input's and the output's");
+    assertEquals(1, r.count("Sigmoid"));
+  }
+
   private static void conv(GraphDefBuilder b, String name, String x, String f) {
     b.op("Conv2D", name, x, f).attr("T", DType.FLOAT).attrInts("strides", 1, 1, 1, 1).attr("padding", "SAME");
   }
