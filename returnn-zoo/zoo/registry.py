@@ -289,7 +289,8 @@ MODELS = [
         # ZooTest: rule notes (prefixes) that are expected, with the reason in notes
         "declined": ["AttentionRules.SELF_ATTENTION declined at 'output/rec/dec_01_self_att_att/merge_vdim'"],
         "notes": "fuse: the encoder's self-attention and its 5 layer norms fuse, and the decoder's 4 layer norms inside "
-                 "the search Loop's body; the decoder's attention layers stay plain ops there. Its self_attention is the single-step form RETURNN "
+                 "the search Loop (their weights come in through the loop's Enter); the decoder's other layers stay "
+                 "plain ops. Its self_attention is the single-step form RETURNN "
                  "builds inside a rec loop: one query frame against the previous keys/values (kept as loop state, "
                  "concatenated with the new frame's each step), so the chain has no Reshape before merge_vdim and the "
                  "self-attention rule declines it (\"declined\"); the outputs match TF all the same. Step-by-step "

@@ -549,10 +549,11 @@ public final class StepByStep {
         String x = base(stack.remove(stack.size() - 1));
         if (!visited.add(x)) continue;
         NodeDef.Builder n = node(x);
-        for (int i = 0; i < n.getInputCount(); i++) {
-          String in = n.getInput(i);
-          if (!in.startsWith("^")) n.setInput(i, bypass(in));
-        }
+        // Switches on the way are bypassed, so what is visited lies outside any cond: its control edges (a branch
+        // Const's tie to the cond's pivot) go too, or the importer would tie the Const to the cond's predicate again
+        List<String> ins = new ArrayList<>();
+        for (String in : n.getInputList()) if (!in.startsWith("^")) ins.add(bypass(in));
+        if (ins.size() != n.getInputCount() || !ins.equals(n.getInputList())) n.clearInput().addAllInput(ins);
         String[] done = rewrittenReads.get(x);
         if (done != null) {
           // a read rewritten in an earlier phase: only fine if the state still has the same value
