@@ -89,6 +89,16 @@ def sha256(path):
     return h.hexdigest()
 
 
+def patched_returnn_src(src, work, patch):
+    """A copy of RETURNN's source distribution under work/ with zoo/patches/PATCH applied (patch -p1)."""
+    dst = os.path.join(work, "returnn-src")
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    run(["patch", "-p1", "--forward", "-i", os.path.join(HERE, "patches", patch)], dst,
+        os.path.join(work, "patch-%s.log" % patch))
+    return dst
+
+
 def write_config(m, out):
     with open(os.path.join(ZOO, "configs", m["config"])) as f:
         text = f.read()
@@ -144,9 +154,16 @@ def generate(m, src, python):
                 text = text.replace(old, new)
             with open(os.path.join(out, cfg), "w") as f:
                 f.write(text)
-        cmd = [python, os.path.join(src, "tools", "compile_tf_graph.py"), cfg, "--output_file", gname] + flags
+        tools = os.path.join(src, "tools")
+        if isinstance(spec, dict) and spec.get("returnn_patch"):
+            # a graph RETURNN compiles only with a fix (zoo/patches/*.patch): compiled by a patched copy of the source
+            # distribution (work/NAME/returnn-src), never by the venv's own copy
+            tools = os.path.join(patched_returnn_src(src, work, spec["returnn_patch"]), "tools")
+        cmd = [python, os.path.join(tools, "compile_tf_graph.py"), cfg, "--output_file", gname] + flags
         run(cmd, out, os.path.join(work, "compile-%s.log" % gname))
         graphs[gname] = {"file": "models/%s/%s" % (name, gname), "compile_tf_graph_flags": flags}
+        if isinstance(spec, dict) and spec.get("returnn_patch"):
+            graphs[gname]["returnn_patch"] = "zoo/patches/" + spec["returnn_patch"]
         if cfg != "returnn.config":
             graphs[gname]["config"] = "models/%s/%s" % (name, cfg)
     entry = {

@@ -210,6 +210,9 @@ def main():
         sbs = {"graph": "models/%s/%s" % (name, m["step_by_step"]["graph"]),
                "info": "models/%s/%s" % (name, m["step_by_step"]["info"]), "decoder": "greedy",
                "steps": m["step_by_step"]["steps"]}
+        for k in ("encoder_output_state", "note"):  # the registry's word on which state holds the encoder output
+            if k in m["step_by_step"]:
+                sbs[k] = m["step_by_step"][k]
         for key, v in (("labels", labels), ("scores", scores)):
             path = os.path.join("outputs", "step_by_step__%s.npy" % key)
             np.save(path, v)

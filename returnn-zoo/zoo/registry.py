@@ -259,11 +259,29 @@ MODELS = [
                        "target embedding + positional_encoding, causal self_attention (attention_left_only: the search "
                        "loop carries every previous key/value), multi-head dot cross-attention (dot + "
                        "softmax_over_spatial + generic_attention), ReLU FF, layer_norm, choice beam search (beam 4), EOS 0; "
-                       "search graph only",
+                       "search graph and --rec_step_by_step graph (compiled by RETURNN with zoo/patches/"
+                       "rec-step-by-step-dynamic-state.patch: the growing k/v state variables get a dynamic time dim)",
         "config": "conformer_transformer_encdec.config",
         "train": {"spec": {"data": ("dense", 20, "T"), "classes": ("sparse", 10, "U")}, "min_len": 8, "max_len": 40,
                   "label_ratio": 6, "low_label": 1, "eos": 0, "num_seqs": 40, "epochs": 20},
-        "graphs": {"graph.meta": ["--search", "1"]},
+        "graphs": {
+            "graph.meta": ["--search", "1"],
+            # without max_seq_len (RETURNN refuses it in a step-by-step graph); RETURNN 1.20261022.211313 creates
+            # the self-attention's k_left/v_left state variables with the static shape of their initial value
+            # (?, 4, 0, 8), and the first step's assign of (?, 4, 1, 8) fails: the patch keeps a dim that is 0 in
+            # the initial value dynamic (variable and rec_step_by_step.json)
+            "rec_step_by_step.meta": {
+                "flags": ["--rec_step_by_step", "output", "--rec_step_by_step_output_file", "rec_step_by_step.json"],
+                "subst": {', "max_seq_len": "max_len_from(\'base:encoder\')"}': "}"},
+                "returnn_patch": "rec-step-by-step-dynamic-state.patch"},
+        },
+        "reference_graph": "graph.meta",
+        # StepByStepZooTest compares the base_value_* state with TF's encoder output where one holds it; none does here
+        "step_by_step": {"graph": "rec_step_by_step.meta", "info": "rec_step_by_step.json", "steps": 8,
+                         "encoder_output_state": None,
+                         "note": "no state holds the encoder output itself: the cross-attention's keys and values "
+                                 "(base_value_dec_01_att_key, base_value_dec_01_att_value) are linear projections of "
+                                 "it; the per-step scores check the encoder in the initializer"},
         "inputs": {"lengths": [23, 1, 17], "inputs": {"data": {"kind": "dense", "dim": 20}}},
         "outputs": ["encoder/output_batch_major", "decision/output_batch_major", "decision/GatherNd",
                     "output/rec/output_batch_major", "output/rec/output/truediv"],
@@ -275,8 +293,9 @@ MODELS = [
                  "plain ops. Its self_attention is the single-step form RETURNN "
                  "builds inside a rec loop: one query frame against the previous keys/values (kept as loop state, "
                  "concatenated with the new frame's each step), so the chain has no Reshape before merge_vdim and the "
-                 "self-attention rule declines it (\"declined\"); the outputs match TF all the same. No step-by-step "
-                 "graph: see docs/RETURNN_GRAPHS.md for what it would need.",
+                 "self-attention rule declines it (\"declined\"); the outputs match TF all the same. Step-by-step "
+                 "graph: the k/v of every previous label (k_left/v_left, [B, heads, labels so far, d]) and "
+                 "positional_encoding's own position ([B]) are states; see docs/RETURNN_GRAPHS.md.",
     },
     {
         "name": "transformer-lm-rec",

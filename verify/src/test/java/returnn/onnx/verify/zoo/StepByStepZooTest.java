@@ -65,13 +65,19 @@ class StepByStepZooTest {
       assertEquals(k, models.updater().metadata().get(k + StepByStep.UPDATED), "updater output " + k);
     }
 
-    // the encoder runs in the initializer: its attention and layer norms fuse there as in the search graph (the
-    // decoder has none of them: the manifest's counts are the encoder's)
+    // the encoder runs in the initializer: its attention and layer norms fuse there as in the search graph. The
+    // manifest counts the search graph's: the encoder's and the decoder cell's once (in its Loop body; a Transformer
+    // decoder's layer norms). The stateful form's initializer runs the encoder and the cell once (step 0), its updater
+    // the cell; the split form's initializer the encoder only, its scorer the cell (its updater only what the states need)
     for (String op : List.of("MultiHeadAttention", "LayerNormalization")) {
       Integer want = m.fuse().get(op);
       if (want == null) continue;
       int n = models.initializer().graph().count(op) + models.initializer().graph().count("com.microsoft." + op);
-      assertEquals((int) want, n, m.name() + ": " + op + " ops in the state initializer\n" + models.initializer().report().format(true));
+      var step = form == StepByStep.Form.STATEFUL ? models.updater() : models.scorer();
+      int cell = step.graph().count(op) + step.graph().count("com.microsoft." + op);
+      if (form == StepByStep.Form.STATEFUL_SPLIT) want -= cell;
+      assertEquals((int) want, n, m.name() + ": " + op + " ops in the state initializer (" + cell + " in the decoder step)\n"
+          + models.initializer().report().format(true));
     }
 
     Map<String, Tensor> inputs = m.readInputs();
@@ -99,7 +105,10 @@ class StepByStepZooTest {
       // the encoder inside the initializer: its encoder-value state is TF's encoder output (the search graph's
       // encoder/output_batch_major [B, T, d]; the state is the attention's split_dims of it, [B, T, heads, d/heads])
       Tensor enc = m.readOutputs().get("encoder/output_batch_major");
-      if (enc != null) {
+      if (sbs.has("encoder_output_state") && sbs.get("encoder_output_state").isNull()) {
+        // the registry says no state holds it (e.g. only the attention's key/value projections of it)
+        System.out.printf("  encoder output: no initializer state holds it (%s)%n", sbs.path("note").asText());
+      } else if (enc != null) {
         String found = null;
         double encErr = Double.NaN;
         for (Map.Entry<String, Tensor> e : dec.initialStates(inputs).entrySet()) {
@@ -208,11 +217,12 @@ class StepByStepZooTest {
           if (!scored && !dec.updaterStates().contains(key)) continue;
           Map<String, Tensor> p = new LinkedHashMap<>(base);
           float[] f = e.getValue().toFloats();
-          for (int i = 0; i < f.length; i++) f[i] += 0.05f;
+          // not one constant: attention keys moved alike move every energy alike, which the softmax cancels
+          for (int i = 0; i < f.length; i++) f[i] += 0.05f * (1 + i % 3);
           p.put(e.getKey(), Tensor.ofFloats(e.getValue().shape(), f));
           Map<String, Tensor> p1 = scored ? p : dec.update(p, column(g.labels(), 0));
           double d = maxDiff(dec.scores(p1).toFloats(), ref, 0, ref.length);
-          System.out.printf("  state %s + 0.05 moves the step-1 scores by %.3g%n", e.getKey(), d);
+          System.out.printf("  state %s + 0.05..0.15 moves the step-1 scores by %.3g%n", e.getKey(), d);
           // (a delayed state, e.g. the previous label's embedding, is overwritten from the token before the stateful
           // form's updater reads it: it may not move them)
           if (scored) assertTrue(d > 100 * TOL, "perturbing state " + e.getKey() + " moves the scores only by " + d);
