@@ -10,7 +10,6 @@ import returnn.onnx.ir.Node;
 import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Value;
 import returnn.onnx.build.OnnxBuilder;
-import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -23,42 +22,22 @@ import returnn.onnx.rewrite.RuleContext;
  * initial_h (and is kept for an empty sequence, as TF keeps it, where ONNX Runtime's Y_h is zeros). Once the body is
  * a GRU step writing its h, a mismatch elsewhere is a warning: a GRU stays a Loop.
  */
-final class LoopGruRule extends NodeRule {
+final class LoopGruRule extends LoopCellRule<LoopGruRule.Match> {
   static final String NAME = "LstmRules.LOOP_GRU";
 
-  private record Match(LoopGruCell cell, Value lengths, int hSlot, Value x, boolean reverse, Node padding, Node outReverse) {}
-
-  private record Check(Match match, String reason, boolean gru) {
-    static Check no(String reason) {
-      return new Check(null, reason, false);
-    }
-
-    static Check warn(String reason) {
-      return new Check(null, "a dynamic_rnn GRU stays a Loop: " + reason, true);
-    }
-  }
+  record Match(LoopGruCell cell, Value lengths, int hSlot, Value x, boolean reverse, Node padding, Node outReverse) {}
 
   LoopGruRule() {
-    super(NAME, false);
+    super(NAME);
+  }
+
+  /** Once the body is a GRU step: a mismatch elsewhere is a warning. */
+  private static Check<Match> gru(String reason) {
+    return Check.warn("a dynamic_rnn GRU stays a Loop: " + reason);
   }
 
   @Override
-  protected boolean visit(Graph g, Node n, RuleContext ctx) {
-    if (!n.isOnnx("Loop") || !(n.attr("body") instanceof Attr.GraphVal body)) return false;
-    Check c = check(n, body.value());
-    if (c.match() == null) {
-      if (c.gru()) {
-        ctx.warn(NAME, n.describe(), c.reason());
-      } else {
-        ctx.decline(NAME, n.describe(), c.reason());
-      }
-      return false;
-    }
-    rewrite(g, ctx, n, c.match());
-    return true;
-  }
-
-  private static Check check(Node loop, Graph body) {
+  Check<Match> check(Node loop, Graph body) {
     int carried = loop.inputs().size() - 2;
     int scans = loop.outputs().size() - carried;
     if (carried < 2 || scans != 1) return Check.no("not a loop over (t, h) with one scan output");
@@ -93,32 +72,33 @@ final class LoopGruRule extends NodeRule {
     if (cell == null) return Check.no("the body is not one GRU step (GRUCell or GRUBlockCell) over the carried h");
     for (int k = 0; k < carried; k++) {
       if (k != hSlot && !LoopLstmRule.counts(loop, body, k) && loop.output(k).useCount() > 0) {
-        return Check.warn("carried value " + k + " is neither t nor h and is used after the loop");
+        return gru("carried value " + k + " is neither t nor h and is used after the loop");
       }
     }
     Node gather = TfPatterns.skipIdentities(cell.xt()).producer();
     int tSlot = gather == null ? -1 : LoopLstmRule.slotOf(body, gather.input(1));
     if (gather == null || !gather.isOnnx("Gather") || gather.intAttr("axis", 0) != 0 || tSlot < 0
         || !LoopLstmRule.counts(loop, body, tSlot) || tMask >= 0 && tMask != tSlot) {
-      return Check.warn("the step input is not x[t] with t counting 0, 1, 2, ...");
+      return gru("the step input is not x[t] with t counting 0, 1, 2, ...");
     }
     if (!LoopLstmRule.boundedByMaxLength(loop, body, lengths)) {
-      return Check.warn("the loop bound is not dynamic_rnn's min(time_steps, max(1, max(sequence_length)))");
+      return gru("the loop bound is not dynamic_rnn's min(time_steps, max(1, max(sequence_length)))");
     }
     Node padding = LoopLstmRule.scanPadding(loop.output(carried));
-    if (padding == null) return Check.warn("the scan output is used other than as the padded array");
+    if (padding == null) return gru("the scan output is used other than as the padded array");
     Value x = gather.input(0);
     Node inReverse = lengths == null ? null : LoopLstmRule.reverseSequence(x, lengths);
     Node stack = LoopLstmRule.stackGather(padding);
     Node beforeReverse = stack != null ? stack : padding;
     Node outReverse = lengths != null && beforeReverse.output(0).uses().size() == 1 && !beforeReverse.output(0).isGraphOutput()
         ? LoopLstmRule.reverseSequence(beforeReverse.output(0).uses().get(0).node(), lengths) : null;
-    if ((inReverse == null) != (outReverse == null)) return Check.warn("ReverseSequence on one side of the loop only");
+    if ((inReverse == null) != (outReverse == null)) return gru("ReverseSequence on one side of the loop only");
     if (inReverse != null) x = inReverse.input(0);
-    return new Check(new Match(cell, lengths, hSlot, x, inReverse != null, padding, outReverse), null, false);
+    return Check.of(new Match(cell, lengths, hSlot, x, inReverse != null, padding, outReverse));
   }
 
-  private static void rewrite(Graph g, RuleContext ctx, Node loop, Match m) {
+  @Override
+  void rewrite(Graph g, RuleContext ctx, Node loop, Match m) {
     OnnxBuilder ob = new OnnxBuilder(g, ctx.opset(), loop.tfName(), loop.tfName());
     Value lengths = m.lengths() == null ? null : OnnxLstm.int32(ob, m.lengths());
     String direction = m.reverse() ? "reverse" : "forward";

@@ -9,7 +9,6 @@ import returnn.onnx.ir.Shape;
 import returnn.onnx.ir.Tensor;
 import returnn.onnx.ir.Value;
 import returnn.onnx.build.OnnxBuilder;
-import returnn.onnx.rewrite.NodeRule;
 import returnn.onnx.rewrite.RuleContext;
 
 /**
@@ -28,41 +27,20 @@ import returnn.onnx.rewrite.RuleContext;
  * taken over. Declines anything else (other carried values consumed after the loop, weights that are not constants, a differently bounded loop, an {@code LSTMBlockCell} clipping its cell state); the Loop then stays as
  * it is, exact.
  */
-final class LoopLstmRule extends NodeRule {
+final class LoopLstmRule extends LoopCellRule<LoopLstmRule.Match> {
   static final String NAME = "LstmRules.LOOP_LSTM";
 
   /** The matched loop: carried slots of t, c, h; the scan's padded value and its consumer. */
-  private record Match(LoopLstmCell cell, Value lengths, int tSlot, int cSlot, int hSlot, Value x, Tensor w,
+  record Match(LoopLstmCell cell, Value lengths, int tSlot, int cSlot, int hSlot, Value x, Tensor w,
       Tensor r, Tensor b, boolean folded, boolean reverse, Node padding, Node outReverse) {}
 
   /** @param lstm the loop is an LSTM that stays a Loop: the user is warned, not only told under explain */
-  private record Check(Match match, String reason, boolean lstm) {
-    static Check no(String reason) {
-      return new Check(null, reason, false);
-    }
-  }
-
   LoopLstmRule() {
-    super(NAME, false);
+    super(NAME);
   }
 
   @Override
-  protected boolean visit(Graph g, Node n, RuleContext ctx) {
-    if (!n.isOnnx("Loop") || !(n.attr("body") instanceof Attr.GraphVal body)) return false;
-    Check c = check(n, body.value());
-    if (c.match() == null) {
-      if (c.lstm()) {
-        ctx.warn(NAME, n.describe(), c.reason());
-      } else {
-        ctx.decline(NAME, n.describe(), c.reason());
-      }
-      return false;
-    }
-    rewrite(g, ctx, n, c.match());
-    return true;
-  }
-
-  private static Check check(Node loop, Graph body) {
+  Check<Match> check(Node loop, Graph body) {
     int carried = loop.inputs().size() - 2;
     int scans = loop.outputs().size() - carried;
     if (carried < 3 || scans != 1) return Check.no("not a loop over (t, c, h) with one scan output");
@@ -99,8 +77,8 @@ final class LoopLstmRule extends NodeRule {
     if (cSlot < 0 || hSlot < 0) return Check.no("no carried c and h kept by Select(copy, state, new state)");
     Node block = TfPatterns.producer(hNew, "LSTMBlockCell");
     if (block != null && LoopLstmCell.cellClip(block) > 0) {
-      return new Check(null, "LSTMBlockCell cell_clip " + LoopLstmCell.cellClip(block) + " clips TF's cell state; ONNX "
-          + "LSTM's clip bounds the gate pre-activations, a different function (kept as an exact Loop)", true);
+      return Check.warn("LSTMBlockCell cell_clip " + LoopLstmCell.cellClip(block) + " clips TF's cell state; ONNX "
+          + "LSTM's clip bounds the gate pre-activations, a different function (kept as an exact Loop)");
     }
     LoopLstmCell cell = LoopLstmCell.match(hNew, cNew, in(body, hSlot), in(body, cSlot));
     if (cell == null) return Check.no("the body is not one LSTM step (vanillalstm or LSTMCell) over the carried c, h");
@@ -123,7 +101,7 @@ final class LoopLstmRule extends NodeRule {
    * {@code sequence_lens}. Once the body is one LSTM step writing its h, a further mismatch is a warning: an LSTM
    * stays a Loop.
    */
-  private static Check unmasked(Node loop, Graph body, int carried, Value hNew) {
+  private static Check<Match> unmasked(Node loop, Graph body, int carried, Value hNew) {
     int hSlot = -1;
     List<Integer> others = new ArrayList<>();
     for (int k = 0; k < carried; k++) {
@@ -138,8 +116,8 @@ final class LoopLstmRule extends NodeRule {
     LoopLstmCell cell = null;
     int cSlot = -1;
     if (block != null && LoopLstmCell.cellClip(block) > 0) {
-      return new Check(null, "LSTMBlockCell cell_clip " + LoopLstmCell.cellClip(block) + " clips TF's cell state; "
-          + "ONNX LSTM's clip bounds the gate pre-activations, a different function (kept as an exact Loop)", true);
+      return Check.warn("LSTMBlockCell cell_clip " + LoopLstmCell.cellClip(block) + " clips TF's cell state; "
+          + "ONNX LSTM's clip bounds the gate pre-activations, a different function (kept as an exact Loop)");
     }
     for (int k : others) {
       cell = LoopLstmCell.match(hNew, out(body, 1 + k), in(body, hSlot), in(body, k));
@@ -167,11 +145,11 @@ final class LoopLstmRule extends NodeRule {
     return weights(cell, gather, null, tSlot, cSlot, hSlot, padding);
   }
 
-  private static Check lstm(String reason) {
-    return new Check(null, "a dynamic_rnn LSTM without sequence_length stays a Loop: " + reason, true);
+  private static Check<Match> lstm(String reason) {
+    return Check.warn("a dynamic_rnn LSTM without sequence_length stays a Loop: " + reason);
   }
 
-  private static Check weights(LoopLstmCell cell, Node gather, Value lengths, int t, int c, int h, Node padding) {
+  private static Check<Match> weights(LoopLstmCell cell, Node gather, Value lengths, int t, int c, int h, Node padding) {
     int n = cell.hidden();
     int[] blocks = cell.blocks();
     Value x = gather.input(0);
@@ -208,10 +186,11 @@ final class LoopLstmRule extends NodeRule {
           : "ReverseSequence after the loop but not before it (input " + x.name() + (x.producer() == null ? "" : " from " + x.producer().describe()) + ")");
     }
     if (inReverse != null) x = inReverse.input(0);
-    return new Check(new Match(cell, lengths, t, c, h, x, w, r, b, folded, inReverse != null, padding, outReverse), null, false);
+    return Check.of(new Match(cell, lengths, t, c, h, x, w, r, b, folded, inReverse != null, padding, outReverse));
   }
 
-  private static void rewrite(Graph g, RuleContext ctx, Node loop, Match m) {
+  @Override
+  void rewrite(Graph g, RuleContext ctx, Node loop, Match m) {
     OnnxBuilder ob = new OnnxBuilder(g, ctx.opset(), loop.tfName(), loop.tfName());
     Value lengths = m.lengths() == null ? null : OnnxLstm.int32(ob, m.lengths());
     String direction = m.reverse() ? "reverse" : "forward";
