@@ -77,6 +77,9 @@ public final class StepByStep {
    */
   public static final String STEP = "i";
 
+  /** The blank label of RETURNN's transducer setups as the zoo's (the configs' {@code blank0}): label 0. */
+  public static final int BLANK = 0;
+
   private StepByStep() {}
 
   /** One {@code state_vars} entry; {@code shape} -1 for a dynamic dim. */
@@ -337,6 +340,20 @@ public final class StepByStep {
     b.append("state-updater-model.io-map.token = ").append(TOKEN).append('\n');
     b.append("scorer-model.session.file = ").append(SCORER).append(".onnx\n");
     b.append("scorer-model.io-map.scores = ").append(SCORES).append('\n');
+    if (m.states().contains(STEP)) {
+      // A frame-synchronous model (transducer): the updater must run on every frame's label, blank and repeats included,
+      // so that the carried step index i follows the frame. RASR's extendedScoringContext skips the updater on
+      // LABEL_TO_BLANK/INITIAL_BLANK unless blank-updates-history, on BLANK_LOOP unless both blank- and
+      // loop-updates-history, on LABEL_LOOP unless loop-updates-history (StatefulOnnxLabelScorer.cc:74-87, 270-301);
+      // the score's timeframe is then the label sequence's length = i (cc:585-587).
+      b.append("# A frame-synchronous model (transducer, RNA topology): one label per encoder frame, blank included. The carried\n");
+      b.append("# step index i advances by one per updater call, so every label (blank and repeats too) must update the state.\n");
+      b.append("# Search: a time-synchronous one (search type = lexiconfree-timesync-beam-search) with blank-label-index = your\n");
+      b.append("# model's blank (").append(BLANK).append(" in RETURNN's blank0 setups, as the zoo's) and collapse-repeated-labels = false (its default:\n");
+      b.append("# RNA emits one label per frame), stopped at the segment's last encoder frame (stateful-onnx scores any length).\n");
+      b.append("blank-updates-history = true\n");
+      b.append("loop-updates-history = true\n");
+    }
     return b.toString();
   }
 
@@ -549,10 +566,13 @@ public final class StepByStep {
         String x = base(stack.remove(stack.size() - 1));
         if (!visited.add(x)) continue;
         NodeDef.Builder n = node(x);
-        for (int i = 0; i < n.getInputCount(); i++) {
-          String in = n.getInput(i);
-          if (!in.startsWith("^")) n.setInput(i, bypass(in));
+        // data edges only: a control input (a cond branch's constant waits for its switch_t, whose Switch reads the
+        // i > 0 predicate) would pull an unrewritten state read into the model (the transducer's IO/i under an
+        // unconditional delayed update)
+        for (int i = n.getInputCount() - 1; i >= 0; i--) {
+          if (n.getInput(i).startsWith("^")) removeInput(n, i);
         }
+        for (int i = 0; i < n.getInputCount(); i++) n.setInput(i, bypass(n.getInput(i)));
         String[] done = rewrittenReads.get(x);
         if (done != null) {
           // a read rewritten in an earlier phase: only fine if the state still has the same value
@@ -578,6 +598,12 @@ public final class StepByStep {
           stack.add(in);
         }
       }
+    }
+
+    private static void removeInput(NodeDef.Builder n, int at) {
+      List<String> ins = new ArrayList<>(n.getInputList());
+      ins.remove(at);
+      n.clearInput().addAllInput(ins);
     }
 
     String fresh(String what) {
