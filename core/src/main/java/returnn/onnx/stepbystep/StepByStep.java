@@ -345,7 +345,7 @@ public final class StepByStep {
       // so that the carried step index i follows the frame. RASR's extendedScoringContext skips the updater on
       // LABEL_TO_BLANK/INITIAL_BLANK unless blank-updates-history, on BLANK_LOOP unless both blank- and
       // loop-updates-history, on LABEL_LOOP unless loop-updates-history (StatefulOnnxLabelScorer.cc:74-87, 270-301);
-      // the score's timeframe is then the label sequence's length = i (cc:585-587).
+      // the score's timeframe is then the label sequence's length = i (cc:382-383).
       b.append("# A frame-synchronous model (transducer, RNA topology): one label per encoder frame, blank included. The carried\n");
       b.append("# step index i advances by one per updater call, so every label (blank and repeats too) must update the state.\n");
       b.append("# Search: a time-synchronous one (search type = lexiconfree-timesync-beam-search) with blank-label-index = your\n");
