@@ -210,10 +210,10 @@ public final class StepByStep {
       throw new ConversionException(infoFile + ": the choice variable '" + info.choiceKey() + "' has no batch axis");
     }
     // A time-synchronous decoder (RNN-T / RNA: the rec layer iterates over the encoder frames) reads frame IO/i of its
-    // input in every step: the step index is then carried as an int32 [B] state "i" (see FRAME_SYNC_NOTE). Such a
-    // decoder is cut the split way (its per-row frame read is tied to the step input the scorer and updater share).
+    // input in every step: the step index is then carried as an int32 [B] state "i" (see FRAME_SYNC_NOTE). In the
+    // STATEFUL form i is the frame of the last decoder step (the initializer's step reads frame 0, the updater
+    // advances i first and reads frame i + 1); in STATEFUL_SPLIT the frame the next step reads.
     boolean frameSync = readsInputFrame(model.graph(), info);
-    if (frameSync) form = Form.STATEFUL_SPLIT;
     if (frameSync || form == Form.STATEFUL) carried = new ArrayList<>(carried);
     if (frameSync) carried.add(STEP);
     if (form == Form.STATEFUL) {
@@ -264,8 +264,16 @@ public final class StepByStep {
     // state updater: STATEFUL_SPLIT: decode step, choice = token, delayed update (i > 0);
     // STATEFUL: choice = token, delayed update (i > 0), decode step
     Rewriter up = new Rewriter(model.graph(), info);
+    // STATEFUL: the step index input is the frame of the last decoder step; the updater's step reads frame i + 1
+    if (frameSync && form == Form.STATEFUL) up.advanceStepFirst = true;
     Map<String, String> cur = up.placeholders(carried);
-    if (frameSync) {
+    if (frameSync && form == Form.STATEFUL) {
+      // choice = token, the delayed update (always: i + 1 > 0), the decoder step at frame i + 1 (every row its own)
+      cur.put(info.choiceKey(), up.placeholder(TOKEN, DataType.DT_INT32, new long[] {-1}));
+      cur.putAll(up.phase(up.updateAssigns(carried), cur, true));
+      cur.putAll(up.phase(up.decodeAssigns(carried, info.calcScoresOp()), cur));
+      cur.put(STEP, up.stepRows);
+    } else if (frameSync) {
       cur.putAll(up.phase(up.decodeAssigns(carried), cur));
       cur.put(info.choiceKey(), up.placeholder(TOKEN, DataType.DT_INT32, new long[] {-1}));
       // the delayed update as TF applies it at the next step (i + 1 > 0): always, its i > 0 predicate not evaluated
@@ -430,7 +438,9 @@ public final class StepByStep {
     private final Map<String, String[]> rewrittenReads = new HashMap<>();
     private int added;
     /** The [B] step index placeholder of a frame-synchronous graph, once made. */
-    private String stepRows;
+    String stepRows;
+    /** The step index input is advanced by one before the decoder step reads its frame (the STATEFUL form's updater). */
+    boolean advanceStepFirst;
 
     Rewriter(GraphDef g, Info info) {
       this.info = info;
@@ -631,6 +641,12 @@ public final class StepByStep {
         if (k.equals(STEP) && v.shape().length == 0) {
           // the frame-synchronous step index: [B] at the boundary; the input frame read per row, other uses row 0's
           String ph = placeholder(k, DataType.DT_INT32, new long[] {-1});
+          if (advanceStepFirst) {
+            String next = fresh("next_step");
+            nodes.put(next, NodeDef.newBuilder().setName(next).setOp("AddV2").addInput(ph).addInput(intConst(1))
+                .putAttr("T", AttrValue.newBuilder().setType(DataType.DT_INT32).build()));
+            ph = next;
+          }
           String row0 = fresh("step_row0");
           nodes.put(row0, NodeDef.newBuilder().setName(row0).setOp("StridedSlice").addInput(ph)
               .addInput(intConst(0)).addInput(intConst(1)).addInput(intConst(1))

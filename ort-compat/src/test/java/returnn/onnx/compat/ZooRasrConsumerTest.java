@@ -138,7 +138,7 @@ class ZooRasrConsumerTest extends RasrStyleConsumerTest {
     float scale = Float.parseFloat(sm.group(1));
     assertTrue(cfg.contains("type = stateful-onnx"), cfg);
     if (models.states().contains(StepByStep.STEP)) {
-      transducer(root, m, models, cfg, scale, negate);
+      transducer(root, m, form, models, cfg, scale, negate);
       return;
     }
     assertFalse(cfg.contains("updates-history"), "a label-synchronous model leaves RASR's *-updates-history at false:\n" + cfg);
@@ -238,7 +238,8 @@ class ZooRasrConsumerTest extends RasrStyleConsumerTest {
    * defaults (both keys false) a blank does not run the updater, {@code i} falls behind the frame, and the costs are off
    * TF's by more than the tolerance (checked).
    */
-  void transducer(Path root, JsonNode m, StepByStep.Models models, String cfg, float scale, boolean negate) throws Exception {
+  void transducer(Path root, JsonNode m, StepByStep.Form form, StepByStep.Models models, String cfg, float scale, boolean negate)
+      throws Exception {
     String name = m.get("name").asText();
     boolean blankUpd = configBool(cfg, "blank-updates-history", false), loopUpd = configBool(cfg, "loop-updates-history", false);
     assertTrue(blankUpd && loopUpd, "a frame-synchronous model needs blank- and loop-updates-history = true:\n" + cfg);
@@ -341,7 +342,7 @@ class ZooRasrConsumerTest extends RasrStyleConsumerTest {
         assertEquals(lens[b] - 1, path.labelSeq.size(), "one label per frame");
       }
     }
-    System.out.println("ORT " + OrtCompatibilityTest.loadedVersion() + " zoo " + name + " RASR stateful-onnx, time-synchronous ("
+    System.out.println("ORT " + OrtCompatibilityTest.loadedVersion() + " zoo " + name + " RASR stateful-onnx, time-synchronous (" + form + ", "
         + (negate ? "-log p from the model" : "scale -1 on log p") + ", blank- and loop-updates-history true), batch 1 per segment, "
         + "3-4 hypotheses of two frames a call: max |cost + TF log p| " + worst + ", batched vs alone " + worstAlone
         + "; with RASR's defaults (false): " + defaults);
