@@ -60,6 +60,8 @@ class StepByStepCommandsTest {
   void decodeGivesTfSearchAndGreedyLabels() throws IOException {
     Path models = convert();
     assertTrue(Files.readString(models.resolve("rasr-label-scorer.config")).contains("type = stateful-onnx"));
+    // a label-synchronous model keeps RASR's defaults
+    assertFalse(Files.readString(models.resolve("rasr-label-scorer.config")).contains("updates-history"));
     Path m = model();
     Tensor decision = Npy.read(m.resolve("outputs/decision__output_batch_major.npy"));
     int[] lens = Npy.read(m.resolve("outputs/decision__GatherNd.npy")).toInts();
@@ -103,7 +105,10 @@ class StepByStepCommandsTest {
     CliRunner.Run r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
         m.resolve("net-model/network.010").toString(), "--step-by-step", "--output", out.toString());
     assertEquals(0, r.exit(), r.out() + r.err());
-    assertTrue(Files.readString(out.resolve("rasr-label-scorer.config")).contains("stochastic_var_choice_output, i\n"));
+    String cfg = Files.readString(out.resolve("rasr-label-scorer.config"));
+    assertTrue(cfg.contains("stochastic_var_choice_output, i"), cfg);
+    // RASR's stateful-onnx runs the updater on blank and loop transitions only with these (both default false)
+    assertTrue(cfg.contains("\nblank-updates-history = true\n") && cfg.contains("\nloop-updates-history = true\n"), cfg);
     for (String[] c : new String[][] {{"rnn-transducer", "4"}, {"rnn-transducer-beam1", "1"}}) {
       Path tf = model().resolveSibling(c[0]);
       Tensor decision = Npy.read(tf.resolve("outputs/decision__output_batch_major.npy"));

@@ -77,6 +77,9 @@ public final class StepByStep {
    */
   public static final String STEP = "i";
 
+  /** The blank label of RETURNN's transducer setups as the zoo's (the configs' {@code blank0}): label 0. */
+  public static final int BLANK = 0;
+
   private StepByStep() {}
 
   /** One {@code state_vars} entry; {@code shape} -1 for a dynamic dim. */
@@ -207,10 +210,10 @@ public final class StepByStep {
       throw new ConversionException(infoFile + ": the choice variable '" + info.choiceKey() + "' has no batch axis");
     }
     // A time-synchronous decoder (RNN-T / RNA: the rec layer iterates over the encoder frames) reads frame IO/i of its
-    // input in every step: the step index is then carried as an int32 [B] state "i" (see FRAME_SYNC_NOTE). Such a
-    // decoder is cut the split way (its per-row frame read is tied to the step input the scorer and updater share).
+    // input in every step: the step index is then carried as an int32 [B] state "i" (see FRAME_SYNC_NOTE). In the
+    // STATEFUL form i is the frame of the last decoder step (the initializer's step reads frame 0, the updater
+    // advances i first and reads frame i + 1); in STATEFUL_SPLIT the frame the next step reads.
     boolean frameSync = readsInputFrame(model.graph(), info);
-    if (frameSync) form = Form.STATEFUL_SPLIT;
     if (frameSync || form == Form.STATEFUL) carried = new ArrayList<>(carried);
     if (frameSync) carried.add(STEP);
     if (form == Form.STATEFUL) {
@@ -261,8 +264,16 @@ public final class StepByStep {
     // state updater: STATEFUL_SPLIT: decode step, choice = token, delayed update (i > 0);
     // STATEFUL: choice = token, delayed update (i > 0), decode step
     Rewriter up = new Rewriter(model.graph(), info);
+    // STATEFUL: the step index input is the frame of the last decoder step; the updater's step reads frame i + 1
+    if (frameSync && form == Form.STATEFUL) up.advanceStepFirst = true;
     Map<String, String> cur = up.placeholders(carried);
-    if (frameSync) {
+    if (frameSync && form == Form.STATEFUL) {
+      // choice = token, the delayed update (always: i + 1 > 0), the decoder step at frame i + 1 (every row its own)
+      cur.put(info.choiceKey(), up.placeholder(TOKEN, DataType.DT_INT32, new long[] {-1}));
+      cur.putAll(up.phase(up.updateAssigns(carried), cur, true));
+      cur.putAll(up.phase(up.decodeAssigns(carried, info.calcScoresOp()), cur));
+      cur.put(STEP, up.stepRows);
+    } else if (frameSync) {
       cur.putAll(up.phase(up.decodeAssigns(carried), cur));
       cur.put(info.choiceKey(), up.placeholder(TOKEN, DataType.DT_INT32, new long[] {-1}));
       // the delayed update as TF applies it at the next step (i + 1 > 0): always, its i > 0 predicate not evaluated
@@ -337,6 +348,20 @@ public final class StepByStep {
     b.append("state-updater-model.io-map.token = ").append(TOKEN).append('\n');
     b.append("scorer-model.session.file = ").append(SCORER).append(".onnx\n");
     b.append("scorer-model.io-map.scores = ").append(SCORES).append('\n');
+    if (m.states().contains(STEP)) {
+      // A frame-synchronous model (transducer): the updater must run on every frame's label, blank and repeats included,
+      // so that the carried step index i follows the frame. RASR's extendedScoringContext skips the updater on
+      // LABEL_TO_BLANK/INITIAL_BLANK unless blank-updates-history, on BLANK_LOOP unless both blank- and
+      // loop-updates-history, on LABEL_LOOP unless loop-updates-history (StatefulOnnxLabelScorer.cc:74-87, 270-301);
+      // the score's timeframe is then the label sequence's length = i (cc:382-383).
+      b.append("# A frame-synchronous model (transducer, RNA topology): one label per encoder frame, blank included. The carried\n");
+      b.append("# step index i advances by one per updater call, so every label (blank and repeats too) must update the state.\n");
+      b.append("# Search: a time-synchronous one (search type = lexiconfree-timesync-beam-search) with blank-label-index = your\n");
+      b.append("# model's blank (").append(BLANK).append(" in RETURNN's blank0 setups, as the zoo's) and collapse-repeated-labels = false (its default:\n");
+      b.append("# RNA emits one label per frame), stopped at the segment's last encoder frame (stateful-onnx scores any length).\n");
+      b.append("blank-updates-history = true\n");
+      b.append("loop-updates-history = true\n");
+    }
     return b.toString();
   }
 
@@ -413,7 +438,9 @@ public final class StepByStep {
     private final Map<String, String[]> rewrittenReads = new HashMap<>();
     private int added;
     /** The [B] step index placeholder of a frame-synchronous graph, once made. */
-    private String stepRows;
+    String stepRows;
+    /** The step index input is advanced by one before the decoder step reads its frame (the STATEFUL form's updater). */
+    boolean advanceStepFirst;
 
     Rewriter(GraphDef g, Info info) {
       this.info = info;
@@ -549,11 +576,13 @@ public final class StepByStep {
         String x = base(stack.remove(stack.size() - 1));
         if (!visited.add(x)) continue;
         NodeDef.Builder n = node(x);
-        // Switches on the way are bypassed, so what is visited lies outside any cond: its control edges (a branch
-        // Const's tie to the cond's pivot) go too, or the importer would tie the Const to the cond's predicate again
-        List<String> ins = new ArrayList<>();
-        for (String in : n.getInputList()) if (!in.startsWith("^")) ins.add(bypass(in));
-        if (ins.size() != n.getInputCount() || !ins.equals(n.getInputList())) n.clearInput().addAllInput(ins);
+        // data edges only: a control input (a cond branch's constant waits for its switch_t, whose Switch reads the
+        // i > 0 predicate) would pull an unrewritten state read into the model (the transducer's IO/i under an
+        // unconditional delayed update)
+        for (int i = n.getInputCount() - 1; i >= 0; i--) {
+          if (n.getInput(i).startsWith("^")) removeInput(n, i);
+        }
+        for (int i = 0; i < n.getInputCount(); i++) n.setInput(i, bypass(n.getInput(i)));
         String[] done = rewrittenReads.get(x);
         if (done != null) {
           // a read rewritten in an earlier phase: only fine if the state still has the same value
@@ -581,6 +610,12 @@ public final class StepByStep {
       }
     }
 
+    private static void removeInput(NodeDef.Builder n, int at) {
+      List<String> ins = new ArrayList<>(n.getInputList());
+      ins.remove(at);
+      n.clearInput().addAllInput(ins);
+    }
+
     String fresh(String what) {
       String name;
       do {
@@ -606,6 +641,12 @@ public final class StepByStep {
         if (k.equals(STEP) && v.shape().length == 0) {
           // the frame-synchronous step index: [B] at the boundary; the input frame read per row, other uses row 0's
           String ph = placeholder(k, DataType.DT_INT32, new long[] {-1});
+          if (advanceStepFirst) {
+            String next = fresh("next_step");
+            nodes.put(next, NodeDef.newBuilder().setName(next).setOp("AddV2").addInput(ph).addInput(intConst(1))
+                .putAttr("T", AttrValue.newBuilder().setType(DataType.DT_INT32).build()));
+            ph = next;
+          }
           String row0 = fresh("step_row0");
           nodes.put(row0, NodeDef.newBuilder().setName(row0).setOp("StridedSlice").addInput(ph)
               .addInput(intConst(0)).addInput(intConst(1)).addInput(intConst(1))

@@ -221,6 +221,88 @@ final class RasrStatefulOnnxDriver implements AutoCloseable {
     }
   }
 
+  /**
+   * RASR's OnnxHiddenStateScoringContext (StatefulOnnxLabelScorer.cc:40-64): the label sequence, the hidden state and
+   * whether the updater still has to run on the last label ({@code requiresFinalize}: {@code state} is then the
+   * parent's).
+   */
+  static final class Context {
+    final List<Integer> labelSeq;
+    Map<String, Val> state;
+    boolean requiresFinalize;
+
+    Context(List<Integer> labelSeq, Map<String, Val> state, boolean requiresFinalize) {
+      this.labelSeq = labelSeq;
+      this.state = state;
+      this.requiresFinalize = requiresFinalize;
+    }
+
+    int last() {
+      return labelSeq.isEmpty() ? -1 : labelSeq.get(labelSeq.size() - 1);
+    }
+  }
+
+  /** RASR's Nn::TransitionType (TransitionTypes.hh), the ones a search without silence produces. */
+  enum Transition { INITIAL_LABEL, INITIAL_BLANK, LABEL_TO_LABEL, LABEL_LOOP, LABEL_TO_BLANK, BLANK_TO_LABEL, BLANK_LOOP }
+
+  /**
+   * LexiconfreeTimesyncBeamSearch::inferTransitionType (LexiconfreeTimesyncBeamSearch.cc:677-725) without silence:
+   * {@code prev} -1 is the initial context (invalidLabelIndex); a repeat is a LABEL_LOOP only with
+   * {@code collapse-repeated-labels} (default false, cc:140-142).
+   */
+  static Transition transition(int prev, int next, int blank, boolean collapseRepeated) {
+    if (prev < 0) return next == blank ? Transition.INITIAL_BLANK : Transition.INITIAL_LABEL;
+    if (prev == blank) return next == blank ? Transition.BLANK_LOOP : Transition.BLANK_TO_LABEL;
+    if (next == blank) return Transition.LABEL_TO_BLANK;
+    return collapseRepeated && prev == next ? Transition.LABEL_LOOP : Transition.LABEL_TO_LABEL;
+  }
+
+  /**
+   * extendedScoringContext (StatefulOnnxLabelScorer.cc:270-316): whether the transition updates the state is decided
+   * by {@code blank-updates-history} / {@code loop-updates-history} (cc:74-87, defaults false); if not, the same
+   * context comes back (same label sequence, same state); else a new context with the token appended whose state
+   * the updater computes when it is next scored (requiresFinalize).
+   */
+  Context extend(Context c, int token, Transition t, boolean blankUpdatesHistory, boolean loopUpdatesHistory) {
+    boolean update = switch (t) {
+      case BLANK_LOOP -> blankUpdatesHistory && loopUpdatesHistory;
+      case LABEL_TO_BLANK, INITIAL_BLANK -> blankUpdatesHistory;
+      case LABEL_LOOP -> loopUpdatesHistory;
+      case BLANK_TO_LABEL, LABEL_TO_LABEL, INITIAL_LABEL -> true;
+    };
+    if (!update) return c;
+    assertFalse(c.requiresFinalize, "a context is scored (finalized) before it is extended");
+    List<Integer> seq = new ArrayList<>(c.labelSeq);
+    seq.add(token);
+    return new Context(seq, c.state, true);
+  }
+
+  /**
+   * getScoreAccessors (cc:325-389) on contexts: the ones that require finalizing get their states from one updater
+   * call (cacheStates: the parents' states concatenated, token = each one's last label), then one scorer call on all;
+   * each score vector's timeframe is the context's label sequence length (cc:585-587). Returns the scores × scale.
+   */
+  float[][] scoreContexts(List<Context> cs) throws OrtException {
+    List<Context> pending = new ArrayList<>();
+    for (Context c : cs) if (c.requiresFinalize && !pending.contains(c)) pending.add(c);
+    if (!pending.isEmpty()) {
+      List<Map<String, Val>> parents = new ArrayList<>();
+      int[] tokens = new int[pending.size()];
+      for (int b = 0; b < tokens.length; b++) {
+        parents.add(pending.get(b).state);
+        tokens[b] = pending.get(b).last();
+      }
+      List<Map<String, Val>> next = update(parents, tokens);
+      for (int b = 0; b < tokens.length; b++) {
+        pending.get(b).state = next.get(b);
+        pending.get(b).requiresFinalize = false;
+      }
+    }
+    List<Map<String, Val>> states = new ArrayList<>();
+    for (Context c : cs) states.add(c.state);
+    return scores(states);
+  }
+
   OnnxTensor tensor(Val v) throws OrtException {
     return v.f() != null ? OnnxTensor.createTensor(env, FloatBuffer.wrap(v.f()), v.shape())
         : OnnxTensor.createTensor(env, IntBuffer.wrap(v.i()), v.shape());

@@ -137,6 +137,11 @@ class ZooRasrConsumerTest extends RasrStyleConsumerTest {
     assertTrue(sm.find(), "the RASR config sets the scale:\n" + cfg);
     float scale = Float.parseFloat(sm.group(1));
     assertTrue(cfg.contains("type = stateful-onnx"), cfg);
+    if (models.states().contains(StepByStep.STEP)) {
+      transducer(root, m, form, models, cfg, scale, negate);
+      return;
+    }
+    assertFalse(cfg.contains("updates-history"), "a label-synchronous model leaves RASR's *-updates-history at false:\n" + cfg);
     Tensor feats = npy(root, m.get("inputs"), DATA);
     int[] lens = new int[m.get("lengths").size()];
     for (int i = 0; i < lens.length; i++) lens[i] = m.get("lengths").get(i).asInt();
@@ -219,6 +224,138 @@ class ZooRasrConsumerTest extends RasrStyleConsumerTest {
     assertTrue(worstAlone < TOL, "a hypothesis scored in a batch differs from alone by " + worstAlone);
   }
 
+  /** A key of the generated RASR config, as RASR's Core::ParameterBool reads it ({@code def} when absent). */
+  static boolean configBool(String cfg, String key, boolean def) {
+    java.util.regex.Matcher k = java.util.regex.Pattern.compile("(?m)^" + java.util.regex.Pattern.quote(key) + " = (\\S+)$").matcher(cfg);
+    return k.find() ? Boolean.parseBoolean(k.group(1)) : def;
+  }
+
+  /**
+   * A frame-synchronous model (zoo {@code rnn-transducer}, RNA topology, blank 0) driven as RASR's
+   * LexiconfreeTimesyncBeamSearch drives a {@code stateful-onnx} label scorer: per search step the scorer on every
+   * hypothesis' context, then each extension through {@code extendedScoringContext} with the transition type the
+   * search infers (blank {@link StepByStep#BLANK}, collapse-repeated-labels false), the {@code *-updates-history} keys
+   * from the generated config; the updater runs when an extended context is next scored. One search step per encoder
+   * frame (the segment's length: the model has no subsampling), the score's timeframe the label sequence's length. TF's
+   * path (TF's argmax with blank forced at odd and the last three frames, so that every blank transition occurs; TF run
+   * with the same choices), its label between two others per step, from step 2 a fourth hypothesis one frame deep, must get TF's
+   * per-frame scores as costs to 1e-5, and the carried step index {@code i} must equal RASR's timeframe. With RASR's
+   * defaults (both keys false) a blank does not run the updater, {@code i} falls behind the frame, and the costs are off
+   * TF's by more than the tolerance (checked).
+   */
+  void transducer(Path root, JsonNode m, StepByStep.Form form, StepByStep.Models models, String cfg, float scale, boolean negate)
+      throws Exception {
+    String name = m.get("name").asText();
+    boolean blankUpd = configBool(cfg, "blank-updates-history", false), loopUpd = configBool(cfg, "loop-updates-history", false);
+    assertTrue(blankUpd && loopUpd, "a frame-synchronous model needs blank- and loop-updates-history = true:\n" + cfg);
+    JsonNode sbs = m.get("step_by_step");
+    Path graph = root.resolve(sbs.get("graph").asText()), info = root.resolve(sbs.get("info").asText());
+    Tensor feats = npy(root, m.get("inputs"), DATA);
+    int[] lens = new int[m.get("lengths").size()];
+    for (int i = 0; i < lens.length; i++) lens[i] = m.get("lengths").get(i).asInt();
+    int batch = lens.length, time = (int) feats.shape()[1], dim = (int) feats.shape()[2], steps = sbs.get("steps").asInt();
+    float[] all = feats.toFloats();
+    // TF per segment, one step per frame of the segment (RETURNN's rec layer over the encoder frames)
+    // TF's greedy labels on the zoo model emit at every frame, so the driven path is forced: blank at every odd frame
+    // (blank after a label, blank after blank from a start at frame 0 for the 1-frame segment), TF's argmax elsewhere;
+    // TF runs the same choices
+    float[][][] tfSeg = TF_PER_SEGMENT.get(name), tfGreedy = TF_PER_SEGMENT.get(name + "/greedy");
+    if (tfSeg == null) {
+      tfSeg = new float[batch][][];
+      tfGreedy = new float[batch][][];
+      for (int b = 0; b < batch; b++) {
+        float[] seg = java.util.Arrays.copyOfRange(all, b * time * dim, (b * time + lens[b]) * dim);
+        int[] forced = new int[lens[b]];
+        for (int s = 0; s < lens[b]; s++) forced[s] = s % 2 == 1 || s + 3 >= lens[b] ? StepByStep.BLANK : -1;
+        tfSeg[b] = tfStepByStep(graph, info, root.resolve(m.get("checkpoint").asText()), seg, lens[b], dim, lens[b], forced);
+        tfGreedy[b] = tfStepByStep(graph, info, root.resolve(m.get("checkpoint").asText()), seg, lens[b], dim, lens[b]);
+      }
+      TF_PER_SEGMENT.put(name, tfSeg);
+      TF_PER_SEGMENT.put(name + "/greedy", tfGreedy);
+    }
+    float[] tfScores = Npy.read(root.resolve(sbs.get("scores").get("file").asText())).toFloats();
+    int v = tfSeg[0][0].length, longest = 0;
+    for (int b = 0; b < batch; b++) if (lens[b] > lens[longest]) longest = b;
+    assertEquals(steps, lens[longest], "the recorded reference runs one step per frame of the longest segment");
+    double recorded = 0;
+    for (int s = 0; s < steps; s++) {
+      for (int k = 0; k < v; k++) recorded = Math.max(recorded, Math.abs(tfGreedy[longest][s][k] - tfScores[(s * batch + longest) * v + k]));
+    }
+    assertTrue(recorded < TOL, "TF per segment vs the recorded reference (longest segment) " + recorded);
+    int[][] tfLabels = new int[batch][];
+    int blanks = 0;
+    for (int b = 0; b < batch; b++) {
+      tfLabels[b] = new int[lens[b]];
+      for (int s = 0; s < lens[b]; s++) {
+        int best = 0;
+        for (int k = 1; k < v; k++) if (tfSeg[b][s][k] > tfSeg[b][s][best]) best = k;
+        tfLabels[b][s] = s % 2 == 1 || s + 3 >= lens[b] ? StepByStep.BLANK : best;
+        if (tfLabels[b][s] == StepByStep.BLANK && s + 1 < lens[b]) blanks++;
+      }
+    }
+    assertTrue(blanks > 0, "the driven paths extend by blank somewhere (else the blank keys would not matter)");
+    double worst = 0, worstAlone = 0, defaults = 0;
+    try (RasrStatefulOnnxDriver d = new RasrStatefulOnnxDriver(models.initializer().toBytes(), models.updater().toBytes(),
+        models.scorer().toBytes(), scale)) {
+      for (int b = 0; b < batch; b++) {
+        float[] seg = java.util.Arrays.copyOfRange(all, b * time * dim, (b * time + lens[b]) * dim);
+        RasrStatefulOnnxDriver.Context start = new RasrStatefulOnnxDriver.Context(List.of(), d.initial(seg, lens[b], dim), false);
+        RasrStatefulOnnxDriver.Context path = start, first = null, dflt = start;
+        float[] step1 = null;
+        for (int s = 0; s < lens[b]; s++) {
+          float[] costs;
+          if (s == 0) {
+            costs = d.scoreContexts(List.of(path))[0];
+          } else {
+            int l = tfLabels[b][s - 1];
+            List<RasrStatefulOnnxDriver.Context> ext = new ArrayList<>();
+            for (int tok : new int[] {(l + 1) % v, l, (l + 2) % v}) {
+              ext.add(d.extend(path, tok, RasrStatefulOnnxDriver.transition(path.last(), tok, StepByStep.BLANK, false), blankUpd, loopUpd));
+            }
+            if (s >= 2) ext.add(first);
+            float[][] sc = d.scoreContexts(ext);
+            for (int h = 0; h < ext.size(); h++) {
+              // RASR's timeframe of these scores is the label sequence length; the model's step index must be it
+              int[] iState = ext.get(h).state.get(StepByStep.STEP).i();
+              assertEquals(ext.get(h).labelSeq.size(), iState[0], "segment " + b + " step " + s + " hypothesis " + h + ": i = timeframe");
+            }
+            if (s == 1) {
+              step1 = sc[1];
+              first = ext.get(1);
+            }
+            if (s >= 2) for (int k = 0; k < v; k++) worstAlone = Math.max(worstAlone, Math.abs(sc[3][k] - step1[k]));
+            for (int alt : new int[] {0, 2}) {
+              float[] alone = d.scoreContexts(List.of(ext.get(alt)))[0];
+              for (int k = 0; k < v; k++) worstAlone = Math.max(worstAlone, Math.abs(alone[k] - sc[alt][k]));
+            }
+            path = ext.get(1);
+            costs = sc[1];
+            // the same path with RASR's defaults (blank- and loop-updates-history false)
+            dflt = d.extend(dflt, l, RasrStatefulOnnxDriver.transition(dflt.last(), l, StepByStep.BLANK, false), false, false);
+          }
+          float[] dcosts = d.scoreContexts(List.of(dflt))[0];
+          int best = 0;
+          for (int k = 0; k < v; k++) {
+            worst = Math.max(worst, Math.abs(costs[k] + tfSeg[b][s][k]));
+            defaults = Math.max(defaults, Math.abs(dcosts[k] + tfSeg[b][s][k]));
+            if (costs[k] < costs[best]) best = k;
+          }
+          int tfBest = 0;
+          for (int k = 1; k < v; k++) if (tfSeg[b][s][k] > tfSeg[b][s][tfBest]) tfBest = k;
+          assertEquals(tfBest, best, "segment " + b + " frame " + s + ": TF's best label has the smallest cost");
+        }
+        assertEquals(lens[b] - 1, path.labelSeq.size(), "one label per frame");
+      }
+    }
+    System.out.println("ORT " + OrtCompatibilityTest.loadedVersion() + " zoo " + name + " RASR stateful-onnx, time-synchronous (" + form + ", "
+        + (negate ? "-log p from the model" : "scale -1 on log p") + ", blank- and loop-updates-history true), batch 1 per segment, "
+        + "3-4 hypotheses of two frames a call: max |cost + TF log p| " + worst + ", batched vs alone " + worstAlone
+        + "; with RASR's defaults (false): " + defaults);
+    assertTrue(worst < TOL, "off TF's per-frame scores by " + worst);
+    assertTrue(worstAlone < TOL, "a hypothesis scored in a batch differs from alone by " + worstAlone);
+    assertTrue(defaults > TOL, "with blank-updates-history false the scores must be off (the test can fail): " + defaults);
+  }
+
   /**
    * TF running the step-by-step graph for one segment (batch 1) as zoo/reference.py's step_by_step_reference does:
    * init_op on the features, the choice variable at 0, per step IO/i = step, update_ops, decode_ops, the scores
@@ -226,6 +363,12 @@ class ZooRasrConsumerTest extends RasrStyleConsumerTest {
    * the scores [steps][V] (log p).
    */
   static float[][] tfStepByStep(Path graphFile, Path infoFile, Path ckpt, float[] seg, int frames, int dim, int steps) throws IOException {
+    return tfStepByStep(graphFile, infoFile, ckpt, seg, frames, dim, steps, null);
+  }
+
+  /** {@code forced}: where {@code forced[s] >= 0} that label is the step's choice instead of the argmax. */
+  static float[][] tfStepByStep(Path graphFile, Path infoFile, Path ckpt, float[] seg, int frames, int dim, int steps, int[] forced)
+      throws IOException {
     org.tensorflow.proto.MetaGraphDef meta = org.tensorflow.proto.MetaGraphDef.parseFrom(Files.readAllBytes(graphFile));
     org.tensorflow.proto.GraphDef g = LstmTwin.of(meta.getGraphDef());
     StepByStep.Info info = StepByStep.readInfo(infoFile);
@@ -240,21 +383,33 @@ class ZooRasrConsumerTest extends RasrStyleConsumerTest {
     };
     float[][] out = new float[steps][];
     try (TfReference tf = TfReference.open(g, ckpt, null, n -> !n.getName().startsWith("IO/"))) {
-      tf.runTargets(Map.of(DATA + ":0", Tensor.ofFloats(new long[] {1, frames, dim}, seg), LENGTHS + ":0", Tensor.ofInts(new long[] {1}, frames)),
-          List.of(info.initOp()));
+      Map<String, Tensor> feeds = Map.of(DATA + ":0", Tensor.ofFloats(new long[] {1, frames, dim}, seg), LENGTHS + ":0",
+          Tensor.ofInts(new long[] {1}, frames));
+      // init_op is a group of assigns whose order TF does not fix; in the transducer's graph the initial states read
+      // IO/base_size_time, which the same group assigns (batch_dim_from_base_state_var_base_size_time), so a run can
+      // find it not yet created. Every assign is a function of the feeds only: a second run completes it.
+      for (int attempt = 0; ; attempt++) {
+        try {
+          tf.runTargets(feeds, List.of(info.initOp()));
+          break;
+        } catch (org.tensorflow.exceptions.TFFailedPreconditionException e) {
+          if (attempt >= 2 || !String.valueOf(e.getMessage()).contains("IO/")) throw e;
+        }
+      }
       // Variable.load: the variable's own initializer assign, its initial value fed
       java.util.function.BiConsumer<String, Tensor> load = (var, value) ->
           tf.runTargets(Map.of(nodes.get(var + "/Assign").getInput(1), value), List.of(var + "/Assign"));
       load.accept(choice, Tensor.ofInts(new long[] {1}, 0));
       for (int s = 0; s < steps; s++) {
         load.accept(iVar, Tensor.ofInts(new long[] {}, s));
-        // the rec layer's own updates only (as zoo/reference.py): "update_ops" also holds every batch_norm layer's
-        // update group, whose control dependencies recompute the encoder from the input placeholders
-        tf.runTargets(Map.of(), collection.apply("update_ops").stream().filter(x -> x.startsWith("output/rec/")).toList());
+        // the rec layer's own delayed updates (zoo/reference.py: besides them TF's update_ops holds every batch_norm
+        // layer's update group, whose control dependencies recompute the encoder from the placeholders)
+        tf.runTargets(Map.of(), collection.apply("update_ops").stream().filter(o -> o.startsWith("output/rec/")).toList());
         tf.runTargets(Map.of(), collection.apply("decode_ops"));
         out[s] = tf.run(Map.of(), List.of(scores + "/Read/ReadVariableOp:0")).values().iterator().next().toFloats();
         int best = 0;
         for (int k = 1; k < out[s].length; k++) if (out[s][k] > out[s][best]) best = k;
+        if (forced != null && forced[s] >= 0) best = forced[s];
         load.accept(choice, Tensor.ofInts(new long[] {1}, best));
       }
     }

@@ -185,17 +185,25 @@ class StepByStepZooTest {
         // step: it counts after label 0 (blank; for the other models EOS), not after TF's first labels
         Map<String, Tensor> afterZero = dec.update(dec.initialStates(inputs), new int[b]);
         float[] refZero = dec.scores(afterZero).toFloats();
+        // the once-per-label form: the scorer reads the scores state only; a perturbed state then goes through the
+        // next updater call (TF's second labels, or label 0) before it is scored
+        if (form == StepByStep.Form.STATEFUL) {
+          assertEquals(1, dec.scorerStates().size(), "the stateful form's scorer reads the scores state only: " + dec.scorerStates());
+        }
         for (Map.Entry<String, Tensor> e : st.entrySet()) {
           if (e.getValue().dtype() != DType.FLOAT || e.getValue().size() == 0) continue;
+          boolean scored = dec.scorerStates().contains(e.getKey());
           double d = 0;
           String after = "";
           for (int w = 0; w < 2; w++) {
             Map<String, Tensor> base = w == 0 ? st : afterZero;
+            int[] next = w == 0 ? column(g.labels(), 1) : new int[b];
+            float[] baseRef = scored ? (w == 0 ? ref : refZero) : dec.scores(dec.update(base, next)).toFloats();
             Map<String, Tensor> p = new LinkedHashMap<>(base);
             float[] f = base.get(e.getKey()).toFloats();
             for (int i = 0; i < f.length; i++) f[i] += 0.05f;
             p.put(e.getKey(), Tensor.ofFloats(base.get(e.getKey()).shape(), f));
-            double dw = maxDiff(dec.scores(p).toFloats(), w == 0 ? ref : refZero, 0, ref.length);
+            double dw = maxDiff(dec.scores(scored ? p : dec.update(p, next)).toFloats(), baseRef, 0, ref.length);
             if (dw > d) {
               d = dw;
               after = w == 0 ? "TF's first labels" : "label 0";
