@@ -63,15 +63,8 @@ class StepByStepCommandsTest {
     // a label-synchronous model keeps RASR's defaults
     assertFalse(Files.readString(models.resolve("rasr-label-scorer.config")).contains("updates-history"));
     Path m = model();
-    Tensor decision = Npy.read(m.resolve("outputs/decision__output_batch_major.npy"));
-    int[] lens = Npy.read(m.resolve("outputs/decision__GatherNd.npy")).toInts();
-    int width = (int) decision.shape()[1];
-    List<String> want = new ArrayList<>();
-    for (int b = 0; b < lens.length; b++) {
-      StringBuilder s = new StringBuilder();
-      for (int t = 0; t < lens[b]; t++) s.append(t > 0 ? " " : "").append(decision.toInts()[b * width + t]);
-      want.add(s.toString());
-    }
+    List<String> want = tfDecision(m);
+    int width = (int) Npy.read(m.resolve("outputs/decision__output_batch_major.npy")).shape()[1];
     // TF's search graph runs max_seq_len = the longest encoder output (6 here)
     assertEquals(want, decode(models, "--beam", "4", "--max-steps", String.valueOf(width)));
 
@@ -111,15 +104,7 @@ class StepByStepCommandsTest {
     assertTrue(cfg.contains("\nblank-updates-history = true\n") && cfg.contains("\nloop-updates-history = true\n"), cfg);
     for (String[] c : new String[][] {{"rnn-transducer", "4"}, {"rnn-transducer-beam1", "1"}}) {
       Path tf = model().resolveSibling(c[0]);
-      Tensor decision = Npy.read(tf.resolve("outputs/decision__output_batch_major.npy"));
-      int[] lens = Npy.read(tf.resolve("outputs/decision__GatherNd.npy")).toInts();
-      int width = (int) decision.shape()[1];
-      List<String> want = new ArrayList<>();
-      for (int b = 0; b < lens.length; b++) {
-        StringBuilder s = new StringBuilder();
-        for (int t = 0; t < lens[b]; t++) s.append(t > 0 ? " " : "").append(decision.toInts()[b * width + t]);
-        want.add(s.toString());
-      }
+      List<String> want = tfDecision(tf);
       r = CliRunner.run("decode", "--models", out.toString(), "--input", m.resolve("inputs/extern_data__placeholders__data__data.npy").toString(),
           "--lengths", m.resolve("inputs/extern_data__placeholders__data__data_dim0_size.npy").toString(), "--beam", c[1]);
       assertEquals(0, r.exit(), r.out() + r.err());
@@ -143,15 +128,7 @@ class StepByStepCommandsTest {
     CliRunner.Run r = CliRunner.run("convert", "--graph", m.resolve("rec_step_by_step.meta").toString(), "--checkpoint",
         m.resolve("net-model/network.020").toString(), "--step-by-step", "--output", out.toString());
     assertEquals(0, r.exit(), r.out() + r.err());
-    Tensor decision = Npy.read(m.resolve("outputs/decision__output_batch_major.npy"));
-    int[] lens = Npy.read(m.resolve("outputs/decision__GatherNd.npy")).toInts();
-    int width = (int) decision.shape()[1];
-    List<String> want = new ArrayList<>();
-    for (int b = 0; b < lens.length; b++) {
-      StringBuilder s = new StringBuilder();
-      for (int t = 0; t < lens[b]; t++) s.append(t > 0 ? " " : "").append(decision.toInts()[b * width + t]);
-      want.add(s.toString());
-    }
+    List<String> want = tfDecision(m);
     List<String> args = List.of("decode", "--models", out.toString(), "--input",
         m.resolve("inputs/extern_data__placeholders__data__data.npy").toString(), "--lengths",
         m.resolve("inputs/extern_data__placeholders__data__data_dim0_size.npy").toString(), "--beam", "4");
@@ -213,5 +190,19 @@ class StepByStepCommandsTest {
     r = CliRunner.run("decode", "--models", dir.resolve("none").toString(), "--input", m.resolve("inputs/extern_data__placeholders__data__data.npy").toString());
     assertEquals(1, r.exit());
     assertTrue(r.err().startsWith("error: "), r.err());
+  }
+
+  /** TF's search decision of a zoo model, one line of label ids per sequence (its recorded decision and lengths). */
+  private static List<String> tfDecision(Path model) {
+    Tensor decision = Npy.read(model.resolve("outputs/decision__output_batch_major.npy"));
+    int[] lens = Npy.read(model.resolve("outputs/decision__GatherNd.npy")).toInts();
+    int width = (int) decision.shape()[1];
+    List<String> want = new ArrayList<>();
+    for (int b = 0; b < lens.length; b++) {
+      StringBuilder s = new StringBuilder();
+      for (int t = 0; t < lens[b]; t++) s.append(t > 0 ? " " : "").append(decision.toInts()[b * width + t]);
+      want.add(s.toString());
+    }
+    return want;
   }
 }
